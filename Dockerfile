@@ -1,0 +1,33 @@
+# The frontend image: one static binary FROM scratch.
+#
+# No "# syntax=" line on purpose: the built-in Dockerfile frontend is enough,
+# and an offline builder must not have to pull a syntax image.
+#
+# Targets:
+#   frontend           (default) builds the binary from source in StageX's pallet-go
+#   frontend-prebuilt  packs a binary built outside, taken from the build context
+#                      (the test bed and offline CI use it; see integration/testbed)
+
+# pallet-go 1.26.0 from StageX release 2026.03.0 (linux/amd64 manifest digest).
+ARG GO_IMAGE=docker.io/stagex/pallet-go@sha256:4b7f9fe27d84dd9109fe89c4dab1cefdd66bf2f670817ef95ffd335b84fdf2cb
+
+FROM ${GO_IMAGE} AS build
+WORKDIR /src
+ENV CGO_ENABLED=0 GOFLAGS=-trimpath GOTOOLCHAIN=local
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN go build -ldflags="-s -w -buildid=" -o /out/frontend ./cmd/frontend
+
+# frontend-prebuilt expects the build context to hold the binary as ./frontend.
+FROM scratch AS frontend-prebuilt
+LABEL moby.buildkit.frontend.network.none="true"
+LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts"
+COPY --chmod=0755 frontend /bin/frontend
+ENTRYPOINT ["/bin/frontend"]
+
+FROM scratch AS frontend
+LABEL moby.buildkit.frontend.network.none="true"
+LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts"
+COPY --from=build /out/frontend /bin/frontend
+ENTRYPOINT ["/bin/frontend"]

@@ -1,0 +1,104 @@
+package frontend
+
+import (
+	"context"
+	"io/fs"
+	"path"
+	"strings"
+	"sync"
+
+	"edp.buildth.ing/devfw-cicd/stagex/llb"
+	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// baseFS reads the base image's files through the gateway. The base is
+// solved on first use only, so an image without a generated layer never
+// pulls it into the frontend.
+type baseFS struct {
+	c   client.Client
+	ref string
+	p   ocispecs.Platform
+
+	once   sync.Once
+	solved client.Reference
+	err    error
+
+	mu   sync.Mutex
+	dirs map[string]map[string]*llb.FileInfo // directory → name → entry
+}
+
+var _ llb.BaseFS = (*baseFS)(nil)
+
+func (b *baseFS) solve(ctx context.Context) (client.Reference, error) {
+	b.once.Do(func() {
+		def, err := bkllb.Image(b.ref, bkllb.Platform(b.p)).Marshal(ctx, bkllb.Platform(b.p))
+		if err != nil {
+			b.err = err
+			return
+		}
+		res, err := b.c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.solved, b.err = res.SingleRef()
+	})
+	return b.solved, b.err
+}
+
+// Lstat lists the parent directory rather than stat-ing the path: the
+// gateway's StatFile follows symlinks in every component, the last one
+// included, and the composition needs to see the links themselves (/bin ->
+// usr/bin). Listings are cached per directory.
+func (b *baseFS) Lstat(ctx context.Context, p string) (*llb.FileInfo, error) {
+	ref, err := b.solve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, name := path.Split(path.Clean(p))
+	if name == "" {
+		return &llb.FileInfo{Mode: fs.ModeDir | 0o755}, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	entries, ok := b.dirs[dir]
+	if !ok {
+		list, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: dir})
+		if err != nil && !isNotExist(err) {
+			return nil, err
+		}
+		entries = map[string]*llb.FileInfo{}
+		for _, st := range list {
+			entries[path.Base(st.Path)] = &llb.FileInfo{Mode: fs.FileMode(st.Mode), UID: st.Uid, GID: st.Gid, Linkname: st.Linkname}
+		}
+		if b.dirs == nil {
+			b.dirs = map[string]map[string]*llb.FileInfo{}
+		}
+		b.dirs[dir] = entries
+	}
+	return entries[name], nil
+}
+
+func (b *baseFS) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	ref, err := b.solve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: p})
+	if err != nil {
+		if isNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return dt, nil
+}
+
+// isNotExist recognises a missing file. The gateway sends the daemon's
+// error as text, so the errno is only visible in the message.
+func isNotExist(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not a directory")
+}

@@ -1,0 +1,221 @@
+// Package frontend is the BuildKit gateway glue: it reads the spec and its
+// lock, handles options and subrequests through BuildKit's dockerui, asks
+// package llb for each platform's composition, solves it and returns the
+// result with its image config.
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"edp.buildth.ing/devfw-cicd/stagex/llb"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	"github.com/containerd/platforms"
+	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// request is one build's parsed inputs, shared by the build and the
+// subrequests.
+type request struct {
+	bc    *dockerui.Client
+	src   *dockerui.Source
+	spec  *spec.Spec
+	lock  *spec.Lock
+	opts  Options
+	files map[string][]byte // file name → content, for error sources
+}
+
+// Build is the frontend's entry point (grpcclient.RunFromEnvironment).
+func Build(ctx context.Context, c client.Client) (*client.Result, error) {
+	bc, err := dockerui.NewClient(c)
+	if err != nil {
+		return nil, err
+	}
+	req, err := load(ctx, bc, c)
+	if err != nil {
+		return nil, err
+	}
+	if res, handled, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{
+		Outline:     req.outline,
+		ListTargets: req.targets,
+		Lint:        req.lint,
+	}); handled || err != nil {
+		return res, err
+	}
+
+	rb, err := bc.Build(ctx, func(ctx context.Context, p *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
+		platform := platforms.DefaultSpec()
+		if p != nil {
+			platform = *p
+		}
+		return req.buildPlatform(ctx, c, platforms.Normalize(platform))
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Manifest annotations without a platform apply to every platform's
+	// manifest; the exporter ignores platform-keyed ones for a single-platform
+	// result.
+	for _, k := range sortedKeys(req.spec.Annotations) {
+		rb.AddMeta(exptypes.AnnotationManifestKey(nil, k), []byte(req.spec.Annotations[k]))
+	}
+	return rb.Finalize()
+}
+
+// load reads the spec, the options and the lock.
+func load(ctx context.Context, bc *dockerui.Client, c client.Client) (*request, error) {
+	src, err := bc.ReadEntrypoint(ctx, specLanguage)
+	if err != nil {
+		return nil, err
+	}
+	r := &request{bc: bc, src: src, files: map[string][]byte{src.Filename: src.Data}}
+	if r.spec, err = spec.ParseSpec(src.Filename, src.Data); err != nil {
+		return nil, withSource(err, r.files)
+	}
+	if r.opts, err = parseOptions(bc.BuildArgs, c.BuildOpts().Opts); err != nil {
+		return nil, err
+	}
+	lp, err := lockPath(r.spec, r.opts)
+	if err != nil {
+		return nil, withSource(err, r.files)
+	}
+	lock, data, err := readLock(ctx, c, lp)
+	r.files[lp] = data
+	if err != nil {
+		return nil, withSource(err, r.files)
+	}
+	r.lock = lock
+	return r, nil
+}
+
+func (r *request) resolve(p ocispecs.Platform) (*spec.Resolved, error) {
+	res, err := spec.Resolve(r.spec, r.lock, spec.ResolveOptions{
+		Platform:      platforms.Format(p),
+		Registry:      r.opts.Registry,
+		AllowUnpinned: r.opts.AllowUnpinned,
+	})
+	if err != nil {
+		return nil, withSource(err, r.files)
+	}
+	return res, nil
+}
+
+// buildPlatform composes, solves and describes one platform's image.
+func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs.Platform) (*dockerui.BuildResult, error) {
+	resolved, err := r.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range resolved.Warnings {
+		r.warn(ctx, w)
+	}
+	images, err := resolveImages(ctx, c, r.spec, resolved, p)
+	if err != nil {
+		return nil, withSource(err, r.files)
+	}
+	contexts, err := r.contexts(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	in := &llb.Input{
+		Spec:      r.spec,
+		Resolved:  resolved,
+		Images:    images,
+		Platform:  p,
+		Epoch:     r.opts.Epoch,
+		Contexts:  contexts,
+		SourceMap: r.src.SourceMap,
+		Meta:      llb.Meta{Version: r.opts.Version, Revision: r.opts.Revision, Source: r.opts.Source},
+	}
+	if resolved.Base != nil {
+		in.BaseFS = &baseFS{c: c, ref: resolved.Base.Ref, p: p}
+	}
+	out, err := llb.Compose(ctx, in)
+	if err != nil {
+		return nil, withSource(err, r.files)
+	}
+	def, err := out.State.Marshal(ctx, bkllb.Platform(p))
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: r.bc.CacheImports})
+	if err != nil {
+		return nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, err
+	}
+	epoch := r.opts.Epoch
+	return &dockerui.BuildResult{Reference: ref, Image: &out.Image, Epoch: &epoch}, nil
+}
+
+// contexts loads the build contexts that the spec's copies read from: the
+// main context, limited to the copied paths, and named contexts.
+func (r *request) contexts(ctx context.Context, p ocispecs.Platform) (map[string]bkllb.State, error) {
+	out := map[string]bkllb.State{}
+	var mainPaths []string
+	for i, cp := range r.spec.Copy {
+		from := cp.From
+		if from == "" {
+			from = "context"
+		}
+		if from == "context" {
+			mainPaths = append(mainPaths, cp.Src)
+			continue
+		}
+		if _, ok := out[from]; ok {
+			continue
+		}
+		nc, err := r.bc.NamedContext(from, dockerui.ContextOpt{Platform: &p})
+		if err != nil {
+			return nil, err
+		}
+		if nc == nil {
+			return nil, withSource(r.spec.Errorf(fmt.Sprintf("copy[%d].from", i), "pass it with --build-context "+from+"=<folder or image>", "no build context named %q", from), r.files)
+		}
+		st, _, err := nc.Load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out[from] = *st
+	}
+	if len(mainPaths) > 0 {
+		st, err := r.bc.MainContext(ctx, bkllb.FollowPaths(mainPaths))
+		if err != nil {
+			return nil, err
+		}
+		out["context"] = *st
+	}
+	return out, nil
+}
+
+// warn shows a spec warning in the build output, pointing at its line.
+func (r *request) warn(ctx context.Context, w spec.Warning) {
+	r.src.Warn(ctx, w.Error.Error(), client.WarnOpts{
+		URL:   w.URL,
+		Range: []*pb.Range{lineRange(w.Pos)},
+	})
+}
+
+func lineRange(pos spec.Pos) *pb.Range {
+	return &pb.Range{
+		Start: &pb.Position{Line: int32(pos.Line), Character: int32(max(pos.Column-1, 0))},
+		End:   &pb.Position{Line: int32(pos.Line), Character: int32(max(pos.Column-1, 0))},
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

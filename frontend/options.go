@@ -1,0 +1,78 @@
+package frontend
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/moby/buildkit/frontend/subrequests/outline"
+)
+
+// The build arguments this frontend reads. They are listed in one table so
+// that parsing, the outline subrequest and the README cannot drift apart.
+const (
+	ArgRegistry      = "STAGEX_REGISTRY"
+	ArgLock          = "STAGEX_LOCK"
+	ArgAllowUnpinned = "STAGEX_ALLOW_UNPINNED"
+	ArgEpoch         = "SOURCE_DATE_EPOCH"
+	ArgVersion       = "VERSION"
+)
+
+type buildArg struct {
+	name, value, description string
+}
+
+var buildArgs = []buildArg{
+	{ArgRegistry, "", "Registry that replaces the lock's registry for short names (a mirror or an air-gapped copy); digests stay as they are"},
+	{ArgLock, "", "Lock file to use instead of the spec's lock, relative to the spec file"},
+	{ArgAllowUnpinned, "0", "Set to 1 to allow references without a digest, with a warning; they are pinned to what the registry serves now"},
+	{ArgEpoch, "0", "Unix time for the image's created time, history and generated files"},
+	{ArgVersion, "", "Value of the org.opencontainers.image.version label"},
+}
+
+// Options are the parsed build arguments and frontend options.
+type Options struct {
+	Registry      string
+	Lock          string
+	AllowUnpinned bool
+	Epoch         time.Time
+	Version       string
+	Revision      string // from the vcs:revision option buildx sets
+	Source        string // from the vcs:source option buildx sets
+}
+
+// parseOptions reads the options from the build arguments (without their
+// "build-arg:" prefix) and the raw frontend options.
+func parseOptions(args, opts map[string]string) (Options, error) {
+	o := Options{
+		Registry: args[ArgRegistry],
+		Lock:     args[ArgLock],
+		Version:  args[ArgVersion],
+		Revision: opts["vcs:revision"],
+		Source:   opts["vcs:source"],
+		Epoch:    time.Unix(0, 0).UTC(),
+	}
+	if v := args[ArgAllowUnpinned]; v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, fmt.Errorf("build arg %s=%q: want 1 or 0", ArgAllowUnpinned, v)
+		}
+		o.AllowUnpinned = b
+	}
+	if v := args[ArgEpoch]; v != "" {
+		sec, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || sec < 0 {
+			return o, fmt.Errorf("build arg %s=%q: want a non-negative Unix time in seconds", ArgEpoch, v)
+		}
+		o.Epoch = time.Unix(sec, 0).UTC()
+	}
+	return o, nil
+}
+
+func outlineArgs() []outline.Arg {
+	out := make([]outline.Arg, 0, len(buildArgs))
+	for _, a := range buildArgs {
+		out = append(out, outline.Arg{Name: a.name, Value: a.value, Description: a.description})
+	}
+	return out
+}

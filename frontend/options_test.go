@@ -1,0 +1,103 @@
+package frontend
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	"github.com/moby/buildkit/solver/errdefs"
+)
+
+func TestParseOptions(t *testing.T) {
+	o, err := parseOptions(map[string]string{
+		ArgEpoch: "1700000000", ArgAllowUnpinned: "1", ArgRegistry: "mirror.test/stagex", ArgVersion: "1.2.3",
+	}, map[string]string{"vcs:revision": "abc", "vcs:source": "https://example.test/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.Epoch.Equal(time.Unix(1700000000, 0)) || !o.AllowUnpinned || o.Registry != "mirror.test/stagex" ||
+		o.Version != "1.2.3" || o.Revision != "abc" || o.Source != "https://example.test/r" {
+		t.Fatalf("options = %+v", o)
+	}
+	def, err := parseOptions(nil, nil)
+	if err != nil || !def.Epoch.Equal(time.Unix(0, 0)) || def.AllowUnpinned {
+		t.Fatalf("defaults = %+v, %v; want epoch 0, unpinned refused", def, err)
+	}
+	for _, bad := range []map[string]string{
+		{ArgEpoch: "yesterday"}, {ArgEpoch: "-1"}, {ArgAllowUnpinned: "maybe"},
+	} {
+		if _, err := parseOptions(bad, nil); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestOutlineListsEveryArg(t *testing.T) {
+	args := outlineArgs()
+	if len(args) != len(buildArgs) {
+		t.Fatalf("outline has %d args, the table %d", len(args), len(buildArgs))
+	}
+	for _, a := range args {
+		if a.Description == "" {
+			t.Errorf("%s has no description", a.Name)
+		}
+	}
+}
+
+func TestLockPath(t *testing.T) {
+	parse := func(file, body string) *spec.Spec {
+		s, err := spec.ParseSpec(file, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		file, body, arg, want, err string
+	}{
+		{"stagex.yaml", "version: 1\npackages: [a]\n", "", "stagex.lock.yaml", ""},
+		{"images/base.yaml", "version: 1\npackages: [a]\n", "", "images/stagex.lock.yaml", ""},
+		{"images/base.yaml", "version: 1\nlock: locks/x.yaml\npackages: [a]\n", "", "images/locks/x.yaml", ""},
+		{"images/base.yaml", "version: 1\nlock: locks/x.yaml\npackages: [a]\n", "other.yaml", "images/other.yaml", ""},
+		{"base.yaml", "version: 1\npackages: [a]\n", "../up.yaml", "", "leaves the spec's folder"},
+	} {
+		got, err := lockPath(parse(tc.file, tc.body), Options{Lock: tc.arg})
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s %s: err = %v, want %q", tc.file, tc.arg, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s %s: lockPath = %q, %v; want %q", tc.file, tc.arg, got, err, tc.want)
+		}
+	}
+}
+
+// A spec error reaches the client with the spec's text and the ranges, so
+// that buildx and buildctl print the offending line under the message.
+func TestWithSourceAttachesTheSpec(t *testing.T) {
+	data := []byte("version: 1\npackages: [a]\nbogus: 1\n")
+	_, err := spec.ParseSpec("stagex.yaml", data)
+	if err == nil {
+		t.Fatal("parsed")
+	}
+	err = withSource(err, map[string][]byte{"stagex.yaml": data})
+	srcs := errdefs.Sources(err)
+	if len(srcs) != 1 || srcs[0].Info.Filename != "stagex.yaml" || string(srcs[0].Info.Data) != string(data) {
+		t.Fatalf("sources = %v", srcs)
+	}
+	if r := srcs[0].Ranges; len(r) != 1 || r[0].Start.Line != 3 {
+		t.Fatalf("ranges = %v, want line 3", r)
+	}
+	var list spec.ErrorList
+	if !errors.As(err, &list) {
+		t.Fatal("the spec errors are no longer reachable with errors.As")
+	}
+	plain := errors.New("boom")
+	if withSource(plain, nil) != plain {
+		t.Fatal("a non-spec error was changed")
+	}
+}

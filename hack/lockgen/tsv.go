@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// columns is the header a StageX release list starts with, in order.
+var columns = []string{"image", "version", "license", "source_package", "digest"}
+
+// required marks the columns a row must fill. License and source may be
+// empty: the release publishes a few packages whose package.toml names no
+// license (user-hardened_malloc in 2026.03.0), and the lock leaves both out
+// when empty rather than inventing a value.
+var required = []bool{true, true, false, false, true}
+
+// digestPattern is the only digest form the lock accepts (the same rule as
+// spec.ParseLock): sha256, 64 lowercase hex digits.
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// namePattern is a StageX image name as the lock keys it.
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+// releaseComment finds the release a list says it is for in its leading
+// comment ("# StageX release 2026.03.0 (signed tag, ...").
+var releaseComment = regexp.MustCompile(`StageX release ([0-9A-Za-z][0-9A-Za-z._-]*)`)
+
+// Row is one image of a release: what the lock records for it.
+type Row struct {
+	Name    string // image name, e.g. core-musl
+	Version string
+	License string // SPDX expression
+	Source  string // source package folder, e.g. core/musl
+	Digest  string // linux/amd64 image manifest digest
+	Line    int    // line in the list, for messages
+}
+
+// ReleaseList is a parsed release list: every image by name, and the
+// release its comment names ("" when it names none).
+type ReleaseList struct {
+	Release string
+	Rows    map[string]Row
+}
+
+// Names returns the image names, sorted.
+func (l *ReleaseList) Names() []string {
+	names := make([]string, 0, len(l.Rows))
+	for n := range l.Rows {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ParseTSV reads a release list: tab-separated, "#" comment lines, one
+// header line naming the columns, then one image per line. Every problem
+// found is reported, each with its line, so a broken list is fixed in one
+// pass.
+func ParseTSV(file string, r io.Reader) (*ReleaseList, error) {
+	list := &ReleaseList{Rows: map[string]Row{}}
+	var problems []string
+	bad := func(line int, format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("%s:%d: %s", file, line, fmt.Sprintf(format, args...)))
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	header := false
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSuffix(sc.Text(), "\r")
+		if strings.HasPrefix(text, "#") {
+			if m := releaseComment.FindStringSubmatch(text); m != nil && list.Release == "" {
+				list.Release = m[1]
+			}
+			continue
+		}
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		fields := strings.Split(text, "\t")
+		if !header {
+			if strings.Join(fields, "\t") != strings.Join(columns, "\t") {
+				bad(line, "expected the header %q, got %q", strings.Join(columns, "<TAB>"), strings.Join(fields, "<TAB>"))
+				return nil, listError(problems)
+			}
+			header = true
+			continue
+		}
+		if len(fields) != len(columns) {
+			bad(line, "expected %d tab-separated columns (%s), got %d", len(columns), strings.Join(columns, ", "), len(fields))
+			continue
+		}
+		row := Row{Name: fields[0], Version: fields[1], License: fields[2], Source: fields[3], Digest: fields[4], Line: line}
+		for i, f := range fields {
+			switch {
+			case strings.TrimSpace(f) != f:
+				bad(line, "column %s has surrounding spaces: %q", columns[i], f)
+			case f == "" && required[i]:
+				bad(line, "column %s is empty", columns[i])
+			}
+		}
+		if !namePattern.MatchString(row.Name) {
+			bad(line, "invalid image name %q", row.Name)
+		}
+		if !digestPattern.MatchString(row.Digest) {
+			bad(line, "image %s: invalid digest %q: want sha256: and 64 lowercase hex digits", row.Name, row.Digest)
+		}
+		if first, dup := list.Rows[row.Name]; dup {
+			bad(line, "image %s is listed twice (first on line %d)", row.Name, first.Line)
+			continue
+		}
+		list.Rows[row.Name] = row
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if !header {
+		bad(line, "no header line %q", strings.Join(columns, "<TAB>"))
+	} else if len(list.Rows) == 0 && len(problems) == 0 {
+		bad(line, "no images listed")
+	}
+	if len(problems) > 0 {
+		return nil, listError(problems)
+	}
+	return list, nil
+}
+
+func listError(problems []string) error {
+	return fmt.Errorf("%s", strings.Join(problems, "\n"))
+}

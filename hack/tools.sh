@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# hack/tools.sh — build the pinned test bed tools (buildkitd, buildctl, buildx,
+# registry) from hack/tools/go.mod into a cache folder OUTSIDE the repository,
+# so a fresh clone (CI) reuses the binaries of an earlier run.
+#
+#   bin dir = ${STAGEX_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stagex/tools/<key>}/bin
+#   <key>   = first 16 hex digits of sha256(hack/tools/go.mod + hack/tools/go.sum)
+#
+# Prints the bin dir on stdout (progress goes to stderr). Skips the build when
+# all four binaries are there; otherwise builds into a temporary folder beside
+# the cache folder and renames it into place, so a cut-short build never leaves
+# a half-filled cache behind.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tools_mod="$here/tools"
+tools=(buildkitd buildctl buildx registry)
+pkgs=(
+	github.com/moby/buildkit/cmd/buildkitd
+	github.com/moby/buildkit/cmd/buildctl
+	github.com/docker/buildx/cmd/buildx
+	github.com/distribution/distribution/v3/cmd/registry
+)
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+die() { printf '[tools] error: %s\n' "$*" >&2; exit 1; }
+
+if ! command -v go >/dev/null 2>&1; then
+	[[ -x /usr/local/go/bin/go ]] || die "go not found on PATH"
+	PATH="/usr/local/go/bin:$PATH"
+fi
+
+key=$(cat "$tools_mod/go.mod" "$tools_mod/go.sum" | sha256sum | cut -c1-16)
+root=${STAGEX_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stagex/tools/$key}
+bin="$root/bin"
+
+complete() {
+	local t
+	for t in "${tools[@]}"; do [[ -x "$1/$t" ]] || return 1; done
+}
+
+if complete "$bin"; then
+	log "cached: $bin"
+	echo "$bin"
+	exit 0
+fi
+
+parent=$(dirname "$root")
+mkdir -p "$parent"
+tmp=$(mktemp -d "$parent/.$(basename "$root").tmp.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+log "building ${tools[*]} (pinned in hack/tools/go.mod, key $key)"
+log "into $bin — the first build takes several minutes"
+start=$SECONDS
+(
+	cd "$tools_mod"
+	export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly"
+	log "downloading modules…"
+	go mod download
+	# Stamp the versions that go.mod pins, as the upstream release builds do.
+	ver() { go list -m -f '{{.Version}}' "$1"; }
+	ldflags="-s -w"
+	ldflags+=" -X github.com/moby/buildkit/version.Version=$(ver github.com/moby/buildkit)"
+	ldflags+=" -X github.com/docker/buildx/version.Version=$(ver github.com/docker/buildx)"
+	ldflags+=" -X github.com/distribution/distribution/v3/version.version=$(ver github.com/distribution/distribution/v3)"
+	log "compiling…"
+	go build -trimpath -ldflags="$ldflags" -o "$tmp/bin/" "${pkgs[@]}"
+)
+complete "$tmp/bin" || die "build finished but binaries are missing in $tmp/bin"
+log "built in $((SECONDS - start))s"
+
+# Rename into place. A concurrent run may have won the race: keep its result.
+if [[ -e "$root" ]] && ! complete "$bin"; then
+	rm -rf "$root"
+fi
+if ! mv -T "$tmp" "$root" 2>/dev/null; then
+	complete "$bin" || die "could not move $tmp to $root"
+	log "another build finished first; using it"
+fi
+trap - EXIT
+rm -rf "$tmp"
+log "ready: $bin"
+echo "$bin"

@@ -1,0 +1,227 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/buildkit/client"
+	"github.com/tonistiigi/fsutil"
+)
+
+// FrontendRepo is the repository the frontend image is pushed to.
+const FrontendRepo = "stagex-frontend"
+
+// FrontendTarget is the Dockerfile target that packs a prebuilt binary.
+const FrontendTarget = "frontend-prebuilt"
+
+// DockerfileBuild describes one solve through BuildKit's built-in
+// dockerfile.v0 frontend.
+type DockerfileBuild struct {
+	// DockerfileDir is sent as the local "dockerfile".
+	DockerfileDir string
+	// Filename defaults to "Dockerfile".
+	Filename string
+	// ContextDir is sent as the local "context".
+	ContextDir string
+	// Target is the stage to build (empty: the last one).
+	Target string
+	// BuildArgs become build-arg:NAME frontend attributes.
+	BuildArgs map[string]string
+	// Attrs are extra frontend attributes.
+	Attrs map[string]string
+	// Push names the image to push (e.g. 127.0.0.1:5000/x:test); empty
+	// solves without exporting.
+	Push string
+	// Frontend defaults to "dockerfile.v0".
+	Frontend string
+}
+
+// SolveResult is what a solve returns.
+type SolveResult struct {
+	// Digest is the pushed image's manifest (or index) digest, if pushed.
+	Digest string
+	// Response is the raw exporter response.
+	Response map[string]string
+	// Log is the build output (vertex names and their logs).
+	Log string
+}
+
+// SolveDockerfile runs a DockerfileBuild on c. The build log is returned
+// and, on failure, included in the error.
+func SolveDockerfile(ctx context.Context, c *client.Client, b DockerfileBuild) (*SolveResult, error) {
+	if b.Filename == "" {
+		b.Filename = "Dockerfile"
+	}
+	if b.Frontend == "" {
+		b.Frontend = "dockerfile.v0"
+	}
+	attrs := map[string]string{"filename": b.Filename}
+	if b.Target != "" {
+		attrs["target"] = b.Target
+	}
+	for k, v := range b.BuildArgs {
+		attrs["build-arg:"+k] = v
+	}
+	for k, v := range b.Attrs {
+		attrs[k] = v
+	}
+	mounts := map[string]fsutil.FS{}
+	for local, dir := range map[string]string{"dockerfile": b.DockerfileDir, "context": b.ContextDir} {
+		if dir == "" {
+			continue
+		}
+		fs, err := fsutil.NewFS(dir)
+		if err != nil {
+			return nil, fmt.Errorf("local %s: %w", local, err)
+		}
+		mounts[local] = fs
+	}
+	opt := client.SolveOpt{Frontend: b.Frontend, FrontendAttrs: attrs, LocalMounts: mounts}
+	if b.Push != "" {
+		opt.Exports = []client.ExportEntry{{
+			Type: client.ExporterImage,
+			Attrs: map[string]string{
+				"name":              b.Push,
+				"push":              "true",
+				"registry.insecure": "true",
+				"oci-mediatypes":    "true",
+			},
+		}}
+	}
+	var log bytes.Buffer
+	ch := make(chan *client.SolveStatus)
+	done := make(chan struct{})
+	go func() { defer close(done); collectLog(&log, ch) }()
+	resp, err := c.Solve(ctx, nil, opt, ch)
+	<-done
+	res := &SolveResult{Log: log.String()}
+	if err != nil {
+		return res, fmt.Errorf("solve: %w\n--- build log ---\n%s", err, tail(res.Log, 60))
+	}
+	res.Response = resp.ExporterResponse
+	if b.Push != "" {
+		res.Digest = resp.ExporterResponse["containerimage.digest"]
+		if res.Digest == "" {
+			return res, fmt.Errorf("solve: no containerimage.digest in the exporter response %v", resp.ExporterResponse)
+		}
+	}
+	return res, nil
+}
+
+func collectLog(w io.Writer, ch chan *client.SolveStatus) {
+	names := map[string]string{}
+	for s := range ch {
+		for _, v := range s.Vertexes {
+			if _, ok := names[v.Digest.String()]; !ok && v.Name != "" {
+				names[v.Digest.String()] = v.Name
+				fmt.Fprintf(w, "#%s\n", v.Name)
+			}
+			if v.Error != "" {
+				fmt.Fprintf(w, "#%s ERROR: %s\n", v.Name, v.Error)
+			}
+		}
+		for _, l := range s.Logs {
+			for _, line := range strings.Split(strings.TrimRight(string(l.Data), "\n"), "\n") {
+				fmt.Fprintf(w, "  %s\n", line)
+			}
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// PushFrontend packs binary (a static linux/amd64 frontend binary) into the
+// frontend image by solving the repository's Dockerfile target
+// frontend-prebuilt with the built-in dockerfile.v0 frontend (local
+// "dockerfile" = repository root, local "context" = a temporary folder that
+// holds the binary as ./frontend), pushes it to
+// <registry>/stagex-frontend:test and returns
+// <registry>/stagex-frontend@sha256:….
+func (b *Bed) PushFrontend(ctx context.Context, c *client.Client, binary string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	ctxDir, err := os.MkdirTemp("", "stagex-frontend-context-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(ctxDir)
+	if err := copyFile(binary, filepath.Join(ctxDir, "frontend"), 0o755); err != nil {
+		return "", err
+	}
+	repo := b.Ref(FrontendRepo)
+	res, err := SolveDockerfile(ctx, c, DockerfileBuild{
+		DockerfileDir: root,
+		ContextDir:    ctxDir,
+		Target:        FrontendTarget,
+		Push:          repo + ":test",
+	})
+	if err != nil {
+		return "", fmt.Errorf("push frontend image: %w", err)
+	}
+	return repo + "@" + res.Digest, nil
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// BuildFrontendBinary compiles ./cmd/frontend (CGO_ENABLED=0, static,
+// linux/amd64) into outDir/frontend and returns its path.
+func BuildFrontendBinary(ctx context.Context, outDir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = "/usr/local/go/bin/go"
+	}
+	out := filepath.Join(outDir, "frontend")
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "./cmd/frontend")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/frontend: %w\n%s", err, b)
+	}
+	return out, nil
+}
+
+// SetupFixtures builds the fixtures in memory and pushes them to the bed's
+// registry under <registry>/stagex/<name>.
+func (b *Bed) SetupFixtures(ctx context.Context, opts Options) (FixtureSet, error) {
+	set, err := BuildFixtures(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := PushFixtures(ctx, b.RegistryAddr, set); err != nil {
+		return nil, err
+	}
+	return set, nil
+}

@@ -1,0 +1,103 @@
+package llb
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+)
+
+// Default values for a spec user that leaves them out. They are documented in
+// the README; change them only with a spec version bump, since they end up in
+// image bytes.
+const (
+	defaultShell = "/sbin/nologin"
+	defaultHome  = "/"
+)
+
+// accountDB is one colon-separated file (/etc/passwd or /etc/group) with an
+// index of its names and numeric ids, for duplicate checks.
+type accountDB struct {
+	lines []string
+	names map[string]bool
+	ids   map[int]string
+}
+
+func parseAccountDB(data []byte) accountDB {
+	db := accountDB{names: map[string]bool{}, ids: map[int]string{}}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		db.lines = append(db.lines, line)
+		fields := strings.Split(line, ":")
+		if len(fields) < 3 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		db.names[fields[0]] = true
+		if id, err := strconv.Atoi(fields[2]); err == nil {
+			db.ids[id] = fields[0]
+		}
+	}
+	return db
+}
+
+func (db accountDB) bytes() []byte {
+	var b bytes.Buffer
+	for _, l := range db.lines {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// mergeAccounts appends the spec's groups and users to the base's /etc/group
+// and /etc/passwd, keeping the base's lines as they are and in their order.
+// A name or id that the base already has is an error at the spec's line: a
+// silent override would hand the base's files to another account.
+func mergeAccounts(s *spec.Spec, basePasswd, baseGroup []byte) (passwd, group []byte, err error) {
+	pw := parseAccountDB(basePasswd)
+	gr := parseAccountDB(baseGroup)
+	var errs spec.ErrorList
+	for i, g := range s.Accounts.Groups {
+		at := fmt.Sprintf("accounts.groups[%d]", i)
+		if gr.names[g.Name] {
+			errs = append(errs, s.Errorf(at+".name", "pick another name; the base's /etc/group already has it", "group %q already exists in the base image", g.Name))
+			continue
+		}
+		if owner, ok := gr.ids[g.GID]; ok {
+			errs = append(errs, s.Errorf(at+".gid", "pick another gid", "gid %d is already used by group %q of the base image", g.GID, owner))
+			continue
+		}
+		gr.lines = append(gr.lines, fmt.Sprintf("%s:x:%d:%s", g.Name, g.GID, strings.Join(g.Members, ",")))
+		gr.names[g.Name] = true
+		gr.ids[g.GID] = g.Name
+	}
+	for i, u := range s.Accounts.Users {
+		at := fmt.Sprintf("accounts.users[%d]", i)
+		if pw.names[u.Name] {
+			errs = append(errs, s.Errorf(at+".name", "pick another name; the base's /etc/passwd already has it", "user %q already exists in the base image", u.Name))
+			continue
+		}
+		if owner, ok := pw.ids[u.UID]; ok {
+			errs = append(errs, s.Errorf(at+".uid", "pick another uid", "uid %d is already used by user %q of the base image", u.UID, owner))
+			continue
+		}
+		home, shell := u.Home, u.Shell
+		if home == "" {
+			home = defaultHome
+		}
+		if shell == "" {
+			shell = defaultShell
+		}
+		pw.lines = append(pw.lines, fmt.Sprintf("%s:x:%d:%d:%s:%s:%s", u.Name, u.UID, u.GID, u.Gecos, home, shell))
+		pw.names[u.Name] = true
+		pw.ids[u.UID] = u.Name
+	}
+	if len(errs) > 0 {
+		return nil, nil, errs
+	}
+	return pw.bytes(), gr.bytes(), nil
+}

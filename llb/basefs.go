@@ -1,0 +1,83 @@
+package llb
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// FileInfo is what the composition needs to know about one path of the base.
+type FileInfo struct {
+	Mode     fs.FileMode // Go file mode, type bits included
+	UID, GID uint32
+	Linkname string // symlink target, for symlinks
+}
+
+// BaseFS reads the base image's filesystem. The frontend implements it over
+// the solved base; tests use a map. It is the only I/O the composition does,
+// and it is only used when there is a generated layer to write.
+type BaseFS interface {
+	// Lstat returns nil, nil when p does not exist.
+	Lstat(ctx context.Context, p string) (*FileInfo, error)
+	// ReadFile returns nil, nil when p does not exist.
+	ReadFile(ctx context.Context, p string) ([]byte, error)
+}
+
+// maxSymlinkHops bounds symlink resolution, as Linux's ELOOP does.
+const maxSymlinkHops = 40
+
+// resolveParent returns p with every parent component resolved through the
+// base's symlinks, the last component left as it is. The merged-/usr layout
+// makes /bin a link to usr/bin: a generated /bin/sh must land in /usr/bin, or
+// the generated layer would carry a /bin directory that replaces the link.
+func resolveParent(ctx context.Context, base BaseFS, p string) (string, error) {
+	dir, name := path.Split(p)
+	if dir == "/" || base == nil {
+		return p, nil
+	}
+	resolved, err := resolvePath(ctx, base, strings.TrimSuffix(dir, "/"))
+	if err != nil {
+		return "", err
+	}
+	return path.Join(resolved, name), nil
+}
+
+// resolvePath resolves all components of an absolute path through symlinks in
+// the base, like filepath.EvalSymlinks scoped to the image root. Components
+// that do not exist are kept, since the generated layer creates them.
+func resolvePath(ctx context.Context, base BaseFS, p string) (string, error) {
+	hops := 0
+	rest := strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
+	cur := "/"
+	for len(rest) > 0 {
+		elem := rest[0]
+		rest = rest[1:]
+		if elem == "" || elem == "." {
+			continue
+		}
+		next := path.Join(cur, elem)
+		fi, err := base.Lstat(ctx, next)
+		if err != nil {
+			return "", err
+		}
+		if fi == nil || fi.Mode&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		hops++
+		if hops > maxSymlinkHops {
+			return "", fmt.Errorf("too many levels of symbolic links resolving %s in the base image", p)
+		}
+		target := fi.Linkname
+		if !path.IsAbs(target) {
+			target = path.Join(cur, target)
+		}
+		// Start over from the root with the link target followed by the rest;
+		// path.Clean keeps ".." from leaving the image root.
+		rest = append(strings.Split(strings.TrimPrefix(path.Clean("/"+target), "/"), "/"), rest...)
+		cur = "/"
+	}
+	return cur, nil
+}

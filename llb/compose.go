@@ -1,0 +1,132 @@
+package llb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Input is everything one platform's composition depends on.
+type Input struct {
+	Spec     *spec.Spec
+	Resolved *spec.Resolved // for this platform, every package pinned
+	// Images holds the manifest digest and config of the base and of every
+	// package, keyed by spec.Package.Ref.
+	Images   map[string]ImageInfo
+	Platform ocispecs.Platform
+	Epoch    time.Time
+	// BaseFS reads the base's filesystem for the generated layer; nil when
+	// the base is scratch.
+	BaseFS BaseFS
+	// Contexts are the build contexts copies may read from: "context" is
+	// the main one, the others are named contexts.
+	Contexts map[string]bkllb.State
+	// SourceMap, when set, ties each op to the spec line that asked for it,
+	// for error messages and the provenance build config.
+	SourceMap *bkllb.SourceMap
+	Meta      Meta
+}
+
+// Meta is what the image's OCI labels say beyond the spec.
+type Meta struct {
+	Version  string // org.opencontainers.image.version
+	Revision string // org.opencontainers.image.revision (the VCS commit)
+	Source   string // org.opencontainers.image.source (the VCS URL)
+}
+
+// Result is one platform's composed image.
+type Result struct {
+	State bkllb.State
+	Image dockerspec.DockerOCIImage
+	// Parts are the merge inputs in order, with the layers each adds; the
+	// exported image's layers are these, then the generated one if any.
+	Parts     []Part
+	Generated bool
+}
+
+// Compose builds the LLB state and image config for one platform.
+func Compose(ctx context.Context, in *Input) (*Result, error) {
+	if err := checkUser(ctx, in); err != nil {
+		return nil, err
+	}
+	parts, err := Plan(in.Resolved, in.Images)
+	if err != nil {
+		return nil, err
+	}
+	var inputs []bkllb.State
+	var base bkllb.State
+	for _, p := range parts {
+		img := bkllb.Image(p.Package.Ref,
+			bkllb.Platform(in.Platform),
+			bkllb.WithCustomName(fmt.Sprintf("[stagex] %s %s", p.Package.Name, p.Package.Ref)),
+			in.locationAt(p.Package.Pos),
+		)
+		switch p.Mode {
+		case ModeBase:
+			base = img
+			inputs = append(inputs, img)
+		case ModeDiff:
+			inputs = append(inputs, bkllb.Diff(base, img, in.locationAt(p.Package.Pos)))
+		case ModeWhole:
+			inputs = append(inputs, img)
+		}
+	}
+	gen, err := generatedLayer(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if gen != nil {
+		inputs = append(inputs, *gen)
+	}
+	st := bkllb.Merge(inputs, bkllb.WithCustomName(fmt.Sprintf("[stagex] merge %d inputs", len(inputs))))
+	return &Result{
+		State:     st,
+		Image:     imageConfig(in, parts, gen != nil),
+		Parts:     parts,
+		Generated: gen != nil,
+	}, nil
+}
+
+// checkUser checks that config.user names accounts that exist. The base is
+// read only when the spec's own accounts do not settle it, so a numeric user
+// never costs a pull of the base.
+func checkUser(ctx context.Context, in *Input) error {
+	err := in.Spec.CheckUser(nil, nil)
+	if err == nil || in.BaseFS == nil {
+		return err
+	}
+	passwd, err := in.BaseFS.ReadFile(ctx, "/etc/passwd")
+	if err != nil {
+		return err
+	}
+	group, err := in.BaseFS.ReadFile(ctx, "/etc/group")
+	if err != nil {
+		return err
+	}
+	return in.Spec.CheckUser(passwd, group)
+}
+
+// location ties an op to the line of a spec field.
+func (in *Input) location(field string) bkllb.ConstraintsOpt {
+	return in.locationAt(in.Spec.Pos(field))
+}
+
+func (in *Input) locationAt(pos spec.Pos) bkllb.ConstraintsOpt {
+	if in.SourceMap == nil || pos.Line < 1 {
+		return noLocation
+	}
+	return in.SourceMap.Location([]*pb.Range{{
+		Start: &pb.Position{Line: int32(pos.Line)},
+		End:   &pb.Position{Line: int32(pos.Line)},
+	}})
+}
+
+// noLocation is a constraints option that adds nothing: Location on a nil
+// source map is a no-op.
+var noLocation = (*bkllb.SourceMap)(nil).Location(nil)

@@ -1,0 +1,255 @@
+package llb
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	bkllb "github.com/moby/buildkit/client/llb"
+)
+
+// Defaults for generated paths that leave the mode out.
+const (
+	defaultDirMode  fs.FileMode = 0o755
+	defaultFileMode fs.FileMode = 0o644
+)
+
+type dirEntry struct {
+	mode     fs.FileMode
+	uid, gid int
+	at       string // spec field path, "" for an implied parent
+	owner    string // for an implied parent: the spec field that needs it
+}
+
+// generatedLayer builds the one extra layer on top of the packages: the
+// accounts merged into the base's /etc/passwd and /etc/group, the spec's
+// paths and its copies. It returns nil when the spec asks for none of these,
+// so that such an image is the upstream layers and nothing else.
+//
+// It is built in two steps. The first writes everything on scratch. The
+// second copies that tree onto scratch again with every timestamp set to the
+// epoch: creating a file in a directory moves the directory's mtime to the
+// wall clock, and the copy sets a directory's times after its contents, so
+// the second step is what makes the layer bytes reproducible.
+func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, error) {
+	s := in.Spec
+	if len(s.Accounts.Users) == 0 && len(s.Accounts.Groups) == 0 && len(s.Paths) == 0 && len(s.Copy) == 0 {
+		return nil, nil
+	}
+
+	var actions []func(*bkllb.FileAction) *bkllb.FileAction
+	var locs []bkllb.ConstraintsOpt
+	dirs := map[string]dirEntry{}
+	// need records every ancestor of p as an implied directory, needed by
+	// the spec field at.
+	need := func(p, at string) {
+		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+			if _, ok := dirs[d]; !ok {
+				dirs[d] = dirEntry{mode: defaultDirMode, owner: at}
+			}
+		}
+	}
+	var errs spec.ErrorList
+
+	if len(s.Accounts.Users) > 0 || len(s.Accounts.Groups) > 0 {
+		var basePasswd, baseGroup []byte
+		if in.BaseFS != nil {
+			var err error
+			if basePasswd, err = in.BaseFS.ReadFile(ctx, "/etc/passwd"); err != nil {
+				return nil, err
+			}
+			if baseGroup, err = in.BaseFS.ReadFile(ctx, "/etc/group"); err != nil {
+				return nil, err
+			}
+		}
+		passwd, group, err := mergeAccounts(s, basePasswd, baseGroup)
+		if err != nil {
+			return nil, err
+		}
+		need("/etc/passwd", "accounts")
+		actions = append(actions,
+			mkfile("/etc/passwd", 0o644, 0, 0, passwd, in.Epoch),
+			mkfile("/etc/group", 0o644, 0, 0, group, in.Epoch))
+		locs = append(locs, in.location("accounts"))
+	}
+
+	type leaf struct {
+		path string
+		add  func(*bkllb.FileAction) *bkllb.FileAction
+	}
+	var leaves []leaf
+	for i, p := range s.Paths {
+		at := fmt.Sprintf("paths[%d]", i)
+		target, err := resolveParent(ctx, in.BaseFS, p.Path)
+		if err != nil {
+			errs = append(errs, s.Errorf(at+".path", "", "%v", err))
+			continue
+		}
+		if err := checkMode(s, at+".mode", p.Mode); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		locs = append(locs, in.location(at))
+		need(target, at)
+		switch p.Type {
+		case "directory":
+			dirs[target] = dirEntry{mode: modeOr(p.Mode, defaultDirMode), uid: p.UID, gid: p.GID, at: at}
+		case "file":
+			leaves = append(leaves, leaf{target, mkfile(target, modeOr(p.Mode, defaultFileMode), p.UID, p.GID, []byte(p.Content), in.Epoch)})
+		case "symlink":
+			leaves = append(leaves, leaf{target, symlink(p.Target, target, p.UID, p.GID, in.Epoch)})
+		default:
+			// spec validation rejects other types; reaching here is a bug.
+			return nil, fmt.Errorf("internal error: path type %q", p.Type)
+		}
+	}
+	var copies []func(*bkllb.FileAction) *bkllb.FileAction
+	for i, c := range s.Copy {
+		at := fmt.Sprintf("copy[%d]", i)
+		from := c.From
+		if from == "" {
+			from = "context"
+		}
+		src, ok := in.Contexts[from]
+		if !ok {
+			errs = append(errs, s.Errorf(at+".from", "pass it with --build-context "+from+"=<dir or image>", "no build context named %q", from))
+			continue
+		}
+		dst, err := resolveParent(ctx, in.BaseFS, c.Dst)
+		if err != nil {
+			errs = append(errs, s.Errorf(at+".dst", "", "%v", err))
+			continue
+		}
+		if err := checkMode(s, at+".mode", c.Mode); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		locs = append(locs, in.location(at))
+		need(dst, at)
+		copies = append(copies, copyFrom(src, c, dst, in.Epoch))
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+
+	// The parents of everything, with the base's own metadata where the base
+	// has the directory, so the merge does not change it.
+	dirPaths := make([]string, 0, len(dirs))
+	for d := range dirs {
+		dirPaths = append(dirPaths, d)
+	}
+	sort.Strings(dirPaths) // a parent sorts before its children
+	var dirActions []func(*bkllb.FileAction) *bkllb.FileAction
+	for _, d := range dirPaths {
+		e := dirs[d]
+		if e.at == "" && in.BaseFS != nil {
+			fi, err := in.BaseFS.Lstat(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			if fi != nil && fi.Mode.IsDir() {
+				if fi.Mode&(fs.ModeSticky|fs.ModeSetuid|fs.ModeSetgid) != 0 {
+					// Writing the directory again would drop its special
+					// bits (see specialBits) from the composed image.
+					return nil, s.Errorf(dirs[d].owner, "write the file somewhere else", "cannot write below %s: the base has it with setuid, setgid or sticky bits, which the generated layer cannot keep", d)
+				}
+				e = dirEntry{mode: fi.Mode.Perm(), uid: int(fi.UID), gid: int(fi.GID)}
+			}
+		}
+		dirActions = append(dirActions, mkdir(d, e.mode, e.uid, e.gid, in.Epoch))
+	}
+	sort.SliceStable(leaves, func(i, j int) bool { return leaves[i].path < leaves[j].path })
+
+	all := append(dirActions, actions...)
+	for _, l := range leaves {
+		all = append(all, l.add)
+	}
+	all = append(all, copies...)
+
+	var fa *bkllb.FileAction
+	for _, add := range all {
+		fa = add(fa)
+	}
+	staged := bkllb.Scratch().File(fa, append(locs, bkllb.WithCustomName("[stagex] write accounts, paths and copies"))...)
+	epoch := in.Epoch
+	layer := bkllb.Scratch().File(
+		bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
+		bkllb.WithCustomName("[stagex] generated layer"),
+	)
+	return &layer, nil
+}
+
+// modeOr returns the spec's mode, or def when the spec leaves it out.
+func modeOr(m *uint32, def fs.FileMode) fs.FileMode {
+	if m == nil {
+		return def
+	}
+	return fs.FileMode(*m)
+}
+
+// specialBits are setuid, setgid and sticky. BuildKit's file operations keep
+// only the permission bits (mode & 0777), so a layer cannot be written with
+// them; asking for one is an error rather than a silently different image.
+const specialBits = 0o7000
+
+func checkMode(s *spec.Spec, at string, m *uint32) *spec.Error {
+	if m != nil && *m&specialBits != 0 {
+		return s.Errorf(at, "use a mode without setuid, setgid or sticky bits (at most 0777)", "mode %04o has setuid, setgid or sticky bits, which BuildKit's file operations cannot write", *m)
+	}
+	return nil
+}
+
+// The helpers below chain one file action onto the previous one (nil for the
+// first), so the whole layer is a single FileOp.
+
+func mkdir(p string, m fs.FileMode, uid, gid int, t time.Time) func(*bkllb.FileAction) *bkllb.FileAction {
+	opts := []bkllb.MkdirOption{bkllb.WithUIDGID(uid, gid), bkllb.WithCreatedTime(t)}
+	return func(fa *bkllb.FileAction) *bkllb.FileAction {
+		if fa == nil {
+			return bkllb.Mkdir(p, m, opts...)
+		}
+		return fa.Mkdir(p, m, opts...)
+	}
+}
+
+func mkfile(p string, m fs.FileMode, uid, gid int, data []byte, t time.Time) func(*bkllb.FileAction) *bkllb.FileAction {
+	opts := []bkllb.MkfileOption{bkllb.WithUIDGID(uid, gid), bkllb.WithCreatedTime(t)}
+	return func(fa *bkllb.FileAction) *bkllb.FileAction {
+		if fa == nil {
+			return bkllb.Mkfile(p, m, data, opts...)
+		}
+		return fa.Mkfile(p, m, data, opts...)
+	}
+}
+
+func symlink(target, p string, uid, gid int, t time.Time) func(*bkllb.FileAction) *bkllb.FileAction {
+	opts := []bkllb.SymlinkOption{bkllb.WithUIDGID(uid, gid), bkllb.WithCreatedTime(t)}
+	return func(fa *bkllb.FileAction) *bkllb.FileAction {
+		if fa == nil {
+			return bkllb.Symlink(target, p, opts...)
+		}
+		return fa.Symlink(target, p, opts...)
+	}
+}
+
+func copyFrom(src bkllb.State, c spec.Copy, dst string, t time.Time) func(*bkllb.FileAction) *bkllb.FileAction {
+	info := &bkllb.CopyInfo{
+		CopyDirContentsOnly: true,
+		FollowSymlinks:      true,
+		CreatedTime:         &t,
+		ChownOpt:            &bkllb.ChownOpt{User: &bkllb.UserOpt{UID: c.UID}, Group: &bkllb.UserOpt{UID: c.GID}},
+	}
+	if c.Mode != nil {
+		info.Mode = &bkllb.ChmodOpt{Mode: fs.FileMode(*c.Mode)}
+	}
+	return func(fa *bkllb.FileAction) *bkllb.FileAction {
+		if fa == nil {
+			return bkllb.Copy(src, c.Src, dst, info)
+		}
+		return fa.Copy(src, c.Src, dst, info)
+	}
+}

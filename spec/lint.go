@@ -1,0 +1,144 @@
+package spec
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Warning is a lint finding: a rule name (CamelCase, like BuildKit's
+// Dockerfile checks), a short description of the rule, a URL ("" when
+// none) and a located message.
+type Warning struct {
+	Rule        string
+	Description string
+	URL         string
+	*Error
+}
+
+// lintRule describes one check, so every warning of a rule carries the same
+// name and description.
+type lintRule struct{ name, description, url string }
+
+func (r lintRule) warn(file string, pos Pos, hint, format string, args ...any) Warning {
+	return Warning{Rule: r.name, Description: r.description, URL: r.url, Error: Errorf(file, pos, hint, format, args...)}
+}
+
+// The lint rules.
+var (
+	ruleDuplicatePackage = lintRule{
+		name:        "DuplicatePackage",
+		description: "A package is layered more than once; the later copy only adds size and hides the earlier one",
+	}
+	ruleUnpinnedReference = lintRule{
+		name:        "UnpinnedReference",
+		description: "An image reference has no digest, so two builds of the same spec may differ",
+	}
+	ruleShellInStaticImage = lintRule{
+		name:        "ShellInStaticImage",
+		description: "An image named static contains a shell, which a static image is meant to leave out",
+	}
+)
+
+// shellPackages are substrings of package names that provide /bin/sh.
+var shellPackages = []string{"busybox", "bash", "dash"}
+
+// shellPaths are where a shell is found.
+var shellPaths = []string{"/bin/sh", "/usr/bin/sh"}
+
+// Lint returns warnings sorted by position: DuplicatePackage (the same
+// package twice, by name or digest), UnpinnedReference (a reference without
+// digest, only possible when allowed) and ShellInStaticImage (a spec whose
+// name contains "static" composes a shell). It includes r.Warnings, so
+// callers print Lint's result and not both. r may be nil to lint the spec
+// alone.
+func Lint(s *Spec, r *Resolved) []Warning {
+	var ws []Warning
+	if r != nil {
+		ws = append(ws, r.Warnings...)
+		ws = append(ws, lintDuplicates(s, r)...)
+	}
+	ws = append(ws, lintShellInStatic(s, r)...)
+	return sortWarnings(ws)
+}
+
+// composition is the base (when any) followed by the packages.
+func composition(r *Resolved) []Package {
+	var all []Package
+	if r.Base != nil {
+		all = append(all, *r.Base)
+	}
+	return append(all, r.Packages...)
+}
+
+func lintDuplicates(s *Spec, r *Resolved) []Warning {
+	var ws []Warning
+	byName := map[string]Package{}
+	byDigest := map[string]Package{}
+	for _, p := range composition(r) {
+		if first, dup := byName[p.Name]; dup {
+			ws = append(ws, ruleDuplicatePackage.warn(s.File, p.Pos, "remove the repeated entry",
+				"package %q is already layered at line %d", p.Name, first.Pos.Line))
+		} else if first, dup := byDigest[p.Digest]; dup && p.Digest != "" {
+			ws = append(ws, ruleDuplicatePackage.warn(s.File, p.Pos, "remove the repeated entry",
+				"package %q is the same image as %q at line %d", p.Name, first.Name, first.Pos.Line))
+		}
+		if _, seen := byName[p.Name]; !seen {
+			byName[p.Name] = p
+		}
+		if _, seen := byDigest[p.Digest]; !seen && p.Digest != "" {
+			byDigest[p.Digest] = p
+		}
+	}
+	return ws
+}
+
+func lintShellInStatic(s *Spec, r *Resolved) []Warning {
+	if !strings.Contains(strings.ToLower(s.Name), "static") {
+		return nil
+	}
+	const hint = "remove the shell, or drop \"static\" from the name"
+	var ws []Warning
+	if r != nil {
+		for _, p := range composition(r) {
+			if containsAny(p.Name, shellPackages) {
+				ws = append(ws, ruleShellInStaticImage.warn(s.File, p.Pos, hint,
+					"%q is named static but package %q provides a shell", s.Name, p.Name))
+			}
+		}
+	}
+	for i, p := range s.Paths {
+		if slices.Contains(shellPaths, p.Path) {
+			ws = append(ws, ruleShellInStaticImage.warn(s.File, s.Pos(fmt.Sprintf("paths[%d].path", i)), hint,
+				"%q is named static but creates %s", s.Name, p.Path))
+		}
+	}
+	for i, c := range s.Copy {
+		if slices.Contains(shellPaths, c.Dst) {
+			ws = append(ws, ruleShellInStaticImage.warn(s.File, s.Pos(fmt.Sprintf("copy[%d].dst", i)), hint,
+				"%q is named static but copies a file to %s", s.Name, c.Dst))
+		}
+	}
+	return ws
+}
+
+func containsAny(s string, subs []string) bool {
+	return slices.ContainsFunc(subs, func(sub string) bool { return strings.Contains(s, sub) })
+}
+
+// sortWarnings orders warnings by position, then rule, and drops repeats.
+func sortWarnings(ws []Warning) []Warning {
+	ws = slices.Clone(ws)
+	compare := func(a, b Warning) int {
+		return cmp.Or(
+			cmp.Compare(a.File, b.File),
+			cmp.Compare(a.Pos.Line, b.Pos.Line),
+			cmp.Compare(a.Pos.Column, b.Pos.Column),
+			cmp.Compare(a.Rule, b.Rule),
+			compareErrors(a.Error, b.Error),
+		)
+	}
+	slices.SortStableFunc(ws, compare)
+	return slices.CompactFunc(ws, func(a, b Warning) bool { return compare(a, b) == 0 })
+}

@@ -1,0 +1,150 @@
+package spec
+
+import (
+	"fmt"
+	"path"
+)
+
+// validator collects the problems of a decoded spec or lock, locating each
+// at the field path it is about.
+type validator struct {
+	file   string
+	index  *fieldIndex
+	failed map[string]bool // paths that did not decode; see decoder.failed
+	errs   ErrorList
+}
+
+func newValidator(file string, index *fieldIndex, failed map[string]bool) *validator {
+	return &validator{file: file, index: index, failed: failed}
+}
+
+// skip reports whether path or one of its parents failed to decode, in
+// which case its value is a zero stand-in and checking it would only add
+// noise to the type error already reported.
+func (v *validator) skip(p string) bool {
+	for {
+		if v.failed[p] {
+			return true
+		}
+		parent, ok := parentPath(p)
+		if !ok {
+			return false
+		}
+		p = parent
+	}
+}
+
+// errorf reports a problem with the value at path.
+func (v *validator) errorf(path, hint, format string, args ...any) {
+	if !v.skip(path) {
+		v.errs = append(v.errs, Errorf(v.file, v.index.pos(path), hint, format, args...))
+	}
+}
+
+// keyErrorf reports a problem with the key of path (a name that is invalid
+// or repeated).
+func (v *validator) keyErrorf(path, hint, format string, args ...any) {
+	if !v.skip(path) {
+		v.errs = append(v.errs, Errorf(v.file, v.index.keyPos(path), hint, format, args...))
+	}
+}
+
+// firstAt describes where something was first written, for duplicates.
+func (v *validator) firstAt(path string) string {
+	if v.index == nil {
+		return path
+	}
+	return fmt.Sprintf("%s (line %d)", path, v.index.pos(path).Line)
+}
+
+// version checks the format version both files start with.
+func (v *validator) version(path string, got int) {
+	switch {
+	case got == 1:
+	case !v.index.has(path):
+		v.errorf(path, "add \"version: 1\" as the first field", "version is required")
+	default:
+		v.errorf(path, "version: 1", "unsupported version %d: this frontend reads version 1", got)
+	}
+}
+
+// Validate checks a Spec built or changed in code; ParseSpec already
+// validates what it returns. Problems are located when the Spec came from
+// ParseSpec, and at the start of the file otherwise.
+func (s *Spec) Validate() error { return s.validate(nil).err() }
+
+func (s *Spec) validate(failed map[string]bool) ErrorList {
+	v := newValidator(s.File, s.index, failed)
+	v.version("version", s.Version)
+	s.validateLockPath(v)
+	s.validateBase(v)
+	s.validatePackages(v)
+	s.validateConfig(v)
+	validateKeys(v, "annotations", s.Annotations)
+	s.validateAccounts(v)
+	s.validatePaths(v)
+	s.validateCopies(v)
+	return v.errs
+}
+
+// validateLockPath keeps the lock inside the spec's directory: the frontend
+// reads it from the same build context, and a path leaving that directory
+// would either fail there or read something the user did not mean.
+func (s *Spec) validateLockPath(v *validator) {
+	if s.Lock == "" {
+		return
+	}
+	if path.IsAbs(s.Lock) || hasDotDot(s.Lock) || path.Clean(s.Lock) == "." {
+		v.errorf("lock", "keep the lock beside the spec, e.g. lock: "+DefaultLockFile,
+			"lock %s must be a relative path that stays beside the spec", quoteShort(s.Lock))
+	}
+}
+
+func (s *Spec) validateBase(v *validator) {
+	if s.Base == "" || s.Base == Scratch {
+		return
+	}
+	if p := checkPackageRef(s.Base); p != nil {
+		v.errorf("base", p.hint, "base: %s", p.msg)
+	}
+}
+
+func (s *Spec) validatePackages(v *validator) {
+	if len(s.Packages) == 0 {
+		v.errorf("packages", "list at least one package, e.g. packages: [core-busybox]", "packages is empty: a spec composes at least one package")
+		return
+	}
+	for i, p := range s.Packages {
+		if problem := checkPackageRef(p.Ref); problem != nil {
+			v.errorf(joinIndex("packages", i), problem.hint, "%s", problem.msg)
+		}
+	}
+}
+
+// validateKeys rejects empty keys in labels and annotations, which image
+// tools drop or reject.
+func validateKeys(v *validator, at string, m map[string]string) {
+	for _, k := range sortedKeys(m) {
+		if k == "" {
+			v.keyErrorf(joinField(at, k), "give the key a name, e.g. org.opencontainers.image.title", "%s: empty key", at)
+		}
+	}
+}
+
+// maxID is the largest uid or gid accepted. IDs are 32-bit on Linux, and
+// 4294967295 ((uid_t)-1) is reserved: chown(2) reads it as "leave
+// unchanged", so no account can own files with it.
+const maxID = 4294967294
+
+func (v *validator) id(path string, id int) {
+	if id < 0 || id > maxID {
+		v.errorf(path, "use an id from 0 to 4294967294", "%s %d is out of range", lastElement(path), id)
+	}
+}
+
+// mode checks a mode set in code; decoding already refuses bad spellings.
+func (v *validator) mode(path string, m *uint32) {
+	if m != nil && *m > maxMode {
+		v.errorf(path, "use at most 07777", "invalid file mode %o", *m)
+	}
+}
