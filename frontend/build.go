@@ -8,8 +8,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"edp.buildth.ing/devfw-cicd/stagex/llb"
+	"edp.buildth.ing/devfw-cicd/stagex/sbom"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/containerd/platforms"
 	bkllb "github.com/moby/buildkit/client/llb"
@@ -17,6 +19,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/moby/buildkit/solver/result"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -29,6 +32,9 @@ type request struct {
 	lock  *spec.Lock
 	opts  Options
 	files map[string][]byte // file name → content, for error sources
+
+	mu   sync.Mutex
+	sbom map[string]*result.Attestation[client.Reference] // by platform
 }
 
 // Build is the frontend's entry point (grpcclient.RunFromEnvironment).
@@ -57,6 +63,14 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return req.buildPlatform(ctx, c, platforms.Normalize(platform))
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := rb.EachPlatform(ctx, func(_ context.Context, id string, p ocispecs.Platform) error {
+		if att := req.sbomFor(p); att != nil {
+			rb.AddAttestation(id, *att)
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	// Manifest annotations without a platform apply to every platform's
@@ -152,8 +166,31 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	if err != nil {
 		return nil, err
 	}
+	if r.bc.SBOM != nil {
+		doc, err := sbom.SPDX(sbomImage(r.spec, r.opts, p, out, images))
+		if err != nil {
+			return nil, err
+		}
+		att, err := sbomAttestation(ctx, c, doc, r.opts.Epoch)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		if r.sbom == nil {
+			r.sbom = map[string]*result.Attestation[client.Reference]{}
+		}
+		r.sbom[platforms.Format(p)] = att
+		r.mu.Unlock()
+	}
 	epoch := r.opts.Epoch
 	return &dockerui.BuildResult{Reference: ref, Image: &out.Image, Epoch: &epoch}, nil
+}
+
+// sbomFor returns the SBOM attestation built for platform p, if any.
+func (r *request) sbomFor(p ocispecs.Platform) *result.Attestation[client.Reference] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sbom[platforms.Format(platforms.Normalize(p))]
 }
 
 // contexts loads the build contexts that the spec's copies read from: the

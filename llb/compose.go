@@ -48,6 +48,8 @@ type Result struct {
 	// exported image's layers are these, then the generated one if any.
 	Parts     []Part
 	Generated bool
+	// GeneratedFiles lists what the generated layer writes, for the SBOM.
+	GeneratedFiles []GeneratedFile
 }
 
 // Compose builds the LLB state and image config for one platform.
@@ -77,7 +79,7 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 			inputs = append(inputs, img)
 		}
 	}
-	gen, err := generatedLayer(ctx, in)
+	gen, genFiles, err := generatedLayer(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +92,8 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 		Image:     imageConfig(in, parts, gen != nil),
 		Parts:     parts,
 		Generated: gen != nil,
+
+		GeneratedFiles: genFiles,
 	}, nil
 }
 

@@ -35,11 +35,12 @@ type dirEntry struct {
 // epoch: creating a file in a directory moves the directory's mtime to the
 // wall clock, and the copy sets a directory's times after its contents, so
 // the second step is what makes the layer bytes reproducible.
-func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, error) {
+func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, []GeneratedFile, error) {
 	s := in.Spec
 	if len(s.Accounts.Users) == 0 && len(s.Accounts.Groups) == 0 && len(s.Paths) == 0 && len(s.Copy) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
+	var files []GeneratedFile
 
 	var actions []func(*bkllb.FileAction) *bkllb.FileAction
 	var locs []bkllb.ConstraintsOpt
@@ -60,16 +61,19 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, error) {
 		if in.BaseFS != nil {
 			var err error
 			if basePasswd, err = in.BaseFS.ReadFile(ctx, "/etc/passwd"); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if baseGroup, err = in.BaseFS.ReadFile(ctx, "/etc/group"); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		passwd, group, err := mergeAccounts(s, basePasswd, baseGroup)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		files = append(files,
+			GeneratedFile{Path: "/etc/passwd", Type: "file", Content: passwd},
+			GeneratedFile{Path: "/etc/group", Type: "file", Content: group})
 		need("/etc/passwd", "accounts")
 		actions = append(actions,
 			mkfile("/etc/passwd", 0o644, 0, 0, passwd, in.Epoch),
@@ -100,11 +104,13 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, error) {
 			dirs[target] = dirEntry{mode: modeOr(p.Mode, defaultDirMode), uid: p.UID, gid: p.GID, at: at}
 		case "file":
 			leaves = append(leaves, leaf{target, mkfile(target, modeOr(p.Mode, defaultFileMode), p.UID, p.GID, []byte(p.Content), in.Epoch)})
+			files = append(files, GeneratedFile{Path: target, Type: "file", Content: []byte(p.Content)})
 		case "symlink":
 			leaves = append(leaves, leaf{target, symlink(p.Target, target, p.UID, p.GID, in.Epoch)})
+			files = append(files, GeneratedFile{Path: target, Type: "symlink", Target: p.Target})
 		default:
 			// spec validation rejects other types; reaching here is a bug.
-			return nil, fmt.Errorf("internal error: path type %q", p.Type)
+			return nil, nil, fmt.Errorf("internal error: path type %q", p.Type)
 		}
 	}
 	var copies []func(*bkllb.FileAction) *bkllb.FileAction
@@ -131,9 +137,10 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, error) {
 		locs = append(locs, in.location(at))
 		need(dst, at)
 		copies = append(copies, copyFrom(src, c, dst, in.Epoch))
+		files = append(files, GeneratedFile{Path: dst, Type: "copy", Source: from + ":" + c.Src})
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, nil, errs
 	}
 
 	// The parents of everything, with the base's own metadata where the base
@@ -149,13 +156,13 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, error) {
 		if e.at == "" && in.BaseFS != nil {
 			fi, err := in.BaseFS.Lstat(ctx, d)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if fi != nil && fi.Mode.IsDir() {
 				if fi.Mode&(fs.ModeSticky|fs.ModeSetuid|fs.ModeSetgid) != 0 {
 					// Writing the directory again would drop its special
 					// bits (see specialBits) from the composed image.
-					return nil, s.Errorf(dirs[d].owner, "write the file somewhere else", "cannot write below %s: the base has it with setuid, setgid or sticky bits, which the generated layer cannot keep", d)
+					return nil, nil, s.Errorf(dirs[d].owner, "write the file somewhere else", "cannot write below %s: the base has it with setuid, setgid or sticky bits, which the generated layer cannot keep", d)
 				}
 				e = dirEntry{mode: fi.Mode.Perm(), uid: int(fi.UID), gid: int(fi.GID)}
 			}
@@ -180,7 +187,17 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, error) {
 		bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
 		bkllb.WithCustomName("[stagex] generated layer"),
 	)
-	return &layer, nil
+	sort.SliceStable(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return &layer, files, nil
+}
+
+// GeneratedFile is one entry of the generated layer, as the SBOM lists it.
+type GeneratedFile struct {
+	Path    string // in the image, after the base's symlinks are resolved
+	Type    string // "file", "symlink" or "copy"
+	Content []byte // for files: the exact bytes written
+	Target  string // for symlinks
+	Source  string // for copies: "<context>:<src>"; BuildKit reads the content at solve time
 }
 
 // modeOr returns the spec's mode, or def when the spec leaves it out.

@@ -1,0 +1,105 @@
+package frontend
+
+import (
+	"context"
+	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/llb"
+	"edp.buildth.ing/devfw-cicd/stagex/sbom"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	"github.com/distribution/reference"
+	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
+	"github.com/moby/buildkit/solver/result"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// sbomPath is where the SBOM document sits in its attestation's ref.
+const sbomPath = "/sbom.spdx.json"
+
+// predicateSPDX is the in-toto predicate type of an SPDX document. BuildKit
+// skips its own scanner for a result that already carries an attestation of
+// this type, which is what keeps an SBOM build offline.
+const predicateSPDX = "https://spdx.dev/Document"
+
+// sbomImage describes one platform's composition for the SBOM.
+func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, images map[string]llb.ImageInfo) sbom.Image {
+	img := sbom.Image{
+		Name:    s.Name,
+		Version: o.Version,
+		OS:      p.OS,
+		Arch:    p.Architecture,
+		Variant: p.Variant,
+		Epoch:   o.Epoch,
+	}
+	for _, part := range out.Parts {
+		pkg := part.Package
+		repo := pkg.Ref
+		if named, err := reference.ParseNormalizedNamed(pkg.Ref); err == nil {
+			repo = named.Name()
+		}
+		layers := make([]string, 0, len(part.DiffIDs))
+		for _, id := range part.DiffIDs {
+			layers = append(layers, id.String())
+		}
+		img.Packages = append(img.Packages, sbom.Package{
+			Name:       pkg.Name,
+			Version:    pkg.Version,
+			License:    licenseOf(pkg),
+			Ref:        pkg.Ref,
+			Repository: repo,
+			Digest:     images[pkg.Ref].Digest.String(),
+			FromStageX: pkg.FromLock,
+			Role:       string(part.Mode),
+			Layers:     layers,
+		})
+	}
+	for _, f := range out.GeneratedFiles {
+		img.Files = append(img.Files, sbom.File{Path: f.Path, Type: f.Type, Content: f.Content, Target: f.Target, Source: f.Source})
+	}
+	return img
+}
+
+// licenseOf maps the resolver's "unknown" to the SBOM's empty license.
+func licenseOf(p spec.Package) string {
+	if p.License == spec.NoAssertion {
+		return ""
+	}
+	return p.License
+}
+
+// sbomAttestation writes the document into a one-file state, solves it and
+// returns it as an in-toto attestation about the image itself. No metadata
+// marks it as a scanner's "core" SBOM: that would make the exporter rewrite
+// the document, and its bytes would no longer be the frontend's.
+func sbomAttestation(ctx context.Context, c client.Client, doc []byte, epoch time.Time) (*result.Attestation[client.Reference], error) {
+	st := bkllb.Scratch().File(
+		bkllb.Mkfile(sbomPath, 0o644, doc, bkllb.WithCreatedTime(epoch)),
+		bkllb.WithCustomName("[stagex] write the SBOM"),
+	)
+	def, err := st.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
+	if err != nil {
+		return nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, err
+	}
+	return &result.Attestation[client.Reference]{
+		Kind: gatewaypb.AttestationKind_InToto,
+		Metadata: map[string][]byte{
+			result.AttestationReasonKey: []byte(result.AttestationReasonSBOM),
+		},
+		Ref:  ref,
+		Path: sbomPath,
+		InToto: result.InTotoAttestation{
+			PredicateType: predicateSPDX,
+			Subjects:      []result.InTotoSubject{{Kind: gatewaypb.InTotoSubjectKind_Self}},
+		},
+	}, nil
+}

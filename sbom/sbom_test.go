@@ -1,0 +1,118 @@
+package sbom
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	spdxjson "github.com/spdx/tools-golang/json"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// composition is a fixed image: a base, a package merged as a diff, one
+// merged whole, an archive, and a generated layer.
+func composition() Image {
+	return Image{
+		Name:    "base-app",
+		Version: "1.0.0",
+		OS:      "linux",
+		Arch:    "amd64",
+		Epoch:   time.Unix(1700000000, 0),
+		Packages: []Package{
+			{Name: "core-filesystem", Version: "2026.03.0", License: "ISC", Ref: "docker.io/stagex/core-filesystem@sha256:" + strings.Repeat("1", 64), Repository: "docker.io/stagex/core-filesystem", Digest: "sha256:" + strings.Repeat("1", 64), FromStageX: true, Role: "base", Layers: []string{"sha256:" + strings.Repeat("a", 64)}},
+			{Name: "core-musl", Version: "1.2.5", License: "MIT", Ref: "docker.io/stagex/core-musl@sha256:" + strings.Repeat("2", 64), Repository: "docker.io/stagex/core-musl", Digest: "sha256:" + strings.Repeat("2", 64), FromStageX: true, Role: "diff", Layers: []string{"sha256:" + strings.Repeat("b", 64)}},
+			{Name: "tools", Version: "9", Ref: "registry.example/tools:9@sha256:" + strings.Repeat("3", 64), Repository: "registry.example/tools", Digest: "sha256:" + strings.Repeat("3", 64), Role: "whole"},
+		},
+		Archives: []Archive{{Name: "temurin-jre", Version: "21.0.12+8", License: "GPL-2.0-only WITH Classpath-exception-2.0", URL: "https://example.test/jre.tar.gz", SHA256: strings.Repeat("9", 64), Dst: "/opt/java/openjdk"}},
+		Files: []File{
+			{Path: "/etc/passwd", Type: "file", Content: []byte("root:x:0:0:root:/root:/bin/sh\n")},
+			{Path: "/usr/bin/app", Type: "copy", Source: "context:dist/app"},
+			{Path: "/usr/bin/sh", Type: "symlink", Target: "busybox"},
+		},
+	}
+}
+
+func TestSPDXGolden(t *testing.T) {
+	got, err := SPDX(composition())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join("testdata", "composition.spdx.json")
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("the SPDX document differs from %s (run go test ./sbom -update if intended):\n%s", p, got)
+	}
+}
+
+// The document must parse as SPDX 2.3 with the standard library for it, and
+// say what the composition is.
+func TestSPDXParses(t *testing.T) {
+	dt, err := SPDX(composition())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := spdxjson.Read(bytes.NewReader(dt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.SPDXVersion != "SPDX-2.3" || doc.CreationInfo.Created != "2023-11-14T22:13:20Z" {
+		t.Fatalf("version %q created %q", doc.SPDXVersion, doc.CreationInfo.Created)
+	}
+	byName := map[string]int{}
+	for i, p := range doc.Packages {
+		byName[p.PackageName] = i
+	}
+	musl := doc.Packages[byName["core-musl"]]
+	if musl.PackageVersion != "1.2.5" || musl.PackageLicenseDeclared != "MIT" || musl.PackageChecksums[0].Value != strings.Repeat("2", 64) ||
+		musl.PackageSupplier.Supplier != "StageX" {
+		t.Errorf("core-musl = %+v", musl)
+	}
+	wantPURL := "pkg:oci/core-musl@sha256%3A" + strings.Repeat("2", 64) + "?arch=amd64&repository_url=docker.io%2Fstagex%2Fcore-musl"
+	if got := musl.PackageExternalReferences[0].Locator; got != wantPURL {
+		t.Errorf("purl = %s, want %s", got, wantPURL)
+	}
+	if tools := doc.Packages[byName["tools"]]; tools.PackageSupplier.Supplier != "NOASSERTION" || tools.PackageLicenseDeclared != "NOASSERTION" {
+		t.Errorf("a package outside the lock must not claim a supplier or license: %+v", tools)
+	}
+	if jre := doc.Packages[byName["temurin-jre"]]; !strings.Contains(jre.PackageComment, "NOT FROM STAGEX") {
+		t.Errorf("the archive does not say it is not from StageX: %q", jre.PackageComment)
+	}
+	describes := 0
+	for _, r := range doc.Relationships {
+		if r.Relationship == "DESCRIBES" {
+			describes++
+		}
+	}
+	if describes != 1 {
+		t.Errorf("%d DESCRIBES relationships, want 1", describes)
+	}
+}
+
+func TestSPDXIsDeterministicAndTracksInputs(t *testing.T) {
+	a, _ := SPDX(composition())
+	b, _ := SPDX(composition())
+	if !bytes.Equal(a, b) {
+		t.Fatal("the same composition gave two documents")
+	}
+	other := composition()
+	other.Packages[1].Digest = "sha256:" + strings.Repeat("4", 64)
+	c, _ := SPDX(other)
+	nsA := string(a[bytes.Index(a, []byte(`"documentNamespace"`)):][:120])
+	nsC := string(c[bytes.Index(c, []byte(`"documentNamespace"`)):][:120])
+	if nsA == nsC {
+		t.Fatal("another package digest kept the same document namespace")
+	}
+}
