@@ -8,13 +8,14 @@ LOCK  ?= .cache/fixtures.lock.yaml
 # bed and runs in test-integration (where, with CI=true, it fails without one).
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/integration$$')
 
-.PHONY: test test-unit test-integration tools bed-up bed-down fixtures lint
+.PHONY: test test-unit test-integration tools bed-up bed-down fixtures lint bench images demo verify-reproducible sign-tools lint-workflows policy
 
 ## test: unit tests, then the integration tests on two fresh test beds
 ## (both always run; the target fails if either failed)
 test:
 	@rc=0; \
 	$(MAKE) --no-print-directory test-unit || rc=1; \
+	$(MAKE) --no-print-directory lint-workflows || rc=1; \
 	$(MAKE) --no-print-directory test-integration || rc=1; \
 	exit $$rc
 
@@ -30,6 +31,25 @@ test-integration:
 tools:
 	hack/tools.sh
 
+## sign-tools: build cosign, the Kyverno CLI and actionlint into the tool
+## cache (each pinned in its own module, hack/tools-sign/<tool>)
+sign-tools:
+	hack/tools.sh cosign kyverno actionlint
+
+## lint-workflows: actionlint on the Forgejo workflows (with shellcheck on
+## their scripts when it is installed; .ci/run installs it)
+lint-workflows:
+	@bin=$$(hack/tools.sh actionlint) && sc=$$(command -v shellcheck || true) && \
+	"$$bin/actionlint" -config-file .forgejo/actionlint.yaml -shellcheck="$$sc" .forgejo/workflows/*.yaml && \
+	echo "actionlint: .forgejo/workflows clean"
+
+## policy: regenerate policy/stagex-require-signatures.yaml from the trusted
+## keys (a unit test fails when the checked-in policy and the keys differ)
+POLICY_KEYS ?= policy/keys/signer-1.pub policy/keys/signer-2.pub policy/keys/signer-3.pub
+policy:
+	$(GO) run ./cmd/stagex policy --threshold 2 --image-pattern '*' $(addprefix --key ,$(POLICY_KEYS)) \
+		-o policy/stagex-require-signatures.yaml
+
 ## bed-up / bed-down: start or stop one bed (BED=a); `hack/bed env a` prints its variables
 bed-up:
 	hack/bed up $(BED)
@@ -42,6 +62,37 @@ bed-down:
 fixtures:
 	@mkdir -p $(dir $(LOCK))
 	eval "$$(hack/bed env $(BED))" && $(GO) run ./hack/fixtures -registry "$$STAGEX_REGISTRY_ADDR" -lock $(LOCK)
+
+## bench: hack/bench on a bed of its own (BENCH_BED, ports from 5700), taken
+## down again whatever happens; not part of `make test`.
+## BENCH_FLAGS="-markdown docs/benchmarks.md" also rewrites the recorded run.
+BENCH_BED   ?= bench1
+BENCH_FLAGS ?=
+bench:
+	@set -euo pipefail; \
+	STAGEX_TOOLS_BIN=$$(hack/tools.sh); export STAGEX_TOOLS_BIN BED_PORT_BASE=5700; \
+	trap 'hack/bed down $(BENCH_BED)' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	hack/bed up $(BENCH_BED); \
+	eval "$$(hack/bed env $(BENCH_BED))"; \
+	$(GO) run ./hack/bench $(BENCH_FLAGS)
+
+## images: build the image set with docker-bake.hcl on your buildx builder
+## (PUSH=1 pushes to $REGISTRY), else on the embedded BuildKit (bed "images");
+## prints the digests and writes DIGESTS.md. Offline, it says so and stops.
+images:
+	$(GO) run ./hack/images -digests DIGESTS.md
+
+## demo: the same specs and bake file offline, against fixture packages, on
+## bed "demo" (taken down afterwards; KEEP_BED=1 keeps it): the digests
+## (also into DIGESTS.md), then one image's SBOM and provenance
+DEMO_FLAGS ?=
+demo:
+	$(GO) run ./hack/demo -digests DIGESTS.md $(DEMO_FLAGS)
+
+## verify-reproducible: build the image set on two fresh beds, without cache,
+## and fail naming any image whose digest differs (make test runs it on a and b)
+verify-reproducible:
+	$(GO) run ./hack/verify-reproducible
 
 ## lint: gofmt and go vet
 lint:

@@ -55,6 +55,13 @@ func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, im
 			Layers:     layers,
 		})
 	}
+	for _, a := range out.Archives {
+		license := a.License
+		if license == spec.NoAssertion {
+			license = ""
+		}
+		img.Archives = append(img.Archives, sbom.Archive{Name: a.Name, Version: a.Version, License: license, URL: a.URL, SHA256: a.SHA256, Dst: a.Dst})
+	}
 	for _, f := range out.GeneratedFiles {
 		img.Files = append(img.Files, sbom.File{Path: f.Path, Type: f.Type, Content: f.Content, Target: f.Target, Source: f.Source})
 	}

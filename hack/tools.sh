@@ -1,26 +1,49 @@
 #!/usr/bin/env bash
-# hack/tools.sh — build the pinned test bed tools (buildkitd, buildctl, buildx,
-# registry) from hack/tools/go.mod into a cache folder OUTSIDE the repository,
-# so a fresh clone (CI) reuses the binaries of an earlier run.
+# hack/tools.sh [SET…] — build the pinned test bed tools (buildkitd, buildctl,
+# buildx, registry) from hack/tools/go.mod into a cache folder OUTSIDE the
+# repository, so a fresh clone (CI) reuses the binaries of an earlier run.
 #
 #   bin dir = ${STAGEX_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stagex/tools/<key>}/bin
-#   <key>   = first 16 hex digits of sha256(hack/tools/go.mod + hack/tools/go.sum)
+#   <key>   = first 16 hex digits of sha256(<module>/go.mod + <module>/go.sum)
 #
-# Prints the bin dir on stdout (progress goes to stderr). Skips the build when
-# all four binaries are there; otherwise builds into a temporary folder beside
-# the cache folder and renames it into place, so a cut-short build never leaves
-# a half-filled cache behind.
+# SET is `test` (the default: the four tools above, module hack/tools) or one
+# of the signing tools `cosign`, `kyverno`, `actionlint`, each pinned in a
+# module of its own, hack/tools-sign/<set> (their dependency graphs clash with
+# buildkit's and with each other's). STAGEX_TOOLS_DIR applies to `test` only.
+#
+# Prints the bin dir of each SET on stdout, one line each, in order (progress
+# goes to stderr). Skips the build when the set's binaries are there;
+# otherwise builds into a temporary folder beside the cache folder and renames
+# it into place, so a cut-short build never leaves a half-filled cache behind.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-tools_mod="$here/tools"
-tools=(buildkitd buildctl buildx registry)
-pkgs=(
-	github.com/moby/buildkit/cmd/buildkitd
-	github.com/moby/buildkit/cmd/buildctl
-	github.com/docker/buildx/cmd/buildx
-	github.com/distribution/distribution/v3/cmd/registry
-)
+
+# Several sets: one run per set, each printing its own bin dir.
+if (($# > 1)); then
+	for toolset in "$@"; do "${BASH_SOURCE[0]}" "$toolset"; done
+	exit 0
+fi
+toolset=${1:-test}
+case $toolset in
+test)
+	tools_mod="$here/tools"
+	tools=(buildkitd buildctl buildx registry)
+	pkgs=(
+		github.com/moby/buildkit/cmd/buildkitd
+		github.com/moby/buildkit/cmd/buildctl
+		github.com/docker/buildx/cmd/buildx
+		github.com/distribution/distribution/v3/cmd/registry
+	)
+	;;
+cosign) tools_mod="$here/tools-sign/cosign" tools=(cosign) pkgs=(github.com/sigstore/cosign/v3/cmd/cosign) ;;
+kyverno) tools_mod="$here/tools-sign/kyverno" tools=(kyverno) pkgs=(github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno) ;;
+actionlint) tools_mod="$here/tools-sign/actionlint" tools=(actionlint) pkgs=(github.com/rhysd/actionlint/cmd/actionlint) ;;
+*)
+	printf '[tools] error: unknown set %q (test, cosign, kyverno, actionlint)\n' "$toolset" >&2
+	exit 2
+	;;
+esac
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 die() { printf '[tools] error: %s\n' "$*" >&2; exit 1; }
@@ -31,7 +54,8 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 key=$(cat "$tools_mod/go.mod" "$tools_mod/go.sum" | sha256sum | cut -c1-16)
-root=${STAGEX_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stagex/tools/$key}
+root=${XDG_CACHE_HOME:-$HOME/.cache}/stagex/tools/$key
+[[ $toolset == test ]] && root=${STAGEX_TOOLS_DIR:-$root}
 bin="$root/bin"
 
 complete() {
@@ -50,7 +74,7 @@ mkdir -p "$parent"
 tmp=$(mktemp -d "$parent/.$(basename "$root").tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-log "building ${tools[*]} (pinned in hack/tools/go.mod, key $key)"
+log "building ${tools[*]} (pinned in ${tools_mod#"$(dirname "$here")/"}/go.mod, key $key)"
 log "into $bin — the first build takes several minutes"
 start=$SECONDS
 (
@@ -61,11 +85,20 @@ start=$SECONDS
 	# Stamp the versions that go.mod pins, as the upstream release builds do.
 	ver() { go list -m -f '{{.Version}}' "$1"; }
 	ldflags="-s -w"
-	ldflags+=" -X github.com/moby/buildkit/version.Version=$(ver github.com/moby/buildkit)"
-	ldflags+=" -X github.com/docker/buildx/version.Version=$(ver github.com/docker/buildx)"
-	ldflags+=" -X github.com/distribution/distribution/v3/version.version=$(ver github.com/distribution/distribution/v3)"
+	case $toolset in
+	test)
+		ldflags+=" -X github.com/moby/buildkit/version.Version=$(ver github.com/moby/buildkit)"
+		ldflags+=" -X github.com/docker/buildx/version.Version=$(ver github.com/docker/buildx)"
+		ldflags+=" -X github.com/distribution/distribution/v3/version.version=$(ver github.com/distribution/distribution/v3)"
+		;;
+	cosign) ldflags+=" -X sigs.k8s.io/release-utils/version.gitVersion=$(ver github.com/sigstore/cosign/v3)" ;;
+	kyverno) ldflags+=" -X github.com/kyverno/kyverno/pkg/version.BuildVersion=$(ver github.com/kyverno/kyverno)" ;;
+	actionlint) ldflags+=" -X github.com/rhysd/actionlint.version=$(ver github.com/rhysd/actionlint)" ;;
+	esac
 	log "compiling…"
 	go build -trimpath -ldflags="$ldflags" -o "$tmp/bin/" "${pkgs[@]}"
+	# The Kyverno CLI's package is named for kubectl's plugin lookup.
+	if [[ $toolset == kyverno ]]; then mv "$tmp/bin/kubectl-kyverno" "$tmp/bin/kyverno"; fi
 )
 complete "$tmp/bin" || die "build finished but binaries are missing in $tmp/bin"
 log "built in $((SECONDS - start))s"

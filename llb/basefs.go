@@ -17,7 +17,7 @@ type FileInfo struct {
 
 // BaseFS reads the base image's filesystem. The frontend implements it over
 // the solved base; tests use a map. It is the only I/O the composition does,
-// and it is only used when there is a generated layer to write.
+// and it is only used when there is a generated layer or an archive to write.
 type BaseFS interface {
 	// Lstat returns nil, nil when p does not exist.
 	Lstat(ctx context.Context, p string) (*FileInfo, error)

@@ -45,9 +45,12 @@ type Result struct {
 	State bkllb.State
 	Image dockerspec.DockerOCIImage
 	// Parts are the merge inputs in order, with the layers each adds; the
-	// exported image's layers are these, then the generated one if any.
+	// exported image's layers are these, then one per archive, then the
+	// generated one if any.
 	Parts     []Part
 	Generated bool
+	// Archives are the layers from outside StageX, in order (spec archives).
+	Archives []ArchiveInfo
 	// GeneratedFiles lists what the generated layer writes, for the SBOM.
 	GeneratedFiles []GeneratedFile
 }
@@ -79,6 +82,11 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 			inputs = append(inputs, img)
 		}
 	}
+	archives, archiveInfos, err := archiveLayers(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	inputs = append(inputs, archives...)
 	gen, genFiles, err := generatedLayer(ctx, in)
 	if err != nil {
 		return nil, err
@@ -89,9 +97,10 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 	st := bkllb.Merge(inputs, bkllb.WithCustomName(fmt.Sprintf("[stagex] merge %d inputs", len(inputs))))
 	return &Result{
 		State:     st,
-		Image:     imageConfig(in, parts, gen != nil),
+		Image:     imageConfig(in, parts, archiveInfos, gen != nil),
 		Parts:     parts,
 		Generated: gen != nil,
+		Archives:  archiveInfos,
 
 		GeneratedFiles: genFiles,
 	}, nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -20,7 +21,7 @@ const HistoryComment = "stagex-frontend"
 
 // imageConfig writes the image config from the spec alone: no package's own
 // config is inherited, so what the image runs as is what the spec says.
-func imageConfig(in *Input, parts []Part, generated bool) dockerspec.DockerOCIImage {
+func imageConfig(in *Input, parts []Part, archives []ArchiveInfo, generated bool) dockerspec.DockerOCIImage {
 	s := in.Spec
 	epoch := in.Epoch.UTC()
 	img := dockerspec.DockerOCIImage{}
@@ -64,6 +65,9 @@ func imageConfig(in *Input, parts []Part, generated bool) dockerspec.DockerOCIIm
 		}
 	}
 	c.Labels = ociLabels(in)
+	for _, a := range archives {
+		c.Labels[ArchiveLabelPrefix+a.Name] = archiveOrigin(a)
+	}
 	for k, v := range s.Config.Labels {
 		c.Labels[k] = v
 	}
@@ -76,6 +80,13 @@ func imageConfig(in *Input, parts []Part, generated bool) dockerspec.DockerOCIIm
 				Comment:   HistoryComment,
 			})
 		}
+	}
+	for _, a := range archives {
+		img.History = append(img.History, ocispecs.History{
+			Created:   &epoch,
+			CreatedBy: fmt.Sprintf("stagex: archive %s into %s", archiveOrigin(a), a.Dst),
+			Comment:   HistoryComment,
+		})
 	}
 	if generated {
 		img.History = append(img.History, ocispecs.History{
@@ -93,6 +104,17 @@ func historyLine(p Part, layer fmt.Stringer) string {
 		what += " " + p.Package.Version
 	}
 	return fmt.Sprintf("stagex: %s %s from %s (layer %s)", p.Mode, what, p.Package.Ref, layer)
+}
+
+// archiveOrigin says what an archive is and where it came from, and that it
+// is not from StageX: "temurin-jre 21.0.12+8 from <url> (sha256:<hex>, not
+// from StageX)".
+func archiveOrigin(a ArchiveInfo) string {
+	what := a.Name
+	if a.Version != "" {
+		what += " " + a.Version
+	}
+	return fmt.Sprintf("%s from %s (sha256:%s, %s)", what, a.URL, a.SHA256, spec.NotFromStageX)
 }
 
 // ociLabels returns the org.opencontainers.image labels that are known.

@@ -8,10 +8,11 @@
 //
 // The composition is the one measured to keep upstream layers intact:
 //
-//	Merge(base, Diff(base, pkg1), Diff(base, pkg2), …, generated)
+//	Merge(base, Diff(base, pkg1), Diff(base, pkg2), …, archive1, …, generated)
 //
 // Each Diff of a package built FROM the base yields exactly the package's own
 // layer blobs, so the exported image is the upstream blobs byte for byte, each
-// once, plus at most one generated layer. A package whose layer chain does not
-// start with the base's is merged as it is.
+// once, plus one layer per archive from outside StageX (fetched by URL with
+// its sha256) and at most one generated layer. A package whose layer chain
+// does not start with the base's is merged as it is.
 package llb

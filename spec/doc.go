@@ -1,7 +1,7 @@
 // Package spec reads the files a user writes for the StageX frontend: the
 // composition spec (which StageX packages to layer, plus image config,
-// accounts and files) and the lock (which pins every package name to a
-// digest per platform).
+// accounts, files and archives from outside StageX) and the lock (which pins
+// every package name to a digest per platform, and may re-pin archives).
 //
 // Parsing is strict and collects every problem it finds, each located at
 // the file:line:column of the key or value at fault, so that a user fixes a

@@ -20,6 +20,7 @@ type Lock struct {
 	Release  string                 `yaml:"release"`  // the StageX release the digests come from
 	Registry string                 `yaml:"registry"` // repository prefix: "<host>/stagex"
 	Packages map[string]LockPackage `yaml:"packages"` // by short name
+	Archives map[string]LockArchive `yaml:"archives"` // by archive name; replaces a spec archive's pin
 
 	// File is the file name given to ParseLock, for errors.
 	File string `yaml:"-"`
@@ -82,6 +83,9 @@ func (l *Lock) validate(failed map[string]bool) ErrorList {
 	}
 	for _, name := range sortedKeys(l.Packages) {
 		l.validatePackage(v, name, l.Packages[name])
+	}
+	for _, name := range sortedKeys(l.Archives) {
+		l.validateArchive(v, name, l.Archives[name])
 	}
 	return v.errs
 }
@@ -196,6 +200,19 @@ func (l *Lock) Marshal() ([]byte, error) {
 		addField(pkgs, name, pn)
 	}
 	addField(top, "packages", pkgs)
+	if len(l.Archives) > 0 {
+		archives := mappingNode()
+		for _, name := range sortedKeys(l.Archives) {
+			a := l.Archives[name]
+			an := mappingNode()
+			addString(an, "version", a.Version)
+			addString(an, "license", a.License)
+			addField(an, "url", stringNode(a.URL))
+			addField(an, "sha256", stringNode(a.SHA256))
+			addField(archives, name, an)
+		}
+		addField(top, "archives", archives)
+	}
 
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)

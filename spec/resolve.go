@@ -29,9 +29,10 @@ type ResolveOptions struct {
 
 // Resolved is the composition for one platform, every image pinned.
 type Resolved struct {
-	Base     *Package  // nil when base is "scratch"
-	Packages []Package // in spec order
-	Warnings []Warning // found while resolving (UnpinnedReference); Lint includes them
+	Base     *Package          // nil when base is "scratch"
+	Packages []Package         // in spec order
+	Archives []ResolvedArchive // in spec order, pinned through the lock where it names them
+	Warnings []Warning         // found while resolving (UnpinnedReference); Lint includes them
 }
 
 // Resolve maps the spec's base and packages through the lock for one
@@ -84,6 +85,7 @@ func Resolve(s *Spec, l *Lock, o ResolveOptions) (*Resolved, error) {
 			out.Packages = append(out.Packages, p)
 		}
 	}
+	out.Archives = r.resolveArchives()
 	if err := r.errs.err(); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ type Spec struct {
 	Accounts    Accounts          `yaml:"accounts"`
 	Paths       []Path            `yaml:"paths"`
 	Copy        []Copy            `yaml:"copy"`
+	Archives    []Archive         `yaml:"archives"` // content from outside StageX, each in a layer of its own
 
 	// File is the file name given to ParseSpec, for errors and source maps.
 	File string `yaml:"-"`

@@ -84,6 +84,7 @@ func (s *Spec) validate(failed map[string]bool) ErrorList {
 	s.validateAccounts(v)
 	s.validatePaths(v)
 	s.validateCopies(v)
+	s.validateArchives(v)
 	return v.errs
 }
 

@@ -49,7 +49,7 @@ func TestParseSpecErrors(t *testing.T) {
 		{"unknown top-level field", head + "nmae: x\n",
 			wantError{"spec.yaml:3:1", "unknown field \"nmae\" in the spec", "did you mean \"name\"?"}},
 		{"unknown field lists valid ones", head + "zzzzzzz: x\n",
-			wantError{"spec.yaml:3:1", "unknown field \"zzzzzzz\"", "valid fields: accounts, annotations, base,"}},
+			wantError{"spec.yaml:3:1", "unknown field \"zzzzzzz\"", "valid fields: accounts, annotations, archives, base,"}},
 		{"unknown nested field", head + "config:\n  usr: app\n",
 			wantError{"spec.yaml:4:3", "unknown field \"usr\" in config", "did you mean \"user\"?"}},
 		{"unknown deep field", head + "accounts:\n  users:\n    - name: app\n      uid: 1\n      shel: /bin/sh\n",

@@ -1,0 +1,146 @@
+package admission
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+const testPEM = `-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAETI8A/gr8ZWIqrYK2bSaN6ZTttbzh
+1YmWskCTlyTR6uaLvxDAqHnKZQqkjw3kKTabPsRApCN5bIxlGgXcwMsrGw==
+-----END PUBLIC KEY-----
+`
+
+func opts(n int, keys ...string) Options {
+	o := Options{Threshold: n, ImagePatterns: []string{"registry.example/stagex/*", "*"}, Command: "stagex policy …"}
+	for _, k := range keys {
+		o.Keys = append(o.Keys, Key{Name: k, PEM: []byte(testPEM)})
+	}
+	return o
+}
+
+// TestClusterPolicyShape parses the output back and checks what Kyverno
+// reads: count N over M key entries, digest pinning, failurePolicy Fail,
+// the keys byte for byte, and the provenance rule.
+func TestClusterPolicyShape(t *testing.T) {
+	y, err := ClusterPolicy(opts(2, "a.pub", "b.pub", "c.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := ClusterPolicy(opts(2, "a.pub", "b.pub", "c.pub"))
+	if !bytes.Equal(y, again) {
+		t.Fatal("two runs differ")
+	}
+	type entry struct {
+		Keys struct {
+			PublicKeys string `yaml:"publicKeys"`
+			Rekor      struct {
+				IgnoreTlog bool `yaml:"ignoreTlog"`
+			} `yaml:"rekor"`
+			CTLog struct {
+				IgnoreSCT bool `yaml:"ignoreSCT"`
+			} `yaml:"ctlog"`
+		} `yaml:"keys"`
+	}
+	type attestorSet struct {
+		Count   int     `yaml:"count"`
+		Entries []entry `yaml:"entries"`
+	}
+	var p struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+		Metadata   struct{ Name string }
+		Spec       struct {
+			Background           bool `yaml:"background"`
+			WebhookConfiguration struct {
+				FailurePolicy string `yaml:"failurePolicy"`
+			} `yaml:"webhookConfiguration"`
+			Rules []struct {
+				Name         string
+				VerifyImages []struct {
+					ImageReferences []string      `yaml:"imageReferences"`
+					FailureAction   string        `yaml:"failureAction"`
+					MutateDigest    bool          `yaml:"mutateDigest"`
+					VerifyDigest    bool          `yaml:"verifyDigest"`
+					Required        bool          `yaml:"required"`
+					Attestors       []attestorSet `yaml:"attestors"`
+					Attestations    []struct {
+						Type      string        `yaml:"type"`
+						Attestors []attestorSet `yaml:"attestors"`
+					} `yaml:"attestations"`
+				} `yaml:"verifyImages"`
+			}
+		}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(y))
+	dec.KnownFields(false)
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("%v\n%s", err, y)
+	}
+	if p.APIVersion != "kyverno.io/v1" || p.Kind != "ClusterPolicy" || p.Metadata.Name != DefaultName {
+		t.Errorf("header: %s %s %s", p.APIVersion, p.Kind, p.Metadata.Name)
+	}
+	if p.Spec.WebhookConfiguration.FailurePolicy != "Fail" || p.Spec.Background {
+		t.Errorf("failurePolicy %q, background %v", p.Spec.WebhookConfiguration.FailurePolicy, p.Spec.Background)
+	}
+	if len(p.Spec.Rules) != 2 || p.Spec.Rules[0].Name != "require-2-of-3-signatures" || p.Spec.Rules[1].Name != "require-slsa-provenance" {
+		t.Fatalf("rules: %+v", p.Spec.Rules)
+	}
+	checkSet := func(where string, s []attestorSet, count int) {
+		if len(s) != 1 || s[0].Count != count || len(s[0].Entries) != 3 {
+			t.Errorf("%s: attestors %+v, want count %d over 3 entries", where, s, count)
+			return
+		}
+		for _, e := range s[0].Entries {
+			if e.Keys.PublicKeys != strings.TrimSpace(testPEM) || !e.Keys.Rekor.IgnoreTlog || !e.Keys.CTLog.IgnoreSCT {
+				t.Errorf("%s: entry %+v", where, e)
+			}
+		}
+	}
+	for _, r := range p.Spec.Rules {
+		if len(r.VerifyImages) != 1 {
+			t.Fatalf("%s: %d verifyImages", r.Name, len(r.VerifyImages))
+		}
+		v := r.VerifyImages[0]
+		if !v.MutateDigest || !v.VerifyDigest || !v.Required || v.FailureAction != "Enforce" ||
+			strings.Join(v.ImageReferences, " ") != "registry.example/stagex/* *" {
+			t.Errorf("%s: %+v", r.Name, v)
+		}
+	}
+	checkSet("signatures", p.Spec.Rules[0].VerifyImages[0].Attestors, 2)
+	att := p.Spec.Rules[1].VerifyImages[0].Attestations
+	if len(att) != 1 || att[0].Type != ProvenanceType {
+		t.Fatalf("provenance: %+v", att)
+	}
+	checkSet("provenance", att[0].Attestors, 1)
+}
+
+func TestClusterPolicyRefuses(t *testing.T) {
+	bad := opts(2, "a.pub", "b.pub")
+	bad.Keys[1].PEM = []byte("not a key")
+	noPattern := opts(1, "a.pub")
+	noPattern.ImagePatterns = nil
+	badName := opts(1, "a.pub")
+	badName.Name = "Not_A_Name"
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"N > M", opts(3, "a.pub", "b.pub"), "threshold 3"},
+		{"N = 0", opts(0, "a.pub"), "threshold 0"},
+		{"no keys", opts(1), "no keys"},
+		{"not PEM", bad, "b.pub: not a PEM public key"},
+		{"no pattern", noPattern, "no image patterns"},
+		{"bad name", badName, "not a DNS label"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ClusterPolicy(tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,149 @@
+# docker-bake.hcl: the stagex image set (eight images composed from pinned
+# StageX packages by this repository's frontend) and the frontend image.
+#
+#   docker buildx bake                    # everything (group "default")
+#   docker buildx bake --push             # ... and push to ${REGISTRY}
+#   docker buildx bake base-java          # one image (and the frontend it needs)
+#   STAGEX_REGISTRY=mirror.example/stagex docker buildx bake   # packages from a mirror
+#
+# `make images` runs this file on your buildx builder, or on an embedded
+# BuildKit when you have none; `make demo` runs it offline against fixture
+# packages, overriding only STAGEX_LOCK and REGISTRY (and packing a locally
+# built frontend binary instead of compiling it in pallet-go).
+#
+# Every spec starts with "# syntax=edp.buildth.ing/devfw-cicd/stagex-frontend:1".
+# The `contexts` entry of the images replaces that syntax image with the
+# `frontend` target built in the same run: BuildKit's gateway looks the syntax
+# reference up among the named contexts before it pulls anything (checked with
+# BuildKit v0.34.2 in integration/bake_test.go), so no published frontend is
+# needed. FRONTEND_IMAGE uses a published one instead.
+
+variable "REGISTRY" {
+  default     = "edp.buildth.ing/devfw-cicd"
+  description = "Repository prefix of the images: <REGISTRY>/stagex-<name>:<TAG>"
+}
+
+variable "TAG" {
+  default     = "latest"
+  description = "Tag of every image"
+}
+
+variable "SOURCE_DATE_EPOCH" {
+  # Fixed, so that two builds of the same inputs give the same digests. It is
+  # the images' created time, their history's and their generated files'.
+  default     = "0"
+  description = "Unix time for created times (fixed default: builds are reproducible)"
+}
+
+variable "STAGEX_REGISTRY" {
+  default     = ""
+  description = "A mirror of docker.io/stagex (same digests), for the packages and pallet-go"
+}
+
+variable "STAGEX_LOCK" {
+  default     = ""
+  description = "Another lock file, relative to images/ and inside it (default images/stagex.lock.yaml)"
+}
+
+variable "FRONTEND_IMAGE" {
+  default     = ""
+  description = "A published frontend image (best by digest) to compose with, instead of the frontend target"
+}
+
+# pallet-go's digest from the Dockerfile's GO_IMAGE, for STAGEX_REGISTRY; a
+# unit test (hack/imageset) keeps the two equal.
+variable "PALLET_GO_DIGEST" {
+  default = "sha256:4b7f9fe27d84dd9109fe89c4dab1cefdd66bf2f670817ef95ffd335b84fdf2cb"
+}
+
+group "default" {
+  targets = ["frontend", "base", "base-static", "base-go", "base-nodejs", "base-python", "base-rust", "base-ruby", "base-java"]
+}
+
+# The frontend image (Dockerfile target "frontend": the static binary, built
+# in StageX's pallet-go). No SBOM attestation: for a Dockerfile build BuildKit
+# makes one by running its scanner image, pulled from docker.io.
+# rewrite-timestamp sets the layer's file times to SOURCE_DATE_EPOCH: COPY
+# creates /bin at the wall-clock time. (Never for the images: it would
+# rewrite the StageX blobs, which must stay byte for byte upstream's; their
+# own layer is written at the epoch by the frontend.)
+target "frontend" {
+  context    = "."
+  dockerfile = "Dockerfile"
+  target     = "frontend"
+  platforms  = ["linux/amd64"]
+  attest     = ["type=provenance,mode=max"]
+  output     = ["type=image,oci-mediatypes=true,rewrite-timestamp=true"]
+  tags       = ["${REGISTRY}/stagex-frontend:${TAG}", "${REGISTRY}/stagex-frontend:1"]
+  args = {
+    SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH
+    GO_IMAGE          = STAGEX_REGISTRY == "" ? null : "${STAGEX_REGISTRY}/pallet-go@${PALLET_GO_DIGEST}"
+  }
+}
+
+# What every image shares. The spec's folder is the context: the frontend
+# reads the lock from there.
+target "_image" {
+  context   = "images"
+  platforms = ["linux/amd64"]
+  attest    = ["type=provenance,mode=max", "type=sbom"]
+  output    = ["type=image,oci-mediatypes=true"]
+  contexts = {
+    "edp.buildth.ing/devfw-cicd/stagex-frontend:1" = FRONTEND_IMAGE == "" ? "target:frontend" : "docker-image://${FRONTEND_IMAGE}"
+  }
+  args = {
+    SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH
+    STAGEX_REGISTRY   = STAGEX_REGISTRY
+    STAGEX_LOCK       = STAGEX_LOCK
+  }
+}
+
+target "base" {
+  inherits   = ["_image"]
+  dockerfile = "base.yaml"
+  tags       = ["${REGISTRY}/stagex-base:${TAG}"]
+}
+
+target "base-static" {
+  inherits   = ["_image"]
+  dockerfile = "base-static.yaml"
+  tags       = ["${REGISTRY}/stagex-base-static:${TAG}"]
+}
+
+target "base-go" {
+  inherits   = ["_image"]
+  dockerfile = "base-go.yaml"
+  tags       = ["${REGISTRY}/stagex-base-go:${TAG}"]
+}
+
+target "base-nodejs" {
+  inherits   = ["_image"]
+  dockerfile = "base-nodejs.yaml"
+  tags       = ["${REGISTRY}/stagex-base-nodejs:${TAG}"]
+}
+
+target "base-python" {
+  inherits   = ["_image"]
+  dockerfile = "base-python.yaml"
+  tags       = ["${REGISTRY}/stagex-base-python:${TAG}"]
+}
+
+target "base-rust" {
+  inherits   = ["_image"]
+  dockerfile = "base-rust.yaml"
+  tags       = ["${REGISTRY}/stagex-base-rust:${TAG}"]
+}
+
+target "base-ruby" {
+  inherits   = ["_image"]
+  dockerfile = "base-ruby.yaml"
+  tags       = ["${REGISTRY}/stagex-base-ruby:${TAG}"]
+}
+
+# The JRE comes from outside StageX (see the spec): its URL and sha256 are
+# pinned in base-java.yaml, or in the lock for a mirror or offline copy.
+target "base-java" {
+  inherits   = ["_image"]
+  dockerfile = "base-java.yaml"
+  tags       = ["${REGISTRY}/stagex-base-java:${TAG}"]
+}

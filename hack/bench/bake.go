@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+)
+
+// bakeFile is the bake definition of all images, at the repository root.
+const bakeFile = imageset.BakeFile
+
+// bakeBuilder is the name of the buildx builder bench creates on its bed,
+// in a BUILDX_CONFIG folder of its own.
+const bakeBuilder = "stagex-bench"
+
+// benchBake is part 4: `buildx bake` of the whole image set against the
+// fixtures, the way `make demo` runs it (hack/imageset's offline mode:
+// fixture packages and archives, a fixture lock, the frontend packed from a
+// local binary), runs times cold (cache pruned) and warm (again right after).
+func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*BakeReport, error) {
+	if _, err := os.Stat(filepath.Join(root, bakeFile)); errors.Is(err, os.ErrNotExist) {
+		logf("bake: skipped — %s not present yet", bakeFile)
+		return &BakeReport{Skipped: bakeFile + " not present yet"}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	buildx, err := imageset.Buildx(ctx, root, os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	work, err := imageset.WorkDir(root, "bench")
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	off, err := imageset.PrepareOffline(ctx, root, env.bed.RegistryAddr, work)
+	if err != nil {
+		return nil, fmt.Errorf("bake fixtures: %w", err)
+	}
+	// The fixture lock is this bed's alone (named after its registry).
+	defer os.Remove(off.Fixtures.LockFile)
+	logf("bake: fixtures for the image set pushed in %s", since(start))
+	b, err := imageset.RemoteBuilder(ctx, buildx, filepath.Join(work, "buildx"), bakeBuilder, env.bed.BuildkitAddr)
+	if err != nil {
+		return nil, err
+	}
+
+	rep := &BakeReport{}
+	for i := 1; i <= runs; i++ {
+		if err := env.prune(ctx); err != nil {
+			return nil, err
+		}
+		for _, cache := range []string{cacheCold, cacheWarm} {
+			bk := off.Bake(env.bed.Ref("bench-bake"))
+			bk.Vars["TAG"] = fmt.Sprintf("%s-%d", cache, i)
+			var out bytes.Buffer
+			bk.Output = &out
+			start := time.Now()
+			res, err := b.Run(ctx, bk)
+			d := time.Since(start)
+			if err != nil {
+				return nil, fmt.Errorf("bake, %s run %d: %w\n--- buildx output (tail) ---\n%s", cache, i, err, tailLines(out.String(), 40))
+			}
+			targets := make([]string, 0, len(res))
+			for t := range res {
+				targets = append(targets, t)
+			}
+			slices.Sort(targets)
+			rep.Targets = targets
+			secs := round3(d.Seconds())
+			if cache == cacheCold {
+				rep.Cold = append(rep.Cold, secs)
+			} else {
+				rep.Warm = append(rep.Warm, secs)
+			}
+			logf("bake  %-5s run %d/%d: %6.2fs  %d targets", cache, i, runs, secs, len(targets))
+		}
+	}
+	rep.summarize()
+	return rep, nil
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,372 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+)
+
+const registry = "127.0.0.1:5999"
+
+// fixtureSet builds the small fixtures in memory (no registry, no busybox
+// binary needed) with a core-large of 1 KiB: the same shapes as the real run.
+func fixtureSet(t *testing.T) testbed.FixtureSet {
+	t.Helper()
+	set, err := testbed.BuildFixtures(testbed.Options{Busybox: []byte("busybox stand-in"), Large: true, LargeSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+		{[]float64{9, 1, 1, 1, 9}, 1},
+	} {
+		in := slices.Clone(tc.in)
+		if got := median(in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+		if !slices.Equal(in, tc.in) {
+			t.Errorf("median reordered its input: %v", in)
+		}
+	}
+}
+
+// TestSpecIsValid: the spec the frontend variant builds parses and resolves
+// through the fixture lock to the composition, in order, on the filesystem.
+func TestSpecIsValid(t *testing.T) {
+	set := fixtureSet(t)
+	src := specYAML(registry+"/stagex-frontend@sha256:"+strings.Repeat("a", 64), composition)
+	if !strings.HasPrefix(src, "# syntax="+registry+"/stagex-frontend@sha256:") {
+		t.Fatalf("spec does not start with the syntax line:\n%s", src)
+	}
+	s, err := spec.ParseSpec("stagex.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := testbed.NewLock(registry, set).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := spec.ParseLock("stagex.lock.yaml", lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := spec.Resolve(s, l, spec.ResolveOptions{Platform: "linux/amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Base == nil || r.Base.Name != testbed.Filesystem || r.Base.Digest != set[testbed.Filesystem].Digest {
+		t.Fatalf("base = %+v, want %s", r.Base, testbed.Filesystem)
+	}
+	var got []string
+	for _, p := range r.Packages {
+		got = append(got, p.Name)
+		if p.Ref != set[p.Name].Ref(registry) {
+			t.Errorf("%s resolves to %s, want %s", p.Name, p.Ref, set[p.Name].Ref(registry))
+		}
+	}
+	if !slices.Equal(got, composition) {
+		t.Errorf("packages = %v, want %v", got, composition)
+	}
+}
+
+// TestChainDockerfile: one pinned stage per package, then FROM scratch and
+// one whole-image COPY per package, base first.
+func TestChainDockerfile(t *testing.T) {
+	set := fixtureSet(t)
+	src, err := chainDockerfile(registry, set, composition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := parser.Parse(strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range res.AST.Children {
+		got = append(got, strings.ToUpper(n.Value)+" "+strings.Join(flagsAndArgs(n), " "))
+	}
+	all := append([]string{testbed.Filesystem}, composition...)
+	var want []string
+	for _, p := range all {
+		want = append(want, "FROM "+set[p].Ref(registry)+" AS "+p)
+	}
+	want = append(want, "FROM scratch")
+	for _, p := range all {
+		want = append(want, "COPY --from="+p+" / /")
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Dockerfile =\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if _, err := chainDockerfile(registry, set, []string{"core-nope"}); err == nil {
+		t.Error("a package without a fixture gave a Dockerfile")
+	}
+}
+
+func flagsAndArgs(n *parser.Node) []string {
+	out := slices.Clone(n.Flags)
+	for a := n.Next; a != nil; a = a.Next {
+		out = append(out, a.Value)
+	}
+	return out
+}
+
+// TestClassify: the upstream list is the base's layer and each package's own
+// layer; an image of exactly those is upstream with no new bytes, the chain's
+// shape (fresh blobs) is not, and neither is the right blobs in another order.
+func TestClassify(t *testing.T) {
+	set := fixtureSet(t)
+	want, err := upstreamLayers(set, composition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect := []string{set[testbed.Filesystem].Layers[0]}
+	for _, p := range composition {
+		if len(set[p].Layers) != 2 {
+			t.Fatalf("fixture %s has %d layers, want 2", p, len(set[p].Layers))
+		}
+		expect = append(expect, set[p].Layers[1])
+	}
+	if !slices.Equal(want, expect) {
+		t.Fatalf("upstream layers = %v, want %v", want, expect)
+	}
+	pallet, err := upstreamLayers(set, []string{testbed.PalletTools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pallet, append(slices.Clone(set[testbed.Filesystem].Layers), set[testbed.PalletTools].Layers...)) {
+		t.Errorf("pallet-tools (not built on the base) does not contribute all its layers: %v", pallet)
+	}
+
+	upstream := upstreamBlobs(set)
+	var same []layer
+	for _, d := range want {
+		same = append(same, layer{Digest: d, Size: 100})
+	}
+	if got := classify(same, want, upstream); !reflect.DeepEqual(got, imageLayers{Count: 5, Bytes: 500, NewBytes: 0, IsUpstream: true, Digests: want}) {
+		t.Errorf("upstream image: %+v", got)
+	}
+
+	chain := []layer{{Digest: "sha256:" + strings.Repeat("1", 64), Size: 7}, {Digest: want[1], Size: 100}, {Digest: "sha256:" + strings.Repeat("2", 64), Size: 3000}}
+	chainDigests := []string{chain[0].Digest, chain[1].Digest, chain[2].Digest}
+	if got := classify(chain, want, upstream); !reflect.DeepEqual(got, imageLayers{Count: 3, Bytes: 3107, NewBytes: 3007, IsUpstream: false, Digests: chainDigests}) {
+		t.Errorf("chain image: %+v", got)
+	}
+
+	swapped := slices.Clone(same)
+	swapped[1], swapped[2] = swapped[2], swapped[1]
+	if got := classify(swapped, want, upstream); got.IsUpstream || got.NewBytes != 0 {
+		t.Errorf("reordered upstream blobs: %+v, want not upstream with no new bytes", got)
+	}
+}
+
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+goarch: amd64
+pkg: edp.buildth.ing/devfw-cicd/stagex/llb
+cpu: AMD EPYC
+BenchmarkCompose/packages=1-2         	    4510	    266496 ns/op	         7.000 llb-ops	  119113 B/op	    1330 allocs/op
+BenchmarkCompose/packages=10-2        	    1828	    689605 ns/op	        25.00 llb-ops	  304509 B/op	    3426 allocs/op
+BenchmarkCompose/packages=50          	     506	   2406742 ns/op	       105.0 llb-ops	 1100403 B/op	   12487 allocs/op
+BenchmarkOther-2 	 1 	 5 ns/op
+PASS
+ok  	edp.buildth.ing/devfw-cicd/stagex/llb	3.699s
+`
+	got, err := parseGoBench(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Overhead{
+		{Packages: 1, NsPerOp: 266496, BytesPerOp: 119113, AllocsPerOp: 1330, LLBOps: 7},
+		{Packages: 10, NsPerOp: 689605, BytesPerOp: 304509, AllocsPerOp: 3426, LLBOps: 25},
+		{Packages: 50, NsPerOp: 2406742, BytesPerOp: 1100403, AllocsPerOp: 12487, LLBOps: 105},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("parsed\n  %+v\nwant\n  %+v", got, want)
+	}
+	if _, err := parseGoBench("BenchmarkCompose/packages=1-2 10 5 B/op\n"); err == nil {
+		t.Error("a line without ns/op parsed")
+	}
+}
+
+func sampleReport() *Report {
+	r := &Report{
+		Date:            "2026-01-02T03:04:05Z",
+		Machine:         Machine{Cores: 2, CPU: "Test CPU", MemoryBytes: 24 << 30, Kernel: "Linux 6.1"},
+		BuildKitVersion: "v0.34.2",
+		Runs:            3,
+		Compose:         &ComposeReport{Packages: []string{"core-filesystem", "core-large"}, UpstreamLayerBytes: 200 << 20},
+	}
+	add := func(cache, variant, label string, secs []float64, l imageLayers, stored int64) {
+		res := Result{Cache: cache, Variant: variant, Label: label}
+		for _, s := range secs {
+			res.add(time.Duration(s*float64(time.Second)), l, stored)
+		}
+		res.summarize()
+		r.Compose.Results = append(r.Compose.Results, res)
+	}
+	up := imageLayers{Count: 2, Bytes: 200 << 20, IsUpstream: true, Digests: []string{"sha256:f", "sha256:l"}}
+	chain := imageLayers{Count: 2, Bytes: 201 << 20, NewBytes: 201 << 20, Digests: []string{"sha256:c1", "sha256:c2"}}
+	add(cacheCold, variantFrontend, "a", []float64{2, 1, 3}, up, 25<<20)
+	add(cacheCold, variantChain, "b", []float64{10, 30, 20}, chain, 800<<20)
+	add(cacheWarm, variantFrontend, "a", []float64{0.5, 0.5, 0.4}, up, 25<<20)
+	add(cacheWarm, variantChain, "b", []float64{1, 1, 1}, chain, 800<<20)
+	r.Compose.ratios()
+	r.Overhead = []Overhead{{Packages: 1, NsPerOp: 266496, BytesPerOp: 119113, AllocsPerOp: 1330, LLBOps: 7}}
+	r.Bake = &BakeReport{Skipped: bakeFile + " not present yet"}
+	return r
+}
+
+func TestReport(t *testing.T) {
+	r := sampleReport()
+	c := r.Compose
+	if a := c.result(cacheCold, variantFrontend); a.MedianSeconds != 2 || a.MinSeconds != 1 || a.MaxSeconds != 3 {
+		t.Errorf("cold frontend: %+v", a)
+	}
+	if c.Ratios[cacheCold] != 10 || c.Ratios[cacheWarm] != 2 {
+		t.Errorf("ratios = %v, want cold 10, warm 2", c.Ratios)
+	}
+	if !c.frontendUpstream() {
+		t.Error("frontendUpstream() = false for upstream results")
+	}
+	// One run that is not upstream spoils the variant.
+	c.Results[0].add(time.Second, imageLayers{Count: 3, NewBytes: 1, Digests: []string{"sha256:x"}}, 0)
+	if c.Results[0].LayersAreUpstream || c.frontendUpstream() {
+		t.Error("a frontend run with a new layer still counts as upstream")
+	}
+	if c.Results[0].SameLayersEveryRun {
+		t.Error("SameLayersEveryRun holds after a run with other layers")
+	}
+	if !c.Results[1].SameLayersEveryRun {
+		t.Error("SameLayersEveryRun fails for runs with the same layers")
+	}
+	// A later upstream run does not make up for it.
+	c.Results[0].add(time.Second, imageLayers{Count: 2, IsUpstream: true}, 0)
+	if c.Results[0].LayersAreUpstream {
+		t.Error("LayersAreUpstream recovered after a run that was not")
+	}
+
+	r = sampleReport()
+	text := r.Text()
+	for _, want := range []string{
+		"2 cores (Test CPU), 24.0 GiB memory, Linux 6.1, BuildKit v0.34.2, 2026-01-02T03:04:05Z",
+		"core-filesystem + core-large (200.0 MiB upstream layers): median of 3 runs",
+		"bake: skipped — docker-bake.hcl not present yet",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| cache | variant | median | min | max | b/a | layers | new layer bytes | layers = upstream | daemon cache |\n|---|---|---|---|---|---|---|---|---|---|\n",
+		"| cold | a | 2.00 s | 1.00 s | 3.00 s |  | 2 | 0 B | true | 25.0 MiB |\n",
+		"| cold | b | 20.00 s | 10.00 s | 30.00 s | 10.0× | 2 | 201.0 MiB | false | 800.0 MiB |\n",
+		"| warm | b | 1.00 s | 1.00 s | 1.00 s | 2.0× | 2 | 201.0 MiB | false | 800.0 MiB |\n",
+		"| 1 | 266.5 µs | 1330 | 116.3 KiB | 7 |\n",
+		"The same layer blobs in every run: cold frontend true, cold dockerfile-chain true, warm frontend true, warm dockerfile-chain true.\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "buildx bake of") {
+		t.Errorf("a skipped bake has a table:\n%s", md)
+	}
+
+	r.Bake = &BakeReport{Targets: []string{"base", "frontend"}, Cold: []float64{30, 10, 20}, Warm: []float64{2, 1, 3}}
+	r.Bake.summarize()
+	md = r.Markdown()
+	for _, want := range []string{
+		"All images: buildx bake of docker-bake.hcl against the fixtures (base, frontend), median of 3 runs, push included\n",
+		"| cold | 20.00 s | 10.00 s | 30.00 s |\n| warm | 2.00 s | 1.00 s | 3.00 s |\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "bake: skipped") {
+		t.Errorf("a bake that ran says skipped:\n%s", md)
+	}
+}
+
+func TestWriteJSONAndMarkdown(t *testing.T) {
+	r := sampleReport()
+	dir := t.TempDir()
+	path, err := r.WriteJSON(filepath.Join(dir, "out"), time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) != "bench-20260102T030405Z.json" {
+		t.Errorf("JSON written to %s", path)
+	}
+	a, _ := os.ReadFile(path)
+	b, _ := os.ReadFile(filepath.Join(dir, "out", "latest.json"))
+	if len(a) == 0 || string(a) != string(b) || !strings.Contains(string(a), `"new_layer_bytes": 210763776`) {
+		t.Errorf("JSON files differ or lack the results:\n%s", a)
+	}
+
+	doc := filepath.Join(dir, "bench.md")
+	if err := os.WriteFile(doc, []byte("# Title\n\nprose\n\n"+markBegin+"\nold numbers\n"+markEnd+"\n\nmore prose\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.UpdateMarkdown(doc); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(doc)
+	want := "# Title\n\nprose\n\n" + markBegin + "\n" + r.Markdown() + markEnd + "\n\nmore prose\n"
+	if string(got) != want {
+		t.Errorf("markdown =\n%s\nwant\n%s", got, want)
+	}
+
+	if err := os.WriteFile(doc, []byte("no markers\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.UpdateMarkdown(doc); err == nil {
+		t.Error("a file without markers was overwritten")
+	}
+	fresh := filepath.Join(dir, "new.md")
+	if err := r.UpdateMarkdown(fresh); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(fresh); string(got) != markBegin+"\n"+r.Markdown()+markEnd+"\n" {
+		t.Errorf("new file =\n%s", got)
+	}
+}
+
+func TestBakeSkipsWithoutBakeFile(t *testing.T) {
+	rep, err := benchBake(context.Background(), nil, t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Report{Bake: rep}
+	if got := r.bakeSkipped(); got != "bake: skipped — docker-bake.hcl not present yet" {
+		t.Errorf("skip line = %q", got)
+	}
+}
+
+func TestParseMemTotal(t *testing.T) {
+	if got := parseMemTotal("24576000 kB"); got != 24576000*1024 {
+		t.Errorf("parseMemTotal = %d", got)
+	}
+	if got := parseMemTotal("junk"); got != 0 {
+		t.Errorf("parseMemTotal(junk) = %d", got)
+	}
+}

@@ -1,0 +1,366 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Cache states of a compose run.
+const (
+	cacheCold = "cold"
+	cacheWarm = "warm"
+)
+
+// Report is everything one run of the benchmark measured. The JSON file,
+// the printed table and the Markdown block are all rendered from it.
+type Report struct {
+	Date            string         `json:"date"`
+	Machine         Machine        `json:"machine"`
+	BuildKitVersion string         `json:"buildkit_version,omitempty"`
+	Runs            int            `json:"runs"`
+	Compose         *ComposeReport `json:"compose,omitempty"`
+	Overhead        []Overhead     `json:"overhead,omitempty"`
+	Bake            *BakeReport    `json:"bake,omitempty"`
+}
+
+// ComposeReport is parts 1 and 2: the composition built by both variants.
+type ComposeReport struct {
+	// Packages is the composition, base first.
+	Packages []string `json:"packages"`
+	// UpstreamLayerBytes is the size of the upstream layer blobs the
+	// composition is made of.
+	UpstreamLayerBytes int64 `json:"upstream_layer_bytes"`
+	// Results: cold a, cold b, warm a, warm b.
+	Results []Result `json:"results"`
+	// Ratios is, per cache state, the chain's median over the frontend's.
+	Ratios map[string]float64 `json:"ratios"`
+}
+
+// Result is one variant in one cache state over all runs.
+type Result struct {
+	Cache         string    `json:"cache"`
+	Variant       string    `json:"variant"`
+	Label         string    `json:"label"`
+	Seconds       []float64 `json:"seconds"`
+	MedianSeconds float64   `json:"median_seconds"`
+	MinSeconds    float64   `json:"min_seconds"`
+	MaxSeconds    float64   `json:"max_seconds"`
+	// Layers, LayerBytes and NewLayerBytes describe the last run's image.
+	Layers        int   `json:"layers"`
+	LayerBytes    int64 `json:"layer_bytes"`
+	NewLayerBytes int64 `json:"new_layer_bytes"`
+	// LayersAreUpstream holds when every run's layers were exactly the
+	// upstream blobs.
+	LayersAreUpstream bool `json:"layers_are_upstream"`
+	// LayerDigests are the last run's layer blobs; SameLayersEveryRun
+	// tells whether every run pushed these same blobs.
+	LayerDigests       []string `json:"layer_digests"`
+	SameLayersEveryRun bool     `json:"same_layers_every_run"`
+	// CacheBytes is the daemon's build cache size after the last run: what
+	// the build pulled, unpacked and wrote (the frontend image included).
+	CacheBytes int64 `json:"daemon_cache_bytes"`
+}
+
+func (r *Result) add(d time.Duration, l imageLayers, cacheBytes int64) {
+	first := len(r.Seconds) == 0
+	r.Seconds = append(r.Seconds, round3(d.Seconds()))
+	r.SameLayersEveryRun = first || (r.SameLayersEveryRun && slices.Equal(r.LayerDigests, l.Digests))
+	r.Layers, r.LayerBytes, r.NewLayerBytes, r.LayerDigests = l.Count, l.Bytes, l.NewBytes, l.Digests
+	r.CacheBytes = cacheBytes
+	r.LayersAreUpstream = l.IsUpstream && (first || r.LayersAreUpstream)
+}
+
+func (r *Result) summarize() {
+	r.MedianSeconds = round3(median(r.Seconds))
+	r.MinSeconds = slices.Min(r.Seconds)
+	r.MaxSeconds = slices.Max(r.Seconds)
+}
+
+func (c *ComposeReport) result(cache, variant string) *Result {
+	for i := range c.Results {
+		if c.Results[i].Cache == cache && c.Results[i].Variant == variant {
+			return &c.Results[i]
+		}
+	}
+	return nil
+}
+
+func (c *ComposeReport) ratios() {
+	c.Ratios = map[string]float64{}
+	for _, cache := range []string{cacheCold, cacheWarm} {
+		a, b := c.result(cache, variantFrontend), c.result(cache, variantChain)
+		if a != nil && b != nil && a.MedianSeconds > 0 {
+			c.Ratios[cache] = round3(b.MedianSeconds / a.MedianSeconds)
+		}
+	}
+}
+
+// frontendUpstream tells whether every frontend build exported exactly the
+// upstream blobs (the property that must hold).
+func (c *ComposeReport) frontendUpstream() bool {
+	n := 0
+	for _, r := range c.Results {
+		if r.Variant == variantFrontend {
+			n++
+			if !r.LayersAreUpstream {
+				return false
+			}
+		}
+	}
+	return n > 0
+}
+
+// Overhead is part 3: one size of BenchmarkCompose.
+type Overhead struct {
+	Packages    int     `json:"packages"`
+	NsPerOp     float64 `json:"ns_per_op"`
+	BytesPerOp  float64 `json:"bytes_per_op"`
+	AllocsPerOp float64 `json:"allocs_per_op"`
+	LLBOps      float64 `json:"llb_ops"`
+}
+
+// BakeReport is part 4: wall times of whole bakes, in seconds.
+type BakeReport struct {
+	Skipped string    `json:"skipped,omitempty"`
+	Targets []string  `json:"targets,omitempty"`
+	Cold    []float64 `json:"cold_seconds,omitempty"`
+	Warm    []float64 `json:"warm_seconds,omitempty"`
+	// Median per cache state.
+	ColdMedian float64 `json:"cold_median_seconds,omitempty"`
+	WarmMedian float64 `json:"warm_median_seconds,omitempty"`
+}
+
+func (b *BakeReport) summarize() {
+	b.ColdMedian = round3(median(b.Cold))
+	b.WarmMedian = round3(median(b.Warm))
+}
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+
+// median of a non-empty list (the mean of the middle two for an even count).
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// table is a rendered table: a header and rows of cells.
+type table struct {
+	title  string
+	header []string
+	rows   [][]string
+	note   string // a line under the table
+}
+
+func (r *Report) tables() []table {
+	var ts []table
+	if c := r.Compose; c != nil {
+		t := table{
+			title: fmt.Sprintf("Compose %s (%s upstream layers): median of %d runs, push included",
+				strings.Join(c.Packages, " + "), bytesText(c.UpstreamLayerBytes), r.Runs),
+			header: []string{"cache", "variant", "median", "min", "max", "b/a", "layers", "new layer bytes", "layers = upstream", "daemon cache"},
+		}
+		for _, res := range c.Results {
+			ratio := ""
+			if res.Variant == variantChain {
+				if v, ok := c.Ratios[res.Cache]; ok {
+					ratio = fmt.Sprintf("%.1f×", v)
+				}
+			}
+			t.rows = append(t.rows, []string{
+				res.Cache, res.Label,
+				secondsText(res.MedianSeconds), secondsText(res.MinSeconds), secondsText(res.MaxSeconds),
+				ratio, fmt.Sprint(res.Layers), bytesText(res.NewLayerBytes), fmt.Sprint(res.LayersAreUpstream),
+				bytesText(res.CacheBytes),
+			})
+		}
+		var same []string
+		for _, res := range c.Results {
+			same = append(same, fmt.Sprintf("%s %s %v", res.Cache, res.Variant, res.SameLayersEveryRun))
+		}
+		t.note = "The same layer blobs in every run: " + strings.Join(same, ", ") + "."
+		ts = append(ts, t)
+	}
+	if len(r.Overhead) > 0 {
+		t := table{
+			title:  "Frontend overhead: spec + lock bytes to the LLB definition (go test -bench BenchmarkCompose ./llb, no daemon)",
+			header: []string{"packages", "time/op", "allocs/op", "bytes/op", "LLB ops"},
+		}
+		for _, o := range r.Overhead {
+			t.rows = append(t.rows, []string{
+				fmt.Sprint(o.Packages), durationText(o.NsPerOp), fmt.Sprintf("%.0f", o.AllocsPerOp),
+				bytesText(int64(o.BytesPerOp)), fmt.Sprintf("%.0f", o.LLBOps),
+			})
+		}
+		ts = append(ts, t)
+	}
+	if b := r.Bake; b != nil && b.Skipped == "" && len(b.Cold) > 0 && len(b.Warm) > 0 {
+		row := func(cache string, secs []float64, med float64) []string {
+			return []string{cache, secondsText(med), secondsText(slices.Min(secs)), secondsText(slices.Max(secs))}
+		}
+		ts = append(ts, table{
+			title: fmt.Sprintf("All images: buildx bake of docker-bake.hcl against the fixtures (%s), median of %d runs, push included",
+				strings.Join(b.Targets, ", "), len(b.Cold)),
+			header: []string{"cache", "median", "min", "max"},
+			rows:   [][]string{row(cacheCold, b.Cold, b.ColdMedian), row(cacheWarm, b.Warm, b.WarmMedian)},
+		})
+	}
+	return ts
+}
+
+func (r *Report) bakeSkipped() string {
+	if r.Bake != nil && r.Bake.Skipped != "" {
+		return "bake: skipped — " + r.Bake.Skipped
+	}
+	return ""
+}
+
+func (r *Report) machineText() string {
+	m := r.Machine
+	s := fmt.Sprintf("%d cores (%s), %s memory, %s", m.Cores, m.CPU, bytesText(m.MemoryBytes), m.Kernel)
+	if r.BuildKitVersion != "" {
+		s += ", BuildKit " + r.BuildKitVersion
+	}
+	return s + ", " + r.Date
+}
+
+// Text renders the report as plain tables for the terminal.
+func (r *Report) Text() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "\n%s\n", r.machineText())
+	for _, t := range r.tables() {
+		fmt.Fprintf(&b, "\n%s\n", t.title)
+		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, strings.Join(t.header, "\t"))
+		for _, row := range t.rows {
+			fmt.Fprintln(w, strings.Join(row, "\t"))
+		}
+		w.Flush()
+		if t.note != "" {
+			fmt.Fprintf(&b, "%s\n", t.note)
+		}
+	}
+	if s := r.bakeSkipped(); s != "" {
+		fmt.Fprintf(&b, "\n%s\n", s)
+	}
+	return b.String()
+}
+
+// Markdown renders the report as Markdown tables.
+func (r *Report) Markdown() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "Measured on %s.\n", r.machineText())
+	for _, t := range r.tables() {
+		fmt.Fprintf(&b, "\n%s\n\n", t.title)
+		fmt.Fprintf(&b, "| %s |\n", strings.Join(t.header, " | "))
+		fmt.Fprintf(&b, "|%s\n", strings.Repeat("---|", len(t.header)))
+		for _, row := range t.rows {
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
+		}
+		if t.note != "" {
+			fmt.Fprintf(&b, "\n%s\n", t.note)
+		}
+	}
+	if s := r.bakeSkipped(); s != "" {
+		fmt.Fprintf(&b, "\n%s\n", s)
+	}
+	return b.String()
+}
+
+// WriteJSON writes the report into dir as bench-<date>.json and as
+// latest.json, and returns the first path.
+func (r *Report) WriteJSON(dir string, at time.Time) (string, error) {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	data = append(data, '\n')
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "bench-"+at.Format("20060102T150405Z")+".json")
+	for _, p := range []string{path, filepath.Join(dir, "latest.json")} {
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return path, nil
+}
+
+// The generated block of a Markdown file lies between these lines; the
+// prose around it is kept.
+const (
+	markBegin = "<!-- bench:begin (written by hack/bench -markdown; do not edit by hand) -->"
+	markEnd   = "<!-- bench:end -->"
+)
+
+// UpdateMarkdown puts the report into path between the markers. A missing
+// file is created holding the block alone.
+func (r *Report) UpdateMarkdown(path string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	out, err := spliceBlock(string(old), r.Markdown())
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.WriteFile(path, []byte(out), 0o644)
+}
+
+// spliceBlock replaces what lies between the markers in doc with block; an
+// empty doc becomes the block between the markers.
+func spliceBlock(doc, block string) (string, error) {
+	wrapped := markBegin + "\n" + block + markEnd
+	if strings.TrimSpace(doc) == "" {
+		return wrapped + "\n", nil
+	}
+	i := strings.Index(doc, markBegin)
+	j := strings.Index(doc, markEnd)
+	if i < 0 || j < i {
+		return "", fmt.Errorf("no %q … %q block to replace", markBegin, markEnd)
+	}
+	return doc[:i] + wrapped + doc[j+len(markEnd):], nil
+}
+
+func secondsText(s float64) string { return fmt.Sprintf("%.2f s", s) }
+
+func durationText(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return fmt.Sprintf("%.2f s", ns/1e9)
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.1f µs", ns/1e3)
+	}
+	return fmt.Sprintf("%.0f ns", ns)
+}
+
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, u := float64(n), ""
+	for _, u = range []string{"KiB", "MiB", "GiB", "TiB"} {
+		f /= unit
+		if f < unit {
+			break
+		}
+	}
+	return fmt.Sprintf("%.1f %s", f, u)
+}

@@ -1,0 +1,175 @@
+// Command demo builds the whole image set offline: the same specs and the
+// same docker-bake.hcl as a real build, against fixture packages (and a
+// fixture JRE) in an embedded BuildKit test bed's registry. Only the lock
+// (STAGEX_LOCK) and the registry (REGISTRY) are overridden, and the frontend
+// image packs a binary built here instead of compiling in pallet-go.
+//
+// It prints the platform manifest digests, then the SBOM and the provenance
+// of one image as `buildx imagetools inspect` shows them.
+//
+//	go run ./hack/demo [-bed demo] [-keep] [-digests DIGESTS.md] [-show base-java]
+//
+// `make demo` runs it. It needs root (the test bed does) and no network.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+)
+
+func main() {
+	bedName := flag.String("bed", "demo", "test bed to build on (started, and taken down afterwards unless -keep)")
+	keep := flag.Bool("keep", os.Getenv("KEEP_BED") == "1", "leave the bed running afterwards (KEEP_BED=1)")
+	digests := flag.String("digests", "", "write this DIGESTS.md from the build")
+	show := flag.String("show", "base-java", "image whose SBOM and provenance to show")
+	progress := flag.String("progress", "auto", "buildx --progress")
+	lines := flag.Int("lines", 40, "show at most this many lines of the SBOM and of the provenance (0: all)")
+	flag.Parse()
+	if !slices.Contains(imageset.Images, *show) {
+		fail("-show %s: not an image of the set (%s)", *show, strings.Join(imageset.Images, ", "))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *bedName, *keep, *digests, *show, *progress, *lines); err != nil {
+		fail("%v", err)
+	}
+}
+
+func run(ctx context.Context, bedName string, keep bool, digests, show, progress string, lines int) (err error) {
+	root, err := imageset.RepoRoot()
+	if err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the demo starts an embedded BuildKit (runc, overlayfs) and needs root; try: sudo make demo")
+	}
+	work, err := imageset.WorkDir(root, "demo")
+	if err != nil {
+		return err
+	}
+	step("tools")
+	buildx, err := imageset.Buildx(ctx, root, os.Stderr)
+	if err != nil {
+		return err
+	}
+	step("test bed %q (BuildKit + registry on loopback)", bedName)
+	bed, err := imageset.StartBed(ctx, root, bedName, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if keep {
+		defer fmt.Fprintf(os.Stderr, "[demo] the bed is still up (-keep): eval \"$(hack/bed env %s)\"; stop it with: make bed-down BED=%s\n", bedName, bedName)
+	} else {
+		defer func() {
+			if derr := bed.Stop(root, os.Stderr); derr != nil && err == nil {
+				err = derr
+			}
+		}()
+	}
+
+	step("fixture packages, fixture JRE and frontend binary")
+	off, err := imageset.PrepareOffline(ctx, root, bed.RegistryAddr, work)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "[demo] %d fixture packages and %d fixture archive(s) in %s; lock images/%s\n",
+		len(off.Fixtures.Set), len(off.Fixtures.Archives), bed.RegistryAddr, off.Fixtures.LockPath)
+	builder, err := imageset.RemoteBuilder(ctx, buildx, filepath.Join(work, "buildx"), "stagex-demo", bed.BuildkitAddr)
+	if err != nil {
+		return err
+	}
+
+	prefix := bed.RegistryAddr + "/devfw-cicd"
+	bk := off.Bake(prefix)
+	bk.Progress, bk.Output = progress, os.Stderr
+	step("docker buildx bake: %d targets, STAGEX_LOCK=%s REGISTRY=%s", len(bk.Targets), off.Fixtures.LockPath, prefix)
+	start := time.Now()
+	results, err := builder.Run(ctx, bk)
+	if err != nil {
+		return err
+	}
+	imgs, err := imageset.InspectAll(ctx, bk.Targets, results)
+	if err != nil {
+		return err
+	}
+	step("built in %s; the images (fixture packages, NOT StageX):", time.Since(start).Round(time.Second))
+	if err := imageset.WriteTable(os.Stdout, imgs); err != nil {
+		return err
+	}
+	if digests != "" {
+		info := imageset.DigestsInfo{
+			Command: "make demo",
+			Notes: []string{
+				"**Offline demo build: fixture packages, not StageX, and a fixture JRE, not Temurin.**",
+				"These digests describe the fixtures; `make images` replaces this file with the digests of a build against StageX.",
+			},
+			Lock:     fmt.Sprintf("`images/%s`: release %q, registry `%s`", off.Fixtures.LockPath, off.Fixtures.Lock.Release, off.Fixtures.Lock.Registry),
+			Epoch:    "0 (the bake file's default)",
+			Revision: imageset.Revision(ctx, root),
+			Builder:  "embedded BuildKit test bed (hack/bed), buildx remote driver",
+		}
+		if err := imageset.WriteDigests(digests, info, imgs); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "[demo] wrote %s\n", digests)
+	}
+
+	var shown *imageset.Image
+	for _, img := range imgs {
+		if img.Target == show {
+			shown = img
+		}
+	}
+	ref := prefix + "/" + imageset.Repo(show) + "@" + shown.Index
+	for _, part := range []struct{ title, format string }{
+		{"SBOM", "{{json .SBOM}}"},
+		{"provenance", "{{json .Provenance}}"},
+	} {
+		step("%s of %s: buildx imagetools inspect %s --format '%s'", part.title, imageset.Repo(show), ref, part.format)
+		out, err := builder.Imagetools(ctx, ref, part.format)
+		if err != nil {
+			return err
+		}
+		file := filepath.Join(work, show+"."+strings.ToLower(part.title)+".json")
+		if err := os.WriteFile(file, out, 0o644); err != nil {
+			return err
+		}
+		printHead(out, lines, file)
+	}
+	return nil
+}
+
+// printHead prints the first n lines of out, and where the rest is.
+func printHead(out []byte, n int, file string) {
+	ls := bytes.Split(bytes.TrimRight(out, "\n"), []byte("\n"))
+	if len(ls) == 1 && len(ls[0]) <= 2 {
+		fmt.Printf("%s   (empty: the image carries no such attestation)\n", ls[0])
+		return
+	}
+	if n <= 0 || len(ls) <= n {
+		os.Stdout.Write(append(bytes.Join(ls, []byte("\n")), '\n'))
+		return
+	}
+	os.Stdout.Write(append(bytes.Join(ls[:n], []byte("\n")), '\n'))
+	fmt.Printf("… %d more lines: %s\n", len(ls)-n, file)
+}
+
+func step(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "\n==> "+format+"\n", args...)
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "demo: "+format+"\n", args...)
+	os.Exit(1)
+}

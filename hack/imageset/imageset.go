@@ -1,0 +1,107 @@
+// Package imageset drives the image set of docker-bake.hcl: the bake run
+// (on the user's buildx builder or on an embedded BuildKit test bed), the
+// offline fixtures the demo and the tests build against, and reading the
+// result back (platform manifest digest, size, layers, attestations).
+// hack/images, hack/demo, hack/verify-reproducible and the integration tests
+// share it, so that all of them build exactly what docker-bake.hcl says.
+package imageset
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+)
+
+// The bake file and what it builds.
+const (
+	// BakeFile is the bake definition at the repository root.
+	BakeFile = "docker-bake.hcl"
+	// SpecDir is the folder of the image specs, the images' bake context.
+	SpecDir = "images"
+	// FrontendTarget is the bake target of the frontend image.
+	FrontendTarget = "frontend"
+	// FrontendSyntax is the frontend every spec's syntax line names; the
+	// bake file replaces it with a named context.
+	FrontendSyntax = "edp.buildth.ing/devfw-cicd/stagex-frontend:1"
+	// Platform is the one platform the images are built for.
+	Platform = "linux/amd64"
+	// RepoPrefix starts every image's repository name: stagex-<target>.
+	RepoPrefix = "stagex-"
+)
+
+// Images are the image targets of the bake file, one per spec in images/,
+// in the order the tables list them.
+var Images = []string{"base", "base-static", "base-go", "base-nodejs", "base-python", "base-rust", "base-ruby", "base-java"}
+
+// AllTargets are the targets of the bake file's default group: the images
+// and the frontend.
+func AllTargets() []string { return append(slices.Clone(Images), FrontendTarget) }
+
+// Repo is a target's repository name under REGISTRY: "stagex-<target>".
+func Repo(target string) string { return RepoPrefix + target }
+
+// RepoRoot finds the repository root: the nearest folder upwards from the
+// working directory that holds the bake file and go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if isFile(filepath.Join(dir, BakeFile)) && isFile(filepath.Join(dir, "go.mod")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no %s and go.mod above the working directory: run from the repository", BakeFile)
+		}
+		dir = parent
+	}
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// Specs parses every image spec, keyed by target name.
+func Specs(root string) (map[string]*spec.Spec, error) {
+	out := map[string]*spec.Spec{}
+	for _, t := range Images {
+		file := t + ".yaml"
+		data, err := os.ReadFile(filepath.Join(root, SpecDir, file))
+		if err != nil {
+			return nil, err
+		}
+		s, err := spec.ParseSpec(file, data)
+		if err != nil {
+			return nil, err
+		}
+		out[t] = s
+	}
+	return out, nil
+}
+
+// ReadLock parses the checked-in lock, images/stagex.lock.yaml.
+func ReadLock(root string) (*spec.Lock, error) {
+	p := filepath.Join(root, SpecDir, spec.DefaultLockFile)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	return spec.ParseLock(spec.DefaultLockFile, data)
+}
+
+// hostOf is the host[:port] of a registry prefix such as
+// "docker.io/stagex" or "127.0.0.1:5000/stagex".
+func hostOf(registry string) string {
+	host, _, _ := strings.Cut(registry, "/")
+	return host
+}
+
+// RegistryHost is the host of a registry prefix, e.g. "docker.io".
+func RegistryHost(registry string) string { return hostOf(registry) }

@@ -1,0 +1,132 @@
+package llb
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	bkllb "github.com/moby/buildkit/client/llb"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// ArchiveLabelPrefix starts the label that names each archive's origin in
+// the image config (ing.buildth.edp is edp.buildth.ing reversed, as label
+// keys are written): the content is not from StageX, and whoever inspects
+// the image should see that without reading its history.
+const ArchiveLabelPrefix = "ing.buildth.edp.stagex.archive."
+
+// ArchiveInfo is one archive layer as the SBOM and the labels describe it.
+type ArchiveInfo struct {
+	Name     string
+	Version  string
+	License  string // SPDX expression; spec.NoAssertion when unknown
+	URL      string // what BuildKit fetched
+	SHA256   string // 64 hex digits, checked by BuildKit before unpacking
+	Dst      string // the folder in the image it was unpacked into
+	FromLock bool   // URL and SHA256 are the lock's pin, not the spec's
+}
+
+// archiveFile is the name BuildKit stores the download under before
+// unpacking. Whether it unpacks is decided by the content, not the name.
+const archiveFile = "archive"
+
+// archiveLayers returns one layer per archive, in spec order, and what each
+// holds. BuildKit downloads the archive, checks its sha256 (a mismatch fails
+// the build) and unpacks it; the layer then holds the archive's files below
+// dst, owned by root (as tar --no-same-owner unpacks them), and the parent
+// folders dst needs, with the base's metadata where the base has them.
+//
+// Like the generated layer it is built in steps, and the last one copies the
+// tree onto scratch with every time at the epoch: unpacking keeps the
+// archive's own times, and creating entries moves directory times to the
+// wall clock.
+func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []ArchiveInfo, error) {
+	var layers []bkllb.State
+	var infos []ArchiveInfo
+	for i, a := range in.Resolved.Archives {
+		at := fmt.Sprintf("archives[%d]", i)
+		loc := in.locationAt(a.Pos)
+		dst, err := resolveParent(ctx, in.BaseFS, a.Dst)
+		if err != nil {
+			return nil, nil, in.Spec.Errorf(at+".dst", "", "%v", err)
+		}
+		parents, err := archiveParents(ctx, in, dst, at)
+		if err != nil {
+			return nil, nil, err
+		}
+
+		fetched := bkllb.HTTP(a.URL,
+			bkllb.Checksum(digest.Digest(a.Digest())),
+			bkllb.Filename(archiveFile),
+			bkllb.WithCustomName(fmt.Sprintf("[stagex] fetch archive %s %s (%s)", a.Name, a.URL, spec.NotFromStageX)),
+			loc,
+		)
+		unpacked := bkllb.Scratch().File(
+			bkllb.Copy(fetched, "/"+archiveFile, "/", &bkllb.CopyInfo{AttemptUnpack: true}),
+			bkllb.WithCustomName(fmt.Sprintf("[stagex] unpack archive %s", a.Name)), loc,
+		)
+		// strip-components n: the entries n levels down are what dst holds,
+		// so copy the contents of every folder matched by n "/*" elements.
+		// (A file above that level is copied into dst too, where tar would
+		// drop it; release archives keep everything in their top folder.)
+		src, wildcard := "/", false
+		if a.StripComponents > 0 {
+			src, wildcard = strings.Repeat("/*", a.StripComponents), true
+		}
+		var fa *bkllb.FileAction
+		for _, mk := range parents {
+			fa = mk(fa)
+		}
+		fa = fa.Copy(unpacked, src, dst, &bkllb.CopyInfo{
+			AllowWildcard:       wildcard,
+			CopyDirContentsOnly: true,
+			ChownOpt:            &bkllb.ChownOpt{User: &bkllb.UserOpt{UID: 0}, Group: &bkllb.UserOpt{UID: 0}},
+		})
+		staged := bkllb.Scratch().File(fa,
+			bkllb.WithCustomName(fmt.Sprintf("[stagex] place archive %s at %s", a.Name, dst)), loc)
+		epoch := in.Epoch
+		layers = append(layers, bkllb.Scratch().File(
+			bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
+			bkllb.WithCustomName(fmt.Sprintf("[stagex] archive layer %s (%s)", a.Name, spec.NotFromStageX)),
+		))
+		infos = append(infos, ArchiveInfo{
+			Name: a.Name, Version: a.Version, License: a.License,
+			URL: a.URL, SHA256: a.SHA256, Dst: dst, FromLock: a.FromLock,
+		})
+	}
+	return layers, infos, nil
+}
+
+// archiveParents returns the mkdir actions for dst and every folder above
+// it, parents first: with the base's mode and owner where the base has the
+// folder (so that the merge does not change it), else 0755 root.
+func archiveParents(ctx context.Context, in *Input, dst, at string) ([]func(*bkllb.FileAction) *bkllb.FileAction, error) {
+	var dirs []string
+	for d := dst; d != "/"; d = path.Dir(d) {
+		dirs = append([]string{d}, dirs...)
+	}
+	var out []func(*bkllb.FileAction) *bkllb.FileAction
+	for _, d := range dirs {
+		mode, uid, gid := defaultDirMode, 0, 0
+		if in.BaseFS != nil {
+			fi, err := in.BaseFS.Lstat(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case fi == nil:
+			case fi.Mode.IsDir() && fi.Mode&(fs.ModeSticky|fs.ModeSetuid|fs.ModeSetgid) != 0:
+				return nil, in.Spec.Errorf(at+".dst", "unpack it somewhere else", "cannot unpack below %s: the base has it with setuid, setgid or sticky bits, which the archive layer cannot keep", d)
+			case fi.Mode.IsDir():
+				mode, uid, gid = fi.Mode.Perm(), int(fi.UID), int(fi.GID)
+			default:
+				return nil, in.Spec.Errorf(at+".dst", "unpack it into a folder of its own", "cannot unpack into %s: the base has %s, and it is not a folder", dst, d)
+			}
+		}
+		out = append(out, mkdir(d, mode, uid, gid, in.Epoch))
+	}
+	return out, nil
+}

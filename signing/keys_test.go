@@ -1,0 +1,171 @@
+package signing
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+)
+
+func pemBlock(t *testing.T, typ string, der []byte) []byte {
+	t.Helper()
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+func pkcs8(t *testing.T, k any) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func password(p string) PasswordFunc { return func() ([]byte, error) { return []byte(p), nil } }
+
+func TestLoadPrivateKeyFormats(t *testing.T) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecDER, err := x509.MarshalECPrivateKey(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := encrypted.Encrypt(pkcs8(t, ec), []byte("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ParsePublicKey("ec.pub", pemBlock(t, "PUBLIC KEY", pubDER))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		pem  []byte
+		pass PasswordFunc
+	}{
+		{"PKCS#8", pemBlock(t, "PRIVATE KEY", pkcs8(t, ec)), nil},
+		{"SEC 1", pemBlock(t, "EC PRIVATE KEY", ecDER), nil},
+		{"cosign encrypted", pemBlock(t, "ENCRYPTED SIGSTORE PRIVATE KEY", enc), password("secret")},
+		{"older cosign encrypted", pemBlock(t, "ENCRYPTED COSIGN PRIVATE KEY", enc), password("secret")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := LoadPrivateKey(tc.pem, tc.pass)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every format of one key is the same signer.
+			if k.Fingerprint != pub.Fingerprint {
+				t.Errorf("fingerprint %s, want the public key's %s", k.Fingerprint, pub.Fingerprint)
+			}
+			p, err := k.PublicKeyPEM()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back, err := ParsePublicKey("back", p); err != nil || back.Fingerprint != pub.Fingerprint {
+				t.Errorf("PublicKeyPEM does not round-trip: %v", err)
+			}
+		})
+	}
+
+	if _, err := LoadPrivateKey(pemBlock(t, "ENCRYPTED SIGSTORE PRIVATE KEY", enc), password("wrong")); err == nil ||
+		!strings.Contains(err.Error(), "wrong COSIGN_PASSWORD") {
+		t.Errorf("wrong password: err = %v", err)
+	}
+	t.Setenv(PasswordEnv, "secret")
+	if _, err := LoadPrivateKey(pemBlock(t, "ENCRYPTED SIGSTORE PRIVATE KEY", enc), nil); err != nil {
+		t.Errorf("password from %s: %v", PasswordEnv, err)
+	}
+}
+
+// TestRefusedKeys checks that keys cosign would not verify with SHA-256 are
+// refused with a message, never used.
+func TestRefusedKeys(t *testing.T) {
+	_, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaShort, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edPubDER, err := x509.MarshalPKIXPublicKey(edPriv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, want string
+		pem        []byte
+	}{
+		{"Ed25519", "Ed25519 keys are not supported", pemBlock(t, "PRIVATE KEY", pkcs8(t, edPriv))},
+		{"short RSA", "RSA key of 1024 bits is too short", pemBlock(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaShort))},
+		{"PKCS#8 encrypted", "PKCS#8-encrypted keys", pemBlock(t, "ENCRYPTED PRIVATE KEY", []byte{1})},
+		{"public key", "unsupported PEM block \"PUBLIC KEY\"", pemBlock(t, "PUBLIC KEY", edPubDER)},
+		{"not PEM", "not a PEM private key", []byte("hello")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadPrivateKey(tc.pem, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := ParsePublicKey("ed.pub", pemBlock(t, "PUBLIC KEY", edPubDER)); err == nil ||
+		!strings.Contains(err.Error(), "Ed25519") {
+		t.Errorf("Ed25519 public key: err = %v", err)
+	}
+}
+
+func TestPolicyCheck(t *testing.T) {
+	keys := make([]*PublicKey, 3)
+	for i := range keys {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys[i], err = ParsePublicKey(string(rune('a'+i))+".pub", pemBlock(t, "PUBLIC KEY", der)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dup := *keys[0]
+	dup.Name = "a-copy.pub"
+	for _, tc := range []struct {
+		name string
+		p    Policy
+		want string
+	}{
+		{"2 of 3", Policy{Threshold: 2, Keys: keys}, ""},
+		{"3 of 3", Policy{Threshold: 3, Keys: keys}, ""},
+		{"N > M", Policy{Threshold: 4, Keys: keys}, "threshold 4 is greater than the 3 keys"},
+		{"zero", Policy{Threshold: 0, Keys: keys}, "must be at least 1"},
+		{"no keys", Policy{Threshold: 1}, "no keys"},
+		{"duplicate", Policy{Threshold: 2, Keys: []*PublicKey{keys[0], keys[1], &dup}}, "a-copy.pub duplicates key a.pub"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.p.Check()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("err = %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
