@@ -15,8 +15,8 @@ import (
 )
 
 // ProvenanceType is the predicate type the provenance rule requires: SLSA
-// provenance v1, what BuildKit writes with `version=v1` and what
-// `cosign attest --type slsaprovenance1` declares.
+// provenance v1, what BuildKit writes (integration/attest_test.go checks
+// it) and what `cosign attest --type slsaprovenance1` declares.
 const ProvenanceType = "https://slsa.dev/provenance/v1"
 
 // DefaultName is the policy's default metadata.name.

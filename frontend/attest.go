@@ -46,7 +46,7 @@ func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, im
 		img.Packages = append(img.Packages, sbom.Package{
 			Name:       pkg.Name,
 			Version:    pkg.Version,
-			License:    licenseOf(pkg),
+			License:    knownLicense(pkg.License),
 			Ref:        pkg.Ref,
 			Repository: repo,
 			Digest:     images[pkg.Ref].Digest.String(),
@@ -56,11 +56,7 @@ func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, im
 		})
 	}
 	for _, a := range out.Archives {
-		license := a.License
-		if license == spec.NoAssertion {
-			license = ""
-		}
-		img.Archives = append(img.Archives, sbom.Archive{Name: a.Name, Version: a.Version, License: license, URL: a.URL, SHA256: a.SHA256, Dst: a.Dst})
+		img.Archives = append(img.Archives, sbom.Archive{Name: a.Name, Version: a.Version, License: knownLicense(a.License), URL: a.URL, SHA256: a.SHA256, Dst: a.Dst})
 	}
 	for _, f := range out.GeneratedFiles {
 		img.Files = append(img.Files, sbom.File{Path: f.Path, Type: f.Type, Content: f.Content, Target: f.Target, Source: f.Source})
@@ -68,12 +64,12 @@ func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, im
 	return img
 }
 
-// licenseOf maps the resolver's "unknown" to the SBOM's empty license.
-func licenseOf(p spec.Package) string {
-	if p.License == spec.NoAssertion {
+// knownLicense maps the resolver's "unknown" to the SBOM's empty license.
+func knownLicense(l string) string {
+	if l == spec.NoAssertion {
 		return ""
 	}
-	return p.License
+	return l
 }
 
 // sbomAttestation writes the document into a one-file state, solves it and

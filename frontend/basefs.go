@@ -14,7 +14,8 @@ import (
 )
 
 // baseFS reads the base image's files through the gateway. The base is
-// solved on first use only, so an image without a generated layer never
+// solved on first use only, so an image that llb.Compose needs nothing of it
+// for (no generated layer, no archive, no config.user name to look up) never
 // pulls it into the frontend.
 type baseFS struct {
 	c   client.Client

@@ -6,7 +6,7 @@ package frontend
 
 import (
 	"context"
-	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -76,7 +76,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	// Manifest annotations without a platform apply to every platform's
 	// manifest; the exporter ignores platform-keyed ones for a single-platform
 	// result.
-	for _, k := range sortedKeys(req.spec.Annotations) {
+	for _, k := range slices.Sorted(maps.Keys(req.spec.Annotations)) {
 		rb.AddMeta(exptypes.AnnotationManifestKey(nil, k), []byte(req.spec.Annotations[k]))
 	}
 	return rb.Finalize()
@@ -99,12 +99,14 @@ func load(ctx context.Context, bc *dockerui.Client, c client.Client) (*request, 
 	if err != nil {
 		return nil, withSource(err, r.files)
 	}
-	lock, data, err := readLock(ctx, c, lp)
-	r.files[lp] = data
+	data, err := readLock(ctx, c, lp)
 	if err != nil {
+		return nil, withSource(lockReadError(r.spec, r.opts, lp, err), r.files)
+	}
+	r.files[lp] = data
+	if r.lock, err = spec.ParseLock(lp, data); err != nil {
 		return nil, withSource(err, r.files)
 	}
-	r.lock = lock
 	return r, nil
 }
 
@@ -194,41 +196,39 @@ func (r *request) sbomFor(p ocispecs.Platform) *result.Attestation[client.Refere
 }
 
 // contexts loads the build contexts that the spec's copies read from: the
-// main context, limited to the copied paths, and named contexts.
+// main context, limited to the copied paths, and named contexts. A named
+// context the client did not pass is left out, for llb.Compose to report at
+// every copy that names it.
 func (r *request) contexts(ctx context.Context, p ocispecs.Platform) (map[string]bkllb.State, error) {
 	out := map[string]bkllb.State{}
 	var mainPaths []string
-	for i, cp := range r.spec.Copy {
-		from := cp.From
-		if from == "" {
-			from = "context"
-		}
-		if from == "context" {
+	for _, cp := range r.spec.Copy {
+		if cp.From == spec.DefaultCopyFrom {
 			mainPaths = append(mainPaths, cp.Src)
 			continue
 		}
-		if _, ok := out[from]; ok {
+		if _, ok := out[cp.From]; ok {
 			continue
 		}
-		nc, err := r.bc.NamedContext(from, dockerui.ContextOpt{Platform: &p})
+		nc, err := r.bc.NamedContext(cp.From, dockerui.ContextOpt{Platform: &p})
 		if err != nil {
 			return nil, err
 		}
 		if nc == nil {
-			return nil, withSource(r.spec.Errorf(fmt.Sprintf("copy[%d].from", i), "pass it with --build-context "+from+"=<folder or image>", "no build context named %q", from), r.files)
+			continue
 		}
 		st, _, err := nc.Load(ctx)
 		if err != nil {
 			return nil, err
 		}
-		out[from] = *st
+		out[cp.From] = *st
 	}
 	if len(mainPaths) > 0 {
 		st, err := r.bc.MainContext(ctx, bkllb.FollowPaths(mainPaths))
 		if err != nil {
 			return nil, err
 		}
-		out["context"] = *st
+		out[spec.DefaultCopyFrom] = *st
 	}
 	return out, nil
 }
@@ -246,13 +246,4 @@ func lineRange(pos spec.Pos) *pb.Range {
 		Start: &pb.Position{Line: int32(pos.Line), Character: int32(max(pos.Column-1, 0))},
 		End:   &pb.Position{Line: int32(pos.Line), Character: int32(max(pos.Column-1, 0))},
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -101,3 +101,24 @@ func TestWithSourceAttachesTheSpec(t *testing.T) {
 		t.Fatal("a non-spec error was changed")
 	}
 }
+
+// A lock that cannot be read is reported in the spec that named it, with
+// the cause, since the lock itself may not exist to point into.
+func TestLockReadErrorPointsAtTheSpec(t *testing.T) {
+	s, err := spec.ParseSpec("stagex.yaml", []byte("version: 1\nlock: locks/x.yaml\npackages: [a]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := errors.New("open locks/x.yaml: no such file or directory")
+	for _, tc := range []struct {
+		opts       Options
+		path, want string
+	}{
+		{Options{}, "locks/x.yaml", "stagex.yaml:2:7: cannot read the lock file locks/x.yaml: open locks/x.yaml"},
+		{Options{Lock: "y.yaml"}, "y.yaml", "stagex.yaml:1:1: cannot read the lock file y.yaml (from STAGEX_LOCK=y.yaml): open"},
+	} {
+		if got := lockReadError(s, tc.opts, tc.path, cause).Error(); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("error = %q, want prefix %q", got, tc.want)
+		}
+	}
+}

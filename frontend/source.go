@@ -17,21 +17,14 @@ import (
 // specLanguage names the spec's language in source maps and warnings.
 const specLanguage = "YAML"
 
-// DefaultLock is the lock file read when neither the spec nor STAGEX_LOCK
-// names one: stagex.lock.yaml beside the spec.
-const DefaultLock = "stagex.lock.yaml"
-
 // lockPath returns the lock's path inside the dockerfile context: the
-// STAGEX_LOCK build arg, else the spec's lock field, else DefaultLock, each
-// relative to the spec file. It may not leave the context: BuildKit only
+// STAGEX_LOCK build arg, else the spec's lock field (which ParseSpec defaults
+// to spec.DefaultLockFile), each relative to the spec file. It may not leave the context: BuildKit only
 // sends the spec's own folder (buildx -f sends the file's folder).
 func lockPath(s *spec.Spec, o Options) (string, error) {
 	name, field := s.Lock, "lock"
 	if o.Lock != "" {
 		name, field = o.Lock, ""
-	}
-	if name == "" {
-		name = DefaultLock
 	}
 	p := path.Join(path.Dir(s.File), name)
 	if path.IsAbs(name) || p == ".." || strings.HasPrefix(p, "../") {
@@ -44,10 +37,10 @@ func lockPath(s *spec.Spec, o Options) (string, error) {
 	return p, nil
 }
 
-// readLock reads and parses the lock from the same context as the spec: the
+// readLock reads the lock from the same context as the spec: the
 // "dockerfile" input when the caller passed one (dockerfile.v0 forwarding,
 // bake), else the client's local folder.
-func readLock(ctx context.Context, c client.Client, p string) (*spec.Lock, []byte, error) {
+func readLock(ctx context.Context, c client.Client, p string) ([]byte, error) {
 	opts := c.BuildOpts().Opts
 	localName := dockerui.DefaultLocalNameDockerfile
 	if v, ok := opts["dockerfilekey"]; ok {
@@ -77,34 +70,58 @@ func readLock(ctx context.Context, c client.Client, p string) (*spec.Lock, []byt
 	}
 	def, err := st.Marshal(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ref, err := res.SingleRef()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	data, err := ref.ReadFile(ctx, client.ReadRequest{Filename: p})
-	if err != nil {
-		return nil, nil, &spec.Error{File: p, Pos: spec.Pos{Line: 1, Column: 1}, Msg: "cannot read the lock file", Hint: "write one beside the spec, or name it with lock: or " + ArgLock}
+	return ref.ReadFile(ctx, client.ReadRequest{Filename: p})
+}
+
+// lockReadError locates a lock that cannot be read in the spec, which is the
+// file that named it (the lock itself may not exist), and keeps the cause.
+func lockReadError(s *spec.Spec, o Options, p string, err error) *spec.Error {
+	const hint = "write one beside the spec, or name it with lock: or " + ArgLock
+	if o.Lock != "" {
+		return s.Errorf("", hint, "cannot read the lock file %s (from %s=%s): %v", p, ArgLock, o.Lock, err)
 	}
-	l, err := spec.ParseLock(p, data)
-	return l, data, err
+	return s.Errorf("lock", hint, "cannot read the lock file %s: %v", p, err)
+}
+
+// specErrors returns the located problems err holds, if any.
+func specErrors(err error) spec.ErrorList {
+	var list spec.ErrorList
+	var one *spec.Error
+	switch {
+	case errors.As(err, &list):
+		return list
+	case errors.As(err, &one):
+		return spec.ErrorList{one}
+	}
+	return nil
+}
+
+// errorRanges are the lines of file that the problems point at.
+func errorRanges(list spec.ErrorList, file string) []*pb.Range {
+	var ranges []*pb.Range
+	for _, e := range list {
+		if e.File == file && e.Pos.Line > 0 {
+			ranges = append(ranges, lineRange(e.Pos))
+		}
+	}
+	return ranges
 }
 
 // withSource attaches the file that an error points into, so that buildx
 // and buildctl print the offending lines under the message.
 func withSource(err error, files map[string][]byte) error {
-	var list spec.ErrorList
-	var one *spec.Error
-	switch {
-	case errors.As(err, &list) && len(list) > 0:
-	case errors.As(err, &one):
-		list = spec.ErrorList{one}
-	default:
+	list := specErrors(err)
+	if len(list) == 0 {
 		return err
 	}
 	file := list[0].File
@@ -112,15 +129,7 @@ func withSource(err error, files map[string][]byte) error {
 	if !ok {
 		return err
 	}
-	var ranges []*pb.Range
-	for _, e := range list {
-		if e.File == file && e.Pos.Line > 0 {
-			ranges = append(ranges, &pb.Range{
-				Start: &pb.Position{Line: int32(e.Pos.Line), Character: int32(e.Pos.Column - 1)},
-				End:   &pb.Position{Line: int32(e.Pos.Line), Character: int32(e.Pos.Column - 1)},
-			})
-		}
-	}
+	ranges := errorRanges(list, file)
 	return errdefs.WithSource(err, &errdefs.Source{
 		Info:   &pb.SourceInfo{Filename: file, Data: data, Language: specLanguage},
 		Ranges: ranges,

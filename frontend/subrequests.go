@@ -51,7 +51,10 @@ func (r *request) lint(context.Context) (*lint.LintResults, error) {
 	for _, p := range ps {
 		resolved, err := r.resolve(platforms.Normalize(p))
 		if err != nil {
-			res.Error = &lint.BuildError{Message: err.Error(), Location: pb.Location{SourceIndex: int32(idx)}}
+			res.Error = &lint.BuildError{Message: err.Error(), Location: pb.Location{
+				SourceIndex: int32(idx),
+				Ranges:      errorRanges(specErrors(err), r.src.Filename),
+			}}
 			return res, nil
 		}
 		for _, w := range spec.Lint(r.spec, resolved) {

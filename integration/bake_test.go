@@ -60,7 +60,7 @@ func bakeAll(t *testing.T) *bakedSet {
 }
 
 func bake(ctx context.Context, b *testbed.Bed, buildx string) (*bakedSet, error) {
-	root, err := imageset.RepoRoot()
+	root, err := testbed.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func bake(ctx context.Context, b *testbed.Bed, buildx string) (*bakedSet, error)
 	bk.Output = &log
 	results, err := bakeBuilder.Run(ctx, bk)
 	if err != nil {
-		return nil, fmt.Errorf("%w\n--- buildx output (tail) ---\n%s", err, tailLines(log.String(), 60))
+		return nil, fmt.Errorf("%w\n--- buildx output (tail) ---\n%s", err, testbed.TailLines(log.String(), 60))
 	}
 	imgs, err := imageset.InspectAll(ctx, imageset.AllTargets(), results)
 	if err != nil {
@@ -101,14 +101,6 @@ func bake(ctx context.Context, b *testbed.Bed, buildx string) (*bakedSet, error)
 		s.images[img.Target] = img
 	}
 	return s, nil
-}
-
-func tailLines(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
 }
 
 // TestBakeBuildsEveryTarget: the default group is the eight images and the
@@ -345,7 +337,7 @@ func TestBakeJavaArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(res.Log, "stagex fixture JRE") || !strings.Contains(res.Log, "  65532\n") {
-		t.Errorf("java -version / id -u output not found in the build log:\n%s", tailLines(res.Log, 30))
+		t.Errorf("java -version / id -u output not found in the build log:\n%s", testbed.TailLines(res.Log, 30))
 	}
 }
 
@@ -404,7 +396,7 @@ func TestBakeNamedContextReplacesSyntaxImage(t *testing.T) {
 	bk.Output = &log
 	results, err := bakeBuilder.Run(ctx, bk)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, tailLines(log.String(), 40))
+		t.Fatalf("%v\n%s", err, testbed.TailLines(log.String(), 40))
 	}
 	if _, built := results[imageset.FrontendTarget]; built || len(results) != 1 {
 		t.Errorf("with FRONTEND_IMAGE, bake built %d targets (frontend: %v), want base only", len(results), built)

@@ -2,6 +2,7 @@ package llb
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,16 +10,9 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
-// Default values for a spec user that leaves them out. They are documented in
-// the README; change them only with a spec version bump, since they end up in
-// image bytes.
-const (
-	defaultShell = "/sbin/nologin"
-	defaultHome  = "/"
-)
-
 // accountDB is one colon-separated file (/etc/passwd or /etc/group) with an
-// index of its names and numeric ids, for duplicate checks.
+// index of its names and numeric ids, for config.user and duplicate checks.
+// It is the only reader of these files: spec.CheckUser takes its names.
 type accountDB struct {
 	lines []string
 	names map[string]bool
@@ -53,6 +47,10 @@ func (db accountDB) bytes() []byte {
 	return b.Bytes()
 }
 
+func hasAccounts(s *spec.Spec) bool {
+	return len(s.Accounts.Users) > 0 || len(s.Accounts.Groups) > 0
+}
+
 // mergeAccounts appends the spec's groups and users to the base's /etc/group
 // and /etc/passwd, keeping the base's lines as they are and in their order.
 // A name or id that the base already has is an error at the spec's line: a
@@ -85,13 +83,8 @@ func mergeAccounts(s *spec.Spec, basePasswd, baseGroup []byte) (passwd, group []
 			errs = append(errs, s.Errorf(at+".uid", "pick another uid", "uid %d is already used by user %q of the base image", u.UID, owner))
 			continue
 		}
-		home, shell := u.Home, u.Shell
-		if home == "" {
-			home = defaultHome
-		}
-		if shell == "" {
-			shell = defaultShell
-		}
+		// ParseSpec fills these in; a Spec built in code may leave them out.
+		home, shell := cmp.Or(u.Home, spec.DefaultHome), cmp.Or(u.Shell, spec.DefaultShell)
 		pw.lines = append(pw.lines, fmt.Sprintf("%s:x:%d:%d:%s:%s:%s", u.Name, u.UID, u.GID, u.Gecos, home, shell))
 		pw.names[u.Name] = true
 		pw.ids[u.UID] = u.Name

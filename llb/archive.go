@@ -3,8 +3,9 @@ package llb
 import (
 	"context"
 	"fmt"
-	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
@@ -17,6 +18,23 @@ import (
 // keys are written): the content is not from StageX, and whoever inspects
 // the image should see that without reading its history.
 const ArchiveLabelPrefix = "ing.buildth.edp.stagex.archive."
+
+// checkArchiveLabels refuses spec labels under ArchiveLabelPrefix: the
+// spec's labels are applied last, so one of them could replace what the
+// image says about an archive's origin.
+func checkArchiveLabels(s *spec.Spec) error {
+	var errs spec.ErrorList
+	for _, k := range slices.Sorted(maps.Keys(s.Config.Labels)) {
+		if strings.HasPrefix(k, ArchiveLabelPrefix) {
+			errs = append(errs, s.Errorf("config.labels."+k, "remove it; the frontend writes these labels for the spec's archives",
+				"label %s is reserved: it names an archive's origin", k))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
 
 // ArchiveInfo is one archive layer as the SBOM and the labels describe it.
 type ArchiveInfo struct {
@@ -101,8 +119,7 @@ func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []ArchiveInfo
 }
 
 // archiveParents returns the mkdir actions for dst and every folder above
-// it, parents first: with the base's mode and owner where the base has the
-// folder (so that the merge does not change it), else 0755 root.
+// it, parents first, each as baseDir says.
 func archiveParents(ctx context.Context, in *Input, dst, at string) ([]func(*bkllb.FileAction) *bkllb.FileAction, error) {
 	var dirs []string
 	for d := dst; d != "/"; d = path.Dir(d) {
@@ -110,23 +127,14 @@ func archiveParents(ctx context.Context, in *Input, dst, at string) ([]func(*bkl
 	}
 	var out []func(*bkllb.FileAction) *bkllb.FileAction
 	for _, d := range dirs {
-		mode, uid, gid := defaultDirMode, 0, 0
-		if in.BaseFS != nil {
-			fi, err := in.BaseFS.Lstat(ctx, d)
-			if err != nil {
-				return nil, err
-			}
-			switch {
-			case fi == nil:
-			case fi.Mode.IsDir() && fi.Mode&(fs.ModeSticky|fs.ModeSetuid|fs.ModeSetgid) != 0:
-				return nil, in.Spec.Errorf(at+".dst", "unpack it somewhere else", "cannot unpack below %s: the base has it with setuid, setgid or sticky bits, which the archive layer cannot keep", d)
-			case fi.Mode.IsDir():
-				mode, uid, gid = fi.Mode.Perm(), int(fi.UID), int(fi.GID)
-			default:
-				return nil, in.Spec.Errorf(at+".dst", "unpack it into a folder of its own", "cannot unpack into %s: the base has %s, and it is not a folder", dst, d)
-			}
+		e, refused, err := baseDir(ctx, in.BaseFS, d)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, mkdir(d, mode, uid, gid, in.Epoch))
+		if refused != "" {
+			return nil, in.Spec.Errorf(at+".dst", "unpack it into a folder of its own, somewhere else", "cannot unpack below %s: %s", d, refused)
+		}
+		out = append(out, mkdir(d, e.mode, e.uid, e.gid, in.Epoch))
 	}
 	return out, nil
 }

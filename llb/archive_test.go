@@ -219,15 +219,7 @@ func TestArchiveParents(t *testing.T) {
 		base[k] = v
 	}
 	base["/opt"] = memFile{FileInfo: FileInfo{Mode: fs.ModeDir | 0o750, UID: 7, GID: 8}}
-	s, err := spec.ParseSpec("stagex.yaml", []byte(archiveSpecYAML(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, _ := spec.ParseLock("stagex.lock.yaml", []byte(lockYAML))
-	r, err := spec.Resolve(s, l, spec.ResolveOptions{Platform: "linux/amd64"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, r := resolve(t, archiveSpecYAML(1))
 	in := &Input{Spec: s, Resolved: r, Images: images(t, r), Platform: amd64, BaseFS: base}
 	res, err := Compose(context.Background(), in)
 	if err != nil {
@@ -257,5 +249,14 @@ func TestArchiveParents(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "stagex.yaml:11:") {
 			t.Errorf("%s /opt in the base: err = %v, want an error at the dst line", name, err)
 		}
+	}
+}
+
+// A spec label cannot replace what the image says about an archive.
+func TestArchiveLabelIsReserved(t *testing.T) {
+	y := strings.Replace(archiveSpecYAML(1), "config:\n", "config:\n  labels: {ing.buildth.edp.stagex.archive.temurin-jre: from StageX}\n", 1)
+	err := composeErr(t, y)
+	if err == nil || !strings.Contains(err.Error(), "stagex.yaml:5:") || !strings.Contains(err.Error(), "reserved") {
+		t.Fatalf("err = %v, want a located error for the reserved label", err)
 	}
 }

@@ -17,7 +17,8 @@ type FileInfo struct {
 
 // BaseFS reads the base image's filesystem. The frontend implements it over
 // the solved base; tests use a map. It is the only I/O the composition does,
-// and it is only used when there is a generated layer or an archive to write.
+// and it is only used when there is a generated layer or an archive to write,
+// or a config.user name to look up.
 type BaseFS interface {
 	// Lstat returns nil, nil when p does not exist.
 	Lstat(ctx context.Context, p string) (*FileInfo, error)
@@ -80,4 +81,30 @@ func resolvePath(ctx context.Context, base BaseFS, p string) (string, error) {
 		cur = "/"
 	}
 	return cur, nil
+}
+
+// baseDir is how a layer writes a folder it needs above its content: with
+// the base's mode and owner where the base has the folder, so that the merge
+// leaves it as it is, else 0755 root. A folder the layer cannot write back
+// unchanged is refused, with the reason for the caller to locate at its spec
+// field: one with setuid, setgid or sticky bits (BuildKit's file operations
+// write mode&0777 only, so the layer's copy would drop them), and a path the
+// base holds as something else, which the layer's folder would replace.
+func baseDir(ctx context.Context, base BaseFS, d string) (e dirEntry, refused string, err error) {
+	e = dirEntry{mode: defaultDirMode}
+	if base == nil {
+		return e, "", nil
+	}
+	fi, err := base.Lstat(ctx, d)
+	switch {
+	case err != nil:
+		return e, "", err
+	case fi == nil:
+		return e, "", nil
+	case !fi.Mode.IsDir():
+		return e, "the base has it, and it is not a folder", nil
+	case fi.Mode&(fs.ModeSticky|fs.ModeSetuid|fs.ModeSetgid) != 0:
+		return e, "the base has it with setuid, setgid or sticky bits, which a layer cannot keep", nil
+	}
+	return dirEntry{mode: fi.Mode.Perm(), uid: int(fi.UID), gid: int(fi.GID)}, "", nil
 }

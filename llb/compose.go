@@ -57,7 +57,14 @@ type Result struct {
 
 // Compose builds the LLB state and image config for one platform.
 func Compose(ctx context.Context, in *Input) (*Result, error) {
-	if err := checkUser(ctx, in); err != nil {
+	if err := checkArchiveLabels(in.Spec); err != nil {
+		return nil, err
+	}
+	basePasswd, baseGroup, err := readBaseAccounts(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.Spec.CheckUser(parseAccountDB(basePasswd).names, parseAccountDB(baseGroup).names); err != nil {
 		return nil, err
 	}
 	parts, err := Plan(in.Resolved, in.Images)
@@ -87,7 +94,7 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 		return nil, err
 	}
 	inputs = append(inputs, archives...)
-	gen, genFiles, err := generatedLayer(ctx, in)
+	gen, genFiles, err := generatedLayer(ctx, in, basePasswd, baseGroup)
 	if err != nil {
 		return nil, err
 	}
@@ -106,23 +113,21 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 	}, nil
 }
 
-// checkUser checks that config.user names accounts that exist. The base is
-// read only when the spec's own accounts do not settle it, so a numeric user
-// never costs a pull of the base.
-func checkUser(ctx context.Context, in *Input) error {
-	err := in.Spec.CheckUser(nil, nil)
-	if err == nil || in.BaseFS == nil {
-		return err
+// readBaseAccounts reads the base's /etc/passwd and /etc/group once for the
+// composition: config.user is checked against them, and the spec's accounts
+// are appended to them. They are read only when one of these needs them, so
+// a numeric user never costs a pull of the base.
+func readBaseAccounts(ctx context.Context, in *Input) (passwd, group []byte, err error) {
+	if in.BaseFS == nil || !hasAccounts(in.Spec) && in.Spec.CheckUser(nil, nil) == nil {
+		return nil, nil, nil
 	}
-	passwd, err := in.BaseFS.ReadFile(ctx, "/etc/passwd")
-	if err != nil {
-		return err
+	if passwd, err = in.BaseFS.ReadFile(ctx, "/etc/passwd"); err != nil {
+		return nil, nil, err
 	}
-	group, err := in.BaseFS.ReadFile(ctx, "/etc/group")
-	if err != nil {
-		return err
+	if group, err = in.BaseFS.ReadFile(ctx, "/etc/group"); err != nil {
+		return nil, nil, err
 	}
-	return in.Spec.CheckUser(passwd, group)
+	return passwd, group, nil
 }
 
 // location ties an op to the line of a spec field.

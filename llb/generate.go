@@ -1,6 +1,7 @@
 package llb
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -35,9 +36,9 @@ type dirEntry struct {
 // epoch: creating a file in a directory moves the directory's mtime to the
 // wall clock, and the copy sets a directory's times after its contents, so
 // the second step is what makes the layer bytes reproducible.
-func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, []GeneratedFile, error) {
+func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte) (*bkllb.State, []GeneratedFile, error) {
 	s := in.Spec
-	if len(s.Accounts.Users) == 0 && len(s.Accounts.Groups) == 0 && len(s.Paths) == 0 && len(s.Copy) == 0 {
+	if !hasAccounts(s) && len(s.Paths) == 0 && len(s.Copy) == 0 {
 		return nil, nil, nil
 	}
 	var files []GeneratedFile
@@ -54,19 +55,27 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, []GeneratedFi
 			}
 		}
 	}
+	// written maps each path the layer creates itself to the spec field that
+	// asks for it. Paths are compared after the base's symlinks are followed
+	// (/bin/sh is /usr/bin/sh in a merged-/usr base), where the spec's own
+	// duplicate check cannot see them: two entries on one path would leave
+	// only the later one in the image, or fail the solve.
+	type claim struct {
+		at  string
+		dir bool
+	}
+	written := map[string]claim{}
 	var errs spec.ErrorList
-
-	if len(s.Accounts.Users) > 0 || len(s.Accounts.Groups) > 0 {
-		var basePasswd, baseGroup []byte
-		if in.BaseFS != nil {
-			var err error
-			if basePasswd, err = in.BaseFS.ReadFile(ctx, "/etc/passwd"); err != nil {
-				return nil, nil, err
-			}
-			if baseGroup, err = in.BaseFS.ReadFile(ctx, "/etc/group"); err != nil {
-				return nil, nil, err
-			}
+	conflict := func(p, at string) bool {
+		first, dup := written[p]
+		if dup {
+			errs = append(errs, s.Errorf(at, "keep one entry per path; paths are compared after following the base's symlinks",
+				"%s is already written by %s (line %d)", p, first.at, s.Pos(first.at).Line))
 		}
+		return dup
+	}
+
+	if hasAccounts(s) {
 		passwd, group, err := mergeAccounts(s, basePasswd, baseGroup)
 		if err != nil {
 			return nil, nil, err
@@ -74,6 +83,8 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, []GeneratedFi
 		files = append(files,
 			GeneratedFile{Path: "/etc/passwd", Type: "file", Content: passwd},
 			GeneratedFile{Path: "/etc/group", Type: "file", Content: group})
+		written["/etc/passwd"] = claim{at: "accounts"}
+		written["/etc/group"] = claim{at: "accounts"}
 		need("/etc/passwd", "accounts")
 		actions = append(actions,
 			mkfile("/etc/passwd", 0o644, 0, 0, passwd, in.Epoch),
@@ -93,19 +104,19 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, []GeneratedFi
 			errs = append(errs, s.Errorf(at+".path", "", "%v", err))
 			continue
 		}
-		if err := checkMode(s, at+".mode", p.Mode); err != nil {
-			errs = append(errs, err)
+		if conflict(target, at+".path") {
 			continue
 		}
+		written[target] = claim{at: at + ".path", dir: p.Type == spec.PathDirectory}
 		locs = append(locs, in.location(at))
 		need(target, at)
 		switch p.Type {
-		case "directory":
+		case spec.PathDirectory:
 			dirs[target] = dirEntry{mode: modeOr(p.Mode, defaultDirMode), uid: p.UID, gid: p.GID, at: at}
-		case "file":
+		case spec.PathFile:
 			leaves = append(leaves, leaf{target, mkfile(target, modeOr(p.Mode, defaultFileMode), p.UID, p.GID, []byte(p.Content), in.Epoch)})
 			files = append(files, GeneratedFile{Path: target, Type: "file", Content: []byte(p.Content)})
-		case "symlink":
+		case spec.PathSymlink:
 			leaves = append(leaves, leaf{target, symlink(p.Target, target, p.UID, p.GID, in.Epoch)})
 			files = append(files, GeneratedFile{Path: target, Type: "symlink", Target: p.Target})
 		default:
@@ -116,10 +127,7 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, []GeneratedFi
 	var copies []func(*bkllb.FileAction) *bkllb.FileAction
 	for i, c := range s.Copy {
 		at := fmt.Sprintf("copy[%d]", i)
-		from := c.From
-		if from == "" {
-			from = "context"
-		}
+		from := cmp.Or(c.From, spec.DefaultCopyFrom)
 		src, ok := in.Contexts[from]
 		if !ok {
 			errs = append(errs, s.Errorf(at+".from", "pass it with --build-context "+from+"=<dir or image>", "no build context named %q", from))
@@ -130,8 +138,9 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, []GeneratedFi
 			errs = append(errs, s.Errorf(at+".dst", "", "%v", err))
 			continue
 		}
-		if err := checkMode(s, at+".mode", c.Mode); err != nil {
-			errs = append(errs, err)
+		// A copy into a folder the spec creates is what that folder is for;
+		// a copy onto a file or link the layer writes would replace it.
+		if w, ok := written[dst]; ok && !w.dir && conflict(dst, at+".dst") {
 			continue
 		}
 		locs = append(locs, in.location(at))
@@ -153,19 +162,15 @@ func generatedLayer(ctx context.Context, in *Input) (*bkllb.State, []GeneratedFi
 	var dirActions []func(*bkllb.FileAction) *bkllb.FileAction
 	for _, d := range dirPaths {
 		e := dirs[d]
-		if e.at == "" && in.BaseFS != nil {
-			fi, err := in.BaseFS.Lstat(ctx, d)
+		if e.at == "" {
+			base, refused, err := baseDir(ctx, in.BaseFS, d)
 			if err != nil {
 				return nil, nil, err
 			}
-			if fi != nil && fi.Mode.IsDir() {
-				if fi.Mode&(fs.ModeSticky|fs.ModeSetuid|fs.ModeSetgid) != 0 {
-					// Writing the directory again would drop its special
-					// bits (see specialBits) from the composed image.
-					return nil, nil, s.Errorf(dirs[d].owner, "write the file somewhere else", "cannot write below %s: the base has it with setuid, setgid or sticky bits, which the generated layer cannot keep", d)
-				}
-				e = dirEntry{mode: fi.Mode.Perm(), uid: int(fi.UID), gid: int(fi.GID)}
+			if refused != "" {
+				return nil, nil, s.Errorf(e.owner, "write it somewhere else", "cannot write below %s: %s", d, refused)
 			}
+			e = base
 		}
 		dirActions = append(dirActions, mkdir(d, e.mode, e.uid, e.gid, in.Epoch))
 	}
@@ -208,27 +213,13 @@ func modeOr(m *uint32, def fs.FileMode) fs.FileMode {
 	return fs.FileMode(*m)
 }
 
-// specialBits are setuid, setgid and sticky. BuildKit's file operations keep
-// only the permission bits (mode & 0777), so a layer cannot be written with
-// them; asking for one is an error rather than a silently different image.
-const specialBits = 0o7000
-
-func checkMode(s *spec.Spec, at string, m *uint32) *spec.Error {
-	if m != nil && *m&specialBits != 0 {
-		return s.Errorf(at, "use a mode without setuid, setgid or sticky bits (at most 0777)", "mode %04o has setuid, setgid or sticky bits, which BuildKit's file operations cannot write", *m)
-	}
-	return nil
-}
-
-// The helpers below chain one file action onto the previous one (nil for the
-// first), so the whole layer is a single FileOp.
+// The helpers below chain one file action onto the previous one, so the whole
+// layer is a single FileOp. The first is chained onto nil: BuildKit's
+// FileAction methods start a new chain on a nil receiver.
 
 func mkdir(p string, m fs.FileMode, uid, gid int, t time.Time) func(*bkllb.FileAction) *bkllb.FileAction {
 	opts := []bkllb.MkdirOption{bkllb.WithUIDGID(uid, gid), bkllb.WithCreatedTime(t)}
 	return func(fa *bkllb.FileAction) *bkllb.FileAction {
-		if fa == nil {
-			return bkllb.Mkdir(p, m, opts...)
-		}
 		return fa.Mkdir(p, m, opts...)
 	}
 }
@@ -236,9 +227,6 @@ func mkdir(p string, m fs.FileMode, uid, gid int, t time.Time) func(*bkllb.FileA
 func mkfile(p string, m fs.FileMode, uid, gid int, data []byte, t time.Time) func(*bkllb.FileAction) *bkllb.FileAction {
 	opts := []bkllb.MkfileOption{bkllb.WithUIDGID(uid, gid), bkllb.WithCreatedTime(t)}
 	return func(fa *bkllb.FileAction) *bkllb.FileAction {
-		if fa == nil {
-			return bkllb.Mkfile(p, m, data, opts...)
-		}
 		return fa.Mkfile(p, m, data, opts...)
 	}
 }
@@ -246,9 +234,6 @@ func mkfile(p string, m fs.FileMode, uid, gid int, data []byte, t time.Time) fun
 func symlink(target, p string, uid, gid int, t time.Time) func(*bkllb.FileAction) *bkllb.FileAction {
 	opts := []bkllb.SymlinkOption{bkllb.WithUIDGID(uid, gid), bkllb.WithCreatedTime(t)}
 	return func(fa *bkllb.FileAction) *bkllb.FileAction {
-		if fa == nil {
-			return bkllb.Symlink(target, p, opts...)
-		}
 		return fa.Symlink(target, p, opts...)
 	}
 }
@@ -264,9 +249,6 @@ func copyFrom(src bkllb.State, c spec.Copy, dst string, t time.Time) func(*bkllb
 		info.Mode = &bkllb.ChmodOpt{Mode: fs.FileMode(*c.Mode)}
 	}
 	return func(fa *bkllb.FileAction) *bkllb.FileAction {
-		if fa == nil {
-			return bkllb.Copy(src, c.Src, dst, info)
-		}
 		return fa.Copy(src, c.Src, dst, info)
 	}
 }

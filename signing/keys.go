@@ -10,6 +10,7 @@
 package signing
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -138,7 +139,15 @@ type PublicKey struct {
 }
 
 // ParsePublicKey reads a PEM public key ("PUBLIC KEY", as cosign writes).
+// The file must hold that one block and nothing else: `stagex policy` copies
+// the whole file into the Kyverno policy, where a second key hidden after
+// the first would let one entry count for another signer.
 func ParsePublicKey(name string, pemBytes []byte) (*PublicKey, error) {
+	trimmed := bytes.TrimSpace(pemBytes)
+	block, rest := pem.Decode(trimmed)
+	if block == nil || !bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) || len(bytes.TrimSpace(rest)) > 0 {
+		return nil, fmt.Errorf("%s: not a single PEM public key (one \"PUBLIC KEY\" block, nothing before or after it)", name)
+	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

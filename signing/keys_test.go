@@ -127,6 +127,34 @@ func TestRefusedKeys(t *testing.T) {
 		!strings.Contains(err.Error(), "Ed25519") {
 		t.Errorf("Ed25519 public key: err = %v", err)
 	}
+
+	// A key file with a second key after the first, or text around it:
+	// verify would read the first key only, while the policy would trust
+	// every key in the file.
+	var ecPubs [][]byte
+	for range 2 {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ecPubs = append(ecPubs, pemBlock(t, "PUBLIC KEY", der))
+	}
+	if _, err := ParsePublicKey("one.pub", append([]byte("\n"), ecPubs[0]...)); err != nil {
+		t.Errorf("one key with blank space around it: %v", err)
+	}
+	for name, file := range map[string][]byte{
+		"two keys":    append(append([]byte{}, ecPubs[0]...), ecPubs[1]...),
+		"text before": append([]byte("trusted:\n"), ecPubs[0]...),
+		"text after":  append(append([]byte{}, ecPubs[0]...), "garbage\n"...),
+	} {
+		if _, err := ParsePublicKey(name, file); err == nil || !strings.Contains(err.Error(), "not a single PEM public key") {
+			t.Errorf("%s: err = %v, want it refused", name, err)
+		}
+	}
 }
 
 func TestPolicyCheck(t *testing.T) {

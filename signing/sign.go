@@ -60,9 +60,10 @@ func Sign(ctx context.Context, d name.Digest, key *PrivateKey, opts ...remote.Op
 	if err != nil {
 		return nil, err
 	}
+	sigB64 := base64.StdEncoding.EncodeToString(sig)
 	add := mutate.Addendum{
 		Layer:       layer,
-		Annotations: map[string]string{SignatureAnnotation: base64.StdEncoding.EncodeToString(sig)},
+		Annotations: map[string]string{SignatureAnnotation: sigB64},
 	}
 
 	for attempt := 1; attempt <= writeAttempts; attempt++ {
@@ -105,8 +106,10 @@ func Sign(ctx context.Context, d name.Digest, key *PrivateKey, opts ...remote.Op
 		if err != nil {
 			return nil, err
 		}
+		// Every signer of d signs the same payload, so the layer digest
+		// is the same for all of them: only the signature tells ours.
 		for _, l := range m.Layers {
-			if l.Digest == layerDigest {
+			if l.Digest == layerDigest && l.Annotations[SignatureAnnotation] == sigB64 {
 				h, err := now.Digest()
 				if err != nil {
 					return nil, err

@@ -1,6 +1,7 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,8 +10,10 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -135,5 +138,76 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	srv.Close()
 	if _, err := Verify(ctx, d.String(), policy); err == nil || !strings.Contains(err.Error(), "cannot reach the registry") {
 		t.Errorf("closed registry: err = %v", err)
+	}
+}
+
+// clobberingRegistry is a registry that, once armed, puts the previous
+// signature manifest back right after the next one is written: what a
+// concurrent signer that read the tag before our write does to it.
+type clobberingRegistry struct {
+	next  http.Handler
+	mu    sync.Mutex
+	armed bool
+	last  []byte // the last manifest written to a .sig tag
+	ctype string
+}
+
+func (c *clobberingRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") || !strings.HasSuffix(r.URL.Path, SignatureTagSuffix) {
+		c.next.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	c.next.ServeHTTP(w, r)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.armed && c.last != nil {
+		c.armed = false
+		back := httptest.NewRequest(http.MethodPut, r.URL.String(), bytes.NewReader(c.last))
+		back.Header.Set("Content-Type", c.ctype)
+		c.next.ServeHTTP(httptest.NewRecorder(), back)
+		return
+	}
+	c.last, c.ctype = body, r.Header.Get("Content-Type")
+}
+
+// TestSignReAddsOverwrittenSignature: a concurrent writer drops our layer
+// right after we wrote it. Every signer of a digest signs the same payload,
+// so the read-back must tell our layer by its signature, not by its digest,
+// or the lost signature passes for written.
+func TestSignReAddsOverwrittenSignature(t *testing.T) {
+	ctx := context.Background()
+	reg := &clobberingRegistry{next: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	k1, p1 := keyPair(t, "k1.pub")
+	k2, p2 := keyPair(t, "k2.pub")
+	d := pushRandom(t, host, "app")
+	if _, err := Sign(ctx, d, k1); err != nil {
+		t.Fatal(err)
+	}
+	reg.mu.Lock()
+	reg.armed = true
+	reg.mu.Unlock()
+	res, err := Sign(ctx, d, k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.armed {
+		t.Fatal("the registry never overwrote the second signature: the test did not test anything")
+	}
+	if res.Signatures != 2 {
+		t.Errorf("after the overwrite the tag holds %d signatures, want 2 (the lost one re-added)", res.Signatures)
+	}
+	if r, err := Verify(ctx, d.String(), Policy{Threshold: 2, Keys: []*PublicKey{p1, p2}}); err != nil {
+		t.Errorf("two signers, one overwritten and re-added: %v (report %+v)", err, r)
 	}
 }

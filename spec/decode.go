@@ -195,8 +195,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, at Pos, v reflect.Value, path string
 		d.typeError(n, at, path, want, hint)
 		return
 	}
-	// A written empty list stays non-nil: "entrypoint: []" clears, an
-	// absent entrypoint inherits.
+	// A written empty list stays non-nil, so the Spec says what was written.
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
 		d.decode(item, s.Index(i), joinIndex(path, i), Pos{}, false)
@@ -299,7 +298,7 @@ func (d *decoder) decodeMode(n *yaml.Node, at Pos, v reflect.Value, path string)
 	mode, err := ParseMode(s)
 	if err != nil {
 		d.failed[path] = true
-		d.errorf(at, "write 3 or 4 octal digits, e.g. \"0755\" or \"04755\"", "%s: %v", d.label(path), err)
+		d.errorf(at, "write 3 or 4 octal digits, e.g. \"0755\" or \"0644\"", "%s: %v", d.label(path), err)
 		return
 	}
 	v.Set(reflect.ValueOf(&mode))

@@ -53,14 +53,15 @@ type PackageRef struct {
 	Pos Pos
 }
 
-// Config is the OCI image config. Lists distinguish unset (nil: inherit
-// what the layers or defaults give) from explicitly empty ([]: clear it).
+// Config is the OCI image config, the spec's alone: no package's config is
+// inherited. A list written empty ([]) decodes non-nil and an absent one nil,
+// but both leave the field out of the image.
 type Config struct {
 	Env        map[string]string `yaml:"env"`
 	User       string            `yaml:"user"` // "name", "uid", "name:group" or "uid:gid"
 	Workdir    string            `yaml:"workdir"`
-	Entrypoint []string          `yaml:"entrypoint"` // nil = unset; [] = explicitly empty
-	Cmd        []string          `yaml:"cmd"`        // nil = unset; [] = explicitly empty
+	Entrypoint []string          `yaml:"entrypoint"`
+	Cmd        []string          `yaml:"cmd"`
 	Labels     map[string]string `yaml:"labels"`
 	Expose     []string          `yaml:"expose"`  // "port[/tcp|/udp|/sctp]"
 	Volumes    []string          `yaml:"volumes"` // absolute paths

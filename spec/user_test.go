@@ -2,15 +2,18 @@ package spec
 
 import "testing"
 
-const basePasswd = "root:x:0:0:root:/root:/bin/sh\n# comment\n\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n"
-const baseGroup = "root:x:0:\nnogroup:x:65534:\n"
+// The names of the base's /etc/passwd and /etc/group, as llb reads them.
+var (
+	basePasswd = map[string]bool{"root": true, "nobody": true}
+	baseGroup  = map[string]bool{"root": true, "nogroup": true}
+)
 
 func TestCheckUser(t *testing.T) {
 	accounts := "accounts:\n  groups: [{name: app, gid: 10}]\n  users: [{name: svc, uid: 10, gid: 10}]\n"
 	for _, c := range []struct {
 		user   string
-		passwd string
-		group  string
+		passwd map[string]bool
+		group  map[string]bool
 		want   *wantError
 	}{
 		{user: "", want: nil},
@@ -26,7 +29,7 @@ func TestCheckUser(t *testing.T) {
 		t.Run(c.user, func(t *testing.T) {
 			src := head + accounts + "config: {user: \"" + c.user + "\"}\n"
 			s := mustParseSpec(t, src)
-			err := s.CheckUser([]byte(c.passwd), []byte(c.group))
+			err := s.CheckUser(c.passwd, c.group)
 			if c.want == nil {
 				if err != nil {
 					t.Errorf("CheckUser: %v", err)

@@ -146,6 +146,6 @@ func (v *validator) id(path string, id int) {
 // mode checks a mode set in code; decoding already refuses bad spellings.
 func (v *validator) mode(path string, m *uint32) {
 	if m != nil && *m > maxMode {
-		v.errorf(path, "use at most 07777", "invalid file mode %o", *m)
+		v.errorf(path, "use at most 0777: setuid, setgid and sticky bits cannot be written", "invalid file mode %o", *m)
 	}
 }

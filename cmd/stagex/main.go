@@ -32,8 +32,8 @@ const usage = `usage:
   stagex verify --threshold N --key PUB [--key PUB]… IMAGE
   stagex policy --threshold N --key PUB [--key PUB]… --image-pattern PATTERN… [--name NAME] [-o FILE]
 
-sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8 or EC,
-        or a cosign key with its password in COSIGN_PASSWORD)
+sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
+        PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD)
 verify  passes when at least N distinct keys signed exactly the image's digest
         (a tag is resolved to the digest it points to now)
 policy  writes the Kyverno ClusterPolicy that requires the same N of the keys

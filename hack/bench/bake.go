@@ -3,19 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 )
-
-// bakeFile is the bake definition of all images, at the repository root.
-const bakeFile = imageset.BakeFile
 
 // bakeBuilder is the name of the buildx builder bench creates on its bed,
 // in a BUILDX_CONFIG folder of its own.
@@ -26,12 +22,6 @@ const bakeBuilder = "stagex-bench"
 // fixture packages and archives, a fixture lock, the frontend packed from a
 // local binary), runs times cold (cache pruned) and warm (again right after).
 func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*BakeReport, error) {
-	if _, err := os.Stat(filepath.Join(root, bakeFile)); errors.Is(err, os.ErrNotExist) {
-		logf("bake: skipped — %s not present yet", bakeFile)
-		return &BakeReport{Skipped: bakeFile + " not present yet"}, nil
-	} else if err != nil {
-		return nil, err
-	}
 	buildx, err := imageset.Buildx(ctx, root, os.Stderr)
 	if err != nil {
 		return nil, err
@@ -67,7 +57,7 @@ func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*Bake
 			res, err := b.Run(ctx, bk)
 			d := time.Since(start)
 			if err != nil {
-				return nil, fmt.Errorf("bake, %s run %d: %w\n--- buildx output (tail) ---\n%s", cache, i, err, tailLines(out.String(), 40))
+				return nil, fmt.Errorf("bake, %s run %d: %w\n--- buildx output (tail) ---\n%s", cache, i, err, testbed.TailLines(out.String(), 40))
 			}
 			targets := make([]string, 0, len(res))
 			for t := range res {
@@ -86,12 +76,4 @@ func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*Bake
 	}
 	rep.summarize()
 	return rep, nil
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -230,7 +229,6 @@ func sampleReport() *Report {
 	add(cacheWarm, variantChain, "b", []float64{1, 1, 1}, chain, 800<<20)
 	r.Compose.ratios()
 	r.Overhead = []Overhead{{Packages: 1, NsPerOp: 266496, BytesPerOp: 119113, AllocsPerOp: 1330, LLBOps: 7}}
-	r.Bake = &BakeReport{Skipped: bakeFile + " not present yet"}
 	return r
 }
 
@@ -268,7 +266,6 @@ func TestReport(t *testing.T) {
 	for _, want := range []string{
 		"2 cores (Test CPU), 24.0 GiB memory, Linux 6.1, BuildKit v0.34.2, 2026-01-02T03:04:05Z",
 		"core-filesystem + core-large (200.0 MiB upstream layers): median of 3 runs",
-		"bake: skipped — docker-bake.hcl not present yet",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text lacks %q:\n%s", want, text)
@@ -288,7 +285,7 @@ func TestReport(t *testing.T) {
 		}
 	}
 	if strings.Contains(md, "buildx bake of") {
-		t.Errorf("a skipped bake has a table:\n%s", md)
+		t.Errorf("a report without a bake has a bake table:\n%s", md)
 	}
 
 	r.Bake = &BakeReport{Targets: []string{"base", "frontend"}, Cold: []float64{30, 10, 20}, Warm: []float64{2, 1, 3}}
@@ -301,9 +298,6 @@ func TestReport(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
-	}
-	if strings.Contains(md, "bake: skipped") {
-		t.Errorf("a bake that ran says skipped:\n%s", md)
 	}
 }
 
@@ -348,17 +342,6 @@ func TestWriteJSONAndMarkdown(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(fresh); string(got) != markBegin+"\n"+r.Markdown()+markEnd+"\n" {
 		t.Errorf("new file =\n%s", got)
-	}
-}
-
-func TestBakeSkipsWithoutBakeFile(t *testing.T) {
-	rep, err := benchBake(context.Background(), nil, t.TempDir(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Report{Bake: rep}
-	if got := r.bakeSkipped(); got != "bake: skipped — docker-bake.hcl not present yet" {
-		t.Errorf("skip line = %q", got)
 	}
 }
 

@@ -3,8 +3,8 @@
 // replaces (FROM scratch + one COPY --from per package), cold and warm, the
 // frontend's own overhead per request, and a bake of all images.
 //
-//	make bench                                   # starts its own bed, runs, takes it down
-//	hack/bench -markdown docs/benchmarks.md      # inside a bed's environment
+//	make bench                                        # starts its own bed, runs, takes it down
+//	go run ./hack/bench -markdown docs/benchmarks.md   # inside a bed's environment
 //
 // It needs a test bed (STAGEX_BUILDKIT_ADDR, STAGEX_REGISTRY_ADDR; `make
 // bench` provides one). It prints a table and writes the same as JSON into

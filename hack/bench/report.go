@@ -128,7 +128,6 @@ type Overhead struct {
 
 // BakeReport is part 4: wall times of whole bakes, in seconds.
 type BakeReport struct {
-	Skipped string    `json:"skipped,omitempty"`
 	Targets []string  `json:"targets,omitempty"`
 	Cold    []float64 `json:"cold_seconds,omitempty"`
 	Warm    []float64 `json:"warm_seconds,omitempty"`
@@ -207,7 +206,7 @@ func (r *Report) tables() []table {
 		}
 		ts = append(ts, t)
 	}
-	if b := r.Bake; b != nil && b.Skipped == "" && len(b.Cold) > 0 && len(b.Warm) > 0 {
+	if b := r.Bake; b != nil && len(b.Cold) > 0 && len(b.Warm) > 0 {
 		row := func(cache string, secs []float64, med float64) []string {
 			return []string{cache, secondsText(med), secondsText(slices.Min(secs)), secondsText(slices.Max(secs))}
 		}
@@ -219,13 +218,6 @@ func (r *Report) tables() []table {
 		})
 	}
 	return ts
-}
-
-func (r *Report) bakeSkipped() string {
-	if r.Bake != nil && r.Bake.Skipped != "" {
-		return "bake: skipped — " + r.Bake.Skipped
-	}
-	return ""
 }
 
 func (r *Report) machineText() string {
@@ -253,9 +245,6 @@ func (r *Report) Text() string {
 			fmt.Fprintf(&b, "%s\n", t.note)
 		}
 	}
-	if s := r.bakeSkipped(); s != "" {
-		fmt.Fprintf(&b, "\n%s\n", s)
-	}
 	return b.String()
 }
 
@@ -273,9 +262,6 @@ func (r *Report) Markdown() string {
 		if t.note != "" {
 			fmt.Fprintf(&b, "\n%s\n", t.note)
 		}
-	}
-	if s := r.bakeSkipped(); s != "" {
-		fmt.Fprintf(&b, "\n%s\n", s)
 	}
 	return b.String()
 }

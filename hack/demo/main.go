@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 )
 
 func main() {
@@ -47,7 +48,7 @@ func main() {
 }
 
 func run(ctx context.Context, bedName string, keep bool, digests, show, progress string, lines int) (err error) {
-	root, err := imageset.RepoRoot()
+	root, err := testbed.RepoRoot()
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ import (
 	"syscall"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -126,7 +127,7 @@ Two ways out:
 }
 
 func run(ctx context.Context, bedName, digests, progress string, targets []string) (err error) {
-	root, err := imageset.RepoRoot()
+	root, err := testbed.RepoRoot()
 	if err != nil {
 		return err
 	}

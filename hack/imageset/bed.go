@@ -13,7 +13,7 @@ import (
 
 // Bed is an embedded BuildKit daemon and registry from hack/bed.
 type Bed struct {
-	Name         string // empty for a bed given through the environment
+	Name         string // the hack/bed name, e.g. "demo"
 	BuildkitAddr string // unix://…/buildkitd.sock
 	RegistryAddr string // 127.0.0.1:PORT
 }
@@ -50,7 +50,7 @@ func StartBed(ctx context.Context, root, name string, log io.Writer) (*Bed, erro
 
 // Stop takes a bed started by StartBed down again (state removed).
 func (b *Bed) Stop(root string, log io.Writer) error {
-	if b == nil || b.Name == "" {
+	if b == nil {
 		return nil
 	}
 	// Not the caller's context: a cancelled run must still clean up.

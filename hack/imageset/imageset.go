@@ -7,7 +7,6 @@
 package imageset
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,30 +43,6 @@ func AllTargets() []string { return append(slices.Clone(Images), FrontendTarget)
 // Repo is a target's repository name under REGISTRY: "stagex-<target>".
 func Repo(target string) string { return RepoPrefix + target }
 
-// RepoRoot finds the repository root: the nearest folder upwards from the
-// working directory that holds the bake file and go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if isFile(filepath.Join(dir, BakeFile)) && isFile(filepath.Join(dir, "go.mod")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no %s and go.mod above the working directory: run from the repository", BakeFile)
-		}
-		dir = parent
-	}
-}
-
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
-}
-
 // Specs parses every image spec, keyed by target name.
 func Specs(root string) (map[string]*spec.Spec, error) {
 	out := map[string]*spec.Spec{}
@@ -96,12 +71,9 @@ func ReadLock(root string) (*spec.Lock, error) {
 	return spec.ParseLock(spec.DefaultLockFile, data)
 }
 
-// hostOf is the host[:port] of a registry prefix such as
+// RegistryHost is the host[:port] of a registry prefix such as
 // "docker.io/stagex" or "127.0.0.1:5000/stagex".
-func hostOf(registry string) string {
+func RegistryHost(registry string) string {
 	host, _, _ := strings.Cut(registry, "/")
 	return host
 }
-
-// RegistryHost is the host of a registry prefix, e.g. "docker.io".
-func RegistryHost(registry string) string { return hostOf(registry) }

@@ -46,7 +46,7 @@ type Image struct {
 // plain HTTP; others with the credentials of the Docker config.
 func Inspect(ctx context.Context, target, ref string) (*Image, error) {
 	var opts []name.Option
-	if isLoopback(hostOf(ref)) {
+	if isLoopback(RegistryHost(ref)) {
 		opts = append(opts, name.Insecure)
 	}
 	r, err := name.ParseReference(ref, opts...)

@@ -15,7 +15,7 @@ var ProbeTimeout = 5 * time.Second
 // registryEndpoint is the host a registry prefix's API is served from:
 // docker.io's is registry-1.docker.io.
 func registryEndpoint(registry string) string {
-	host := hostOf(registry)
+	host := RegistryHost(registry)
 	if host == "docker.io" || host == "index.docker.io" {
 		return "registry-1.docker.io"
 	}
@@ -27,7 +27,7 @@ func registryEndpoint(registry string) string {
 // client gets 401), over HTTPS, or plain HTTP on loopback as BuildKit does.
 func ProbeRegistry(ctx context.Context, registry string) error {
 	scheme := "https://"
-	if isLoopback(hostOf(registry)) {
+	if isLoopback(RegistryHost(registry)) {
 		scheme = "http://"
 	}
 	return probe(ctx, scheme+registryEndpoint(registry)+"/v2/")

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 )
 
 // minGap is the least wall-clock time between the end of the first build
@@ -57,7 +58,7 @@ type daemon struct {
 }
 
 func run(ctx context.Context, bedNames []string, progress string) (differ []string, err error) {
-	root, err := imageset.RepoRoot()
+	root, err := testbed.RepoRoot()
 	if err != nil {
 		return nil, err
 	}

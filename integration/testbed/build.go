@@ -102,7 +102,7 @@ func SolveDockerfile(ctx context.Context, c *client.Client, b DockerfileBuild) (
 	<-done
 	res := &SolveResult{Log: log.String()}
 	if err != nil {
-		return res, fmt.Errorf("solve: %w\n--- build log ---\n%s", err, tail(res.Log, 60))
+		return res, fmt.Errorf("solve: %w\n--- build log ---\n%s", err, TailLines(res.Log, 60))
 	}
 	res.Response = resp.ExporterResponse
 	if b.Push != "" {
@@ -134,7 +134,9 @@ func collectLog(w io.Writer, ch chan *client.SolveStatus) {
 	}
 }
 
-func tail(s string, n int) string {
+// TailLines is the last n lines of s, for quoting the end of a long log in
+// an error.
+func TailLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]

@@ -50,7 +50,7 @@ const (
 	PalletTools = "pallet-tools"
 	// Large is the big fixture, built only with Options.Large.
 	Large = "core-large"
-	// DefaultBusyboxPath is where Debian's busybox-static installs the
+	// DefaultBusyboxPath is where the busybox-static package installs the
 	// static busybox binary.
 	DefaultBusyboxPath = "/bin/busybox"
 	// DefaultLargeSize is the payload size of core-large (200 MiB).
@@ -350,7 +350,7 @@ func seededStream(w io.Writer, n int64) error {
 func readStaticBinary(p string) ([]byte, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
-		return nil, fmt.Errorf("read busybox (install Debian's busybox-static): %w", err)
+		return nil, fmt.Errorf("read busybox (install the busybox-static package: apt-get install busybox-static): %w", err)
 	}
 	f, err := elf.NewFile(bytes.NewReader(b))
 	if err != nil {
@@ -359,7 +359,7 @@ func readStaticBinary(p string) ([]byte, error) {
 	defer f.Close()
 	for _, prog := range f.Progs {
 		if prog.Type == elf.PT_INTERP {
-			return nil, fmt.Errorf("%s is dynamically linked; install Debian's busybox-static", p)
+			return nil, fmt.Errorf("%s is dynamically linked; install the busybox-static package (apt-get install busybox-static)", p)
 		}
 	}
 	return b, nil
