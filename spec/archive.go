@@ -180,6 +180,12 @@ func (r *resolver) resolveArchives() []ResolvedArchive {
 		}
 		if r.lock != nil {
 			if la, ok := r.lock.Archives[a.Name]; ok {
+				if la.URL != a.URL || la.SHA256 != a.SHA256 {
+					// Allowed (mirrors, offline copies), never silent.
+					r.warnings = append(r.warnings, ruleArchiveRepinned.warn(r.spec.File, ra.Pos,
+						"expected for a mirror or an offline copy; otherwise remove archives."+a.Name+" from "+r.lock.File,
+						"archive %s: the lock pins %s (sha256 %s) instead of the spec's %s (sha256 %s)", a.Name, la.URL, la.SHA256, a.URL, a.SHA256))
+				}
 				ra.URL, ra.SHA256, ra.FromLock = la.URL, la.SHA256, true
 				if la.Version != "" {
 					ra.Version = la.Version

@@ -140,6 +140,11 @@ func TestResolveArchivesLockOverride(t *testing.T) {
 	if got.Version != "21.0.12+8" || got.License != "GPL-2.0-only WITH Classpath-exception-2.0" || got.Dst != "/opt/java/openjdk" || got.StripComponents != 1 {
 		t.Errorf("archive = %+v, want the spec's version, license, dst and strip-components", got)
 	}
+	// The re-pin is allowed but never silent: a warning at the archive's line.
+	if len(r.Warnings) != 1 || r.Warnings[0].Rule != "ArchiveRepinned" || r.Warnings[0].Pos != s.Pos("archives[0]") ||
+		!strings.Contains(r.Warnings[0].Msg, "sha256 "+archiveSum2) {
+		t.Errorf("warnings = %+v, want one ArchiveRepinned naming the lock's sha256", r.Warnings)
+	}
 
 	l = archiveLock(t, "archives:\n  temurin-jre: {version: fixture, license: MIT, url: \"https://example.org/x\", sha256: "+archiveSum2+"}\n")
 	r, err = Resolve(s, l, ResolveOptions{Platform: "linux/amd64"})

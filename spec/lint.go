@@ -35,6 +35,10 @@ var (
 		name:        "UnpinnedReference",
 		description: "An image reference has no digest, so two builds of the same spec may differ",
 	}
+	ruleArchiveRepinned = lintRule{
+		name:        "ArchiveRepinned",
+		description: "The lock replaces an archive's url and sha256 written in the spec, so the image holds what the lock pins",
+	}
 	ruleShellInStaticImage = lintRule{
 		name:        "ShellInStaticImage",
 		description: "An image named static contains a shell, which a static image is meant to leave out",

@@ -32,7 +32,7 @@ type Resolved struct {
 	Base     *Package          // nil when base is "scratch"
 	Packages []Package         // in spec order
 	Archives []ResolvedArchive // in spec order, pinned through the lock where it names them
-	Warnings []Warning         // found while resolving (UnpinnedReference); Lint includes them
+	Warnings []Warning         // found while resolving (UnpinnedReference, ArchiveRepinned); Lint includes them
 }
 
 // Resolve maps the spec's base and packages through the lock for one
