@@ -2,6 +2,8 @@ package frontend
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/llb"
@@ -15,13 +17,42 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// sbomPath is where the SBOM document sits in its attestation's ref.
-const sbomPath = "/sbom.spdx.json"
+// sbomFormat is one SBOM document format: its in-toto predicate type and
+// the file it is written to in its attestation's ref.
+type sbomFormat struct {
+	predicate string
+	path      string
+	write     func(sbom.Image) ([]byte, error)
+}
 
-// predicateSPDX is the in-toto predicate type of an SPDX document. BuildKit
-// skips its own scanner for a result that already carries an attestation of
-// this type, which is what keeps an SBOM build offline.
-const predicateSPDX = "https://spdx.dev/Document"
+var (
+	// spdxFormat is always written. BuildKit skips its own scanner for a
+	// result that already carries an attestation of this predicate type,
+	// which is what keeps an SBOM build offline.
+	spdxFormat = sbomFormat{predicate: "https://spdx.dev/Document", path: "/sbom.spdx.json", write: sbom.SPDX}
+	// cyclonedxFormat is written in addition on request (ParamCycloneDX).
+	cyclonedxFormat = sbomFormat{predicate: "https://cyclonedx.org/bom", path: "/sbom.cdx.json", write: sbom.CycloneDX}
+)
+
+// ParamCycloneDX is the SBOM attestation parameter that asks for a
+// CycloneDX 1.6 document beside the SPDX one:
+// `--attest type=sbom,cyclonedx=true`.
+const ParamCycloneDX = "cyclonedx"
+
+// sbomFormats returns the formats the SBOM request asks for.
+func sbomFormats(params map[string]string) ([]sbomFormat, error) {
+	formats := []sbomFormat{spdxFormat}
+	if v, ok := params[ParamCycloneDX]; ok {
+		want, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("attest sbom parameter %s=%q: want true or false", ParamCycloneDX, v)
+		}
+		if want {
+			formats = append(formats, cyclonedxFormat)
+		}
+	}
+	return formats, nil
+}
 
 // sbomImage describes one platform's composition for the SBOM.
 func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, images map[string]llb.ImageInfo) sbom.Image {
@@ -76,9 +107,9 @@ func knownLicense(l string) string {
 // returns it as an in-toto attestation about the image itself. No metadata
 // marks it as a scanner's "core" SBOM: that would make the exporter rewrite
 // the document, and its bytes would no longer be the frontend's.
-func sbomAttestation(ctx context.Context, c client.Client, doc []byte, epoch time.Time) (*result.Attestation[client.Reference], error) {
+func sbomAttestation(ctx context.Context, c client.Client, f sbomFormat, doc []byte, epoch time.Time) (*result.Attestation[client.Reference], error) {
 	st := bkllb.Scratch().File(
-		bkllb.Mkfile(sbomPath, 0o644, doc, bkllb.WithCreatedTime(epoch)),
+		bkllb.Mkfile(f.path, 0o644, doc, bkllb.WithCreatedTime(epoch)),
 		bkllb.WithCustomName("[stagex] write the SBOM"),
 	)
 	def, err := st.Marshal(ctx)
@@ -99,9 +130,9 @@ func sbomAttestation(ctx context.Context, c client.Client, doc []byte, epoch tim
 			result.AttestationReasonKey: []byte(result.AttestationReasonSBOM),
 		},
 		Ref:  ref,
-		Path: sbomPath,
+		Path: f.path,
 		InToto: result.InTotoAttestation{
-			PredicateType: predicateSPDX,
+			PredicateType: f.predicate,
 			Subjects:      []result.InTotoSubject{{Kind: gatewaypb.InTotoSubjectKind_Self}},
 		},
 	}, nil

@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"edp.buildth.ing/devfw-cicd/stagex/llb"
-	"edp.buildth.ing/devfw-cicd/stagex/sbom"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/containerd/platforms"
 	bkllb "github.com/moby/buildkit/client/llb"
@@ -34,7 +33,7 @@ type request struct {
 	files map[string][]byte // file name → content, for error sources
 
 	mu   sync.Mutex
-	sbom map[string]*result.Attestation[client.Reference] // by platform
+	sbom map[string][]result.Attestation[client.Reference] // by platform
 }
 
 // Build is the frontend's entry point (grpcclient.RunFromEnvironment).
@@ -66,8 +65,8 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return nil, err
 	}
 	if err := rb.EachPlatform(ctx, func(_ context.Context, id string, p ocispecs.Platform) error {
-		if att := req.sbomFor(p); att != nil {
-			rb.AddAttestation(id, *att)
+		for _, att := range req.sbomFor(p) {
+			rb.AddAttestation(id, att)
 		}
 		return nil
 	}); err != nil {
@@ -169,27 +168,36 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 		return nil, err
 	}
 	if r.bc.SBOM != nil {
-		doc, err := sbom.SPDX(sbomImage(r.spec, r.opts, p, out, images))
+		formats, err := sbomFormats(r.bc.SBOM.Parameters)
 		if err != nil {
 			return nil, err
 		}
-		att, err := sbomAttestation(ctx, c, doc, r.opts.Epoch)
-		if err != nil {
-			return nil, err
+		img := sbomImage(r.spec, r.opts, p, out, images)
+		var atts []result.Attestation[client.Reference]
+		for _, f := range formats {
+			doc, err := f.write(img)
+			if err != nil {
+				return nil, err
+			}
+			att, err := sbomAttestation(ctx, c, f, doc, r.opts.Epoch)
+			if err != nil {
+				return nil, err
+			}
+			atts = append(atts, *att)
 		}
 		r.mu.Lock()
 		if r.sbom == nil {
-			r.sbom = map[string]*result.Attestation[client.Reference]{}
+			r.sbom = map[string][]result.Attestation[client.Reference]{}
 		}
-		r.sbom[platforms.Format(p)] = att
+		r.sbom[platforms.Format(p)] = atts
 		r.mu.Unlock()
 	}
 	epoch := r.opts.Epoch
 	return &dockerui.BuildResult{Reference: ref, Image: &out.Image, Epoch: &epoch}, nil
 }
 
-// sbomFor returns the SBOM attestation built for platform p, if any.
-func (r *request) sbomFor(p ocispecs.Platform) *result.Attestation[client.Reference] {
+// sbomFor returns the SBOM attestations built for platform p, if any.
+func (r *request) sbomFor(p ocispecs.Platform) []result.Attestation[client.Reference] {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.sbom[platforms.Format(platforms.Normalize(p))]

@@ -122,3 +122,19 @@ func TestLockReadErrorPointsAtTheSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestSBOMFormats(t *testing.T) {
+	for params, want := range map[string]int{"": 1, "cyclonedx=true": 2, "cyclonedx=false": 1, "cyclonedx=1": 2} {
+		m := map[string]string{}
+		if k, v, ok := strings.Cut(params, "="); ok {
+			m[k] = v
+		}
+		got, err := sbomFormats(m)
+		if err != nil || len(got) != want || got[0].predicate != "https://spdx.dev/Document" {
+			t.Errorf("%q: %d formats, %v; want %d, SPDX first", params, len(got), err, want)
+		}
+	}
+	if _, err := sbomFormats(map[string]string{ParamCycloneDX: "yes please"}); err == nil {
+		t.Error("a bad cyclonedx value was accepted")
+	}
+}

@@ -14,13 +14,15 @@ import (
 )
 
 const (
-	predicateSPDX = "https://spdx.dev/Document"
-	predicateSLSA = "https://slsa.dev/provenance/v1"
+	predicateSPDX      = "https://spdx.dev/Document"
+	predicateCycloneDX = "https://cyclonedx.org/bom"
+	predicateSLSA      = "https://slsa.dev/provenance/v1"
 )
 
-// attestedBuild builds appSpec with an SBOM and provenance of the given mode
-// on client c and returns the pushed reference and the build log.
-func attestedBuild(ctx context.Context, t *testing.T, b *testbed.Bed, dir, tag, mode string, second bool) (string, string) {
+// attestedBuild builds appSpec with an SBOM (with the given attest:sbom
+// parameters) and provenance of the given mode, on the first or second
+// daemon, and returns the pushed reference and the build log.
+func attestedBuild(ctx context.Context, t *testing.T, b *testbed.Bed, dir, tag, sbomParams, mode string, second bool) (string, string) {
 	t.Helper()
 	cl := client1(ctx, t)
 	if second {
@@ -36,7 +38,7 @@ func attestedBuild(ctx context.Context, t *testing.T, b *testbed.Bed, dir, tag, 
 		ContextDir:    dir,
 		Filename:      "stagex.yaml",
 		BuildArgs:     map[string]string{"SOURCE_DATE_EPOCH": "1700000000", "VERSION": "1.0.0"},
-		Attrs:         map[string]string{"attest:sbom": "", "attest:provenance": "mode=" + mode},
+		Attrs:         map[string]string{"attest:sbom": sbomParams, "attest:provenance": "mode=" + mode},
 		Push:          ref,
 	})
 	if err != nil {
@@ -55,7 +57,7 @@ func TestAttestations(t *testing.T) {
 	fe := frontendImage(t)
 	dir := specDir(t, fe, appSpec)
 
-	ref, log := attestedBuild(ctx, t, b, dir, "max", "max", false)
+	ref, log := attestedBuild(ctx, t, b, dir, "max", "", "max", false)
 	// Offline proof: this bed reaches no registry but its own, so a scanner
 	// image could not even be pulled; BuildKit must not have tried.
 	if strings.Contains(log, "generating sbom using") {
@@ -149,7 +151,7 @@ func TestAttestations(t *testing.T) {
 	// The same SBOM, byte for byte, from the second daemon. It is pushed
 	// under the same name, because the in-toto statement names the image.
 	if b.BuildkitAddr2 != "" {
-		ref2, _ := attestedBuild(ctx, t, b, dir, "max", "max", true)
+		ref2, _ := attestedBuild(ctx, t, b, dir, "max", "", "max", true)
 		_, atts2, err := testbed.Attestations(ref2)
 		if err != nil {
 			t.Fatal(err)
@@ -164,7 +166,7 @@ func TestAttestations(t *testing.T) {
 	}
 
 	// mode=min works too.
-	refMin, _ := attestedBuild(ctx, t, b, dir, "min", "min", false)
+	refMin, _ := attestedBuild(ctx, t, b, dir, "min", "", "min", false)
 	_, attsMin, err := testbed.Attestations(refMin)
 	if err != nil {
 		t.Fatal(err)
@@ -175,5 +177,53 @@ func TestAttestations(t *testing.T) {
 	}
 	if !found {
 		t.Error("no provenance with mode=min")
+	}
+}
+
+// TestCycloneDXOnRequest: `--attest type=sbom,cyclonedx=true` adds a
+// CycloneDX 1.6 document beside the SPDX one, saying the same.
+func TestCycloneDXOnRequest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b := bed(t)
+	fx := fixtures(t)
+	dir := specDir(t, frontendImage(t), appSpec)
+	ref, _ := attestedBuild(ctx, t, b, dir, "cdx", "cyclonedx=true", "min", false)
+	_, atts, err := testbed.Attestations(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bom struct {
+		SpecVersion string `json:"specVersion"`
+		Components  []struct {
+			Name   string `json:"name"`
+			Hashes []struct {
+				Content string `json:"content"`
+			} `json:"hashes"`
+		} `json:"components"`
+	}
+	types := map[string]bool{}
+	for _, a := range atts {
+		types[a.PredicateType] = true
+		if a.PredicateType == predicateCycloneDX {
+			if err := json.Unmarshal(a.Predicate, &bom); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !types[predicateSPDX] || !types[predicateCycloneDX] {
+		t.Fatalf("predicate types = %v, want SPDX and CycloneDX", types)
+	}
+	if bom.SpecVersion != "1.6" {
+		t.Errorf("specVersion = %q", bom.SpecVersion)
+	}
+	found := false
+	for _, c := range bom.Components {
+		if c.Name == "core-musl" {
+			found = len(c.Hashes) == 1 && "sha256:"+c.Hashes[0].Content == fx["core-musl"].Digest
+		}
+	}
+	if !found {
+		t.Errorf("CycloneDX lacks core-musl at %s: %+v", fx["core-musl"].Digest, bom.Components)
 	}
 }

@@ -174,16 +174,10 @@ func SPDX(img Image) ([]byte, error) {
 				LicenseConcluded:   noAssertion,
 				FileCopyrightText:  noAssertion,
 				Checksums:          []common.Checksum{},
+				FileComment:        fileComment(f),
 			}
-			switch f.Type {
-			case "file":
-				sum := sha256.Sum256(f.Content)
-				file.Checksums = []common.Checksum{{Algorithm: common.SHA256, Value: hex.EncodeToString(sum[:])}}
-				file.FileComment = "written by the spec"
-			case "symlink":
-				file.FileComment = "symlink to " + f.Target
-			case "copy":
-				file.FileComment = "copied from build context " + f.Source + "; its content is whatever that context held"
+			if f.Type == "file" {
+				file.Checksums = []common.Checksum{{Algorithm: common.SHA256, Value: sha256Hex(f.Content)}}
 			}
 			doc.Files = append(doc.Files, file)
 			doc.Relationships = append(doc.Relationships, relate(genID, fid, "CONTAINS"))
@@ -197,6 +191,24 @@ func SPDX(img Image) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// fileComment says where a generated entry comes from.
+func fileComment(f File) string {
+	switch f.Type {
+	case "file":
+		return "written by the spec"
+	case "symlink":
+		return "symlink to " + f.Target
+	case "copy":
+		return "copied from build context " + f.Source + "; its content is whatever that context held"
+	}
+	return ""
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // fingerprint is a digest of everything the document says, so that the

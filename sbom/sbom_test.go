@@ -2,9 +2,11 @@ package sbom
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +44,20 @@ func TestSPDXGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join("testdata", "composition.spdx.json")
+	golden(t, "composition.spdx.json", got)
+}
+
+func TestCycloneDXGolden(t *testing.T) {
+	got, err := CycloneDX(composition())
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "composition.cdx.json", got)
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(p, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -53,7 +68,7 @@ func TestSPDXGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("the SPDX document differs from %s (run go test ./sbom -update if intended):\n%s", p, got)
+		t.Errorf("the document differs from %s (run go test ./sbom -update if intended):\n%s", p, got)
 	}
 }
 
@@ -114,5 +129,44 @@ func TestSPDXIsDeterministicAndTracksInputs(t *testing.T) {
 	nsC := string(c[bytes.Index(c, []byte(`"documentNamespace"`)):][:120])
 	if nsA == nsC {
 		t.Fatal("another package digest kept the same document namespace")
+	}
+}
+
+// The CycloneDX document says the same as the SPDX one: every package with
+// its version, license, digest and purl, and a serial number that is a
+// valid version 8 UUID derived from the inputs.
+func TestCycloneDXSaysWhatSPDXSays(t *testing.T) {
+	dt, err := CycloneDX(composition())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bom struct {
+		BOMFormat, SpecVersion, SerialNumber string
+		Components                           []struct {
+			Name, Version, Purl string
+			Hashes              []struct{ Alg, Content string }
+			Licenses            []struct{ Expression string }
+		}
+	}
+	if err := json.Unmarshal(dt, &bom); err != nil {
+		t.Fatal(err)
+	}
+	if bom.BOMFormat != "CycloneDX" || bom.SpecVersion != "1.6" || !regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(bom.SerialNumber) {
+		t.Fatalf("header = %s %s %s", bom.BOMFormat, bom.SpecVersion, bom.SerialNumber)
+	}
+	musl := bom.Components[1]
+	if musl.Name != "core-musl" || musl.Version != "1.2.5" || musl.Licenses[0].Expression != "MIT" ||
+		musl.Hashes[0].Content != strings.Repeat("2", 64) || !strings.HasPrefix(musl.Purl, "pkg:oci/core-musl@sha256%3A") {
+		t.Errorf("core-musl = %+v", musl)
+	}
+	other := composition()
+	other.Packages[1].Digest = "sha256:" + strings.Repeat("4", 64)
+	dt2, _ := CycloneDX(other)
+	var bom2 struct{ SerialNumber string }
+	if err := json.Unmarshal(dt2, &bom2); err != nil {
+		t.Fatal(err)
+	}
+	if bom2.SerialNumber == bom.SerialNumber {
+		t.Error("another composition kept the serial number")
 	}
 }

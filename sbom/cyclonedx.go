@@ -1,0 +1,164 @@
+package sbom
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The CycloneDX 1.6 document, as far as this package writes it. The types
+// are few and flat, so they are written here rather than pulled in with a
+// library; field order follows the specification's examples.
+type cdxBOM struct {
+	BOMFormat    string          `json:"bomFormat"`
+	SpecVersion  string          `json:"specVersion"`
+	SerialNumber string          `json:"serialNumber"`
+	Version      int             `json:"version"`
+	Metadata     cdxMetadata     `json:"metadata"`
+	Components   []cdxComponent  `json:"components,omitempty"`
+	Dependencies []cdxDependency `json:"dependencies,omitempty"`
+}
+
+type cdxMetadata struct {
+	Timestamp string       `json:"timestamp"`
+	Tools     cdxTools     `json:"tools"`
+	Component cdxComponent `json:"component"`
+}
+
+type cdxTools struct {
+	Components []cdxComponent `json:"components"`
+}
+
+type cdxComponent struct {
+	Type               string           `json:"type"`
+	BOMRef             string           `json:"bom-ref,omitempty"`
+	Supplier           *cdxSupplier     `json:"supplier,omitempty"`
+	Name               string           `json:"name"`
+	Version            string           `json:"version,omitempty"`
+	Description        string           `json:"description,omitempty"`
+	Hashes             []cdxHash        `json:"hashes,omitempty"`
+	Licenses           []cdxLicense     `json:"licenses,omitempty"`
+	PURL               string           `json:"purl,omitempty"`
+	ExternalReferences []cdxExternalRef `json:"externalReferences,omitempty"`
+}
+
+type cdxSupplier struct {
+	Name string `json:"name"`
+}
+
+type cdxHash struct {
+	Alg     string `json:"alg"`
+	Content string `json:"content"`
+}
+
+type cdxLicense struct {
+	Expression string `json:"expression"`
+}
+
+type cdxExternalRef struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+type cdxDependency struct {
+	Ref       string   `json:"ref"`
+	DependsOn []string `json:"dependsOn,omitempty"`
+}
+
+// CycloneDX returns the CycloneDX 1.6 JSON document of img: the same facts
+// as the SPDX document, for tools that read CycloneDX. Its serial number is
+// derived from the inputs (a version 8, "custom", UUID), so the same
+// composition gives the same bytes.
+func CycloneDX(img Image) ([]byte, error) {
+	name := img.Name
+	if name == "" {
+		name = "stagex-image"
+	}
+	fp, err := fingerprint(img)
+	if err != nil {
+		return nil, err
+	}
+	bom := cdxBOM{
+		BOMFormat:    "CycloneDX",
+		SpecVersion:  "1.6",
+		SerialNumber: "urn:uuid:" + uuid8(fp),
+		Version:      1,
+		Metadata: cdxMetadata{
+			Timestamp: img.Epoch.UTC().Format(time.RFC3339),
+			Tools:     cdxTools{Components: []cdxComponent{{Type: "application", Name: creatorTool}}},
+			Component: cdxComponent{Type: "container", BOMRef: "image", Name: name, Version: img.Version,
+				Description: fmt.Sprintf("Composed by %s for %s.", creatorTool, platform(img))},
+		},
+	}
+	image := cdxDependency{Ref: "image"}
+	for i, p := range img.Packages {
+		c := cdxComponent{
+			Type:               "container",
+			BOMRef:             fmt.Sprintf("package-%d-%s", i, sanitize(p.Name)),
+			Name:               p.Name,
+			Version:            p.Version,
+			Description:        fmt.Sprintf("OCI image manifest %s, merged as %s", p.Digest, p.Role),
+			Hashes:             []cdxHash{{Alg: "SHA-256", Content: strings.TrimPrefix(p.Digest, "sha256:")}},
+			Licenses:           licenses(p.License),
+			PURL:               ociPURL(p, img),
+			ExternalReferences: []cdxExternalRef{{Type: "distribution", URL: p.Ref}},
+		}
+		if p.FromStageX {
+			c.Supplier = &cdxSupplier{Name: stagexOrg}
+		}
+		bom.Components = append(bom.Components, c)
+		image.DependsOn = append(image.DependsOn, c.BOMRef)
+	}
+	for i, a := range img.Archives {
+		c := cdxComponent{
+			Type:               "file",
+			BOMRef:             fmt.Sprintf("archive-%d-%s", i, sanitize(a.Name)),
+			Name:               a.Name,
+			Version:            a.Version,
+			Description:        fmt.Sprintf("NOT FROM STAGEX: an archive fetched by URL and checked against its sha256, unpacked into %s.", a.Dst),
+			Hashes:             []cdxHash{{Alg: "SHA-256", Content: a.SHA256}},
+			Licenses:           licenses(a.License),
+			ExternalReferences: []cdxExternalRef{{Type: "distribution", URL: a.URL}},
+		}
+		bom.Components = append(bom.Components, c)
+		image.DependsOn = append(image.DependsOn, c.BOMRef)
+	}
+	for i, f := range img.Files {
+		c := cdxComponent{Type: "file", BOMRef: fmt.Sprintf("file-%d", i), Name: f.Path, Description: fileComment(f)}
+		if f.Type == "file" {
+			c.Hashes = []cdxHash{{Alg: "SHA-256", Content: sha256Hex(f.Content)}}
+		}
+		bom.Components = append(bom.Components, c)
+		image.DependsOn = append(image.DependsOn, c.BOMRef)
+	}
+	bom.Dependencies = []cdxDependency{image}
+
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(bom); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// uuid8 formats the first 16 bytes of a hex fingerprint as an RFC 9562
+// version 8 (custom) UUID.
+func uuid8(fp string) string {
+	b, _ := hex.DecodeString(fp[:32])
+	b[6] = b[6]&0x0f | 0x80 // version 8
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func licenses(expr string) []cdxLicense {
+	if expr == "" {
+		return nil
+	}
+	return []cdxLicense{{Expression: expr}}
+}
