@@ -73,11 +73,7 @@ type cdxDependency struct {
 // derived from the inputs (a version 8, "custom", UUID), so the same
 // composition gives the same bytes.
 func CycloneDX(img Image) ([]byte, error) {
-	name := img.Name
-	if name == "" {
-		name = "stagex-image"
-	}
-	fp, err := fingerprint(img)
+	name, fp, err := identify(img)
 	if err != nil {
 		return nil, err
 	}

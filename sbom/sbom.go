@@ -77,11 +77,7 @@ const (
 
 // SPDX returns the SPDX 2.3 JSON document of img.
 func SPDX(img Image) ([]byte, error) {
-	name := img.Name
-	if name == "" {
-		name = "stagex-image"
-	}
-	fp, err := fingerprint(img)
+	name, fp, err := identify(img)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +205,17 @@ func fileComment(f File) string {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// identify returns the document's name (the image's, or a stand-in for an
+// image with none) and the fingerprint of its inputs.
+func identify(img Image) (name, fp string, err error) {
+	name = img.Name
+	if name == "" {
+		name = "stagex-image"
+	}
+	fp, err = fingerprint(img)
+	return name, fp, err
 }
 
 // fingerprint is a digest of everything the document says, so that the
