@@ -98,17 +98,8 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 	}
 
 	f := &Fixtures{Registry: registry, Set: set, Archives: map[string]FixtureArchive{}}
-	fl := &spec.Lock{
-		Version:  1,
-		Release:  testbed.FixtureRelease,
-		Registry: registry + "/" + testbed.FixtureRepoPrefix,
-		Packages: map[string]spec.LockPackage{},
-		Archives: map[string]spec.LockArchive{},
-	}
-	for _, n := range set.Names() {
-		p := set[n]
-		fl.Packages[n] = spec.LockPackage{Version: p.Version, License: p.License, Digests: map[string]string{testbed.FixturePlatform: p.Digest}}
-	}
+	fl := testbed.NewLock(registry, set)
+	fl.Archives = map[string]spec.LockArchive{}
 	for _, t := range Images {
 		for _, a := range specs[t].Archives {
 			if _, done := f.Archives[a.Name]; done {

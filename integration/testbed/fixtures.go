@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"debug/elf"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -24,7 +25,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"go.yaml.in/yaml/v3"
 )
 
 // Fixture packages look like StageX packages: core-filesystem is one layer
@@ -615,47 +615,20 @@ func PushFixtures(ctx context.Context, registry string, set FixtureSet) error {
 	return nil
 }
 
-// Lock is the fixture lock file (same format as a StageX release lock).
-type Lock struct {
-	Version  int                    `yaml:"version"`
-	Release  string                 `yaml:"release"`
-	Registry string                 `yaml:"registry"`
-	Packages map[string]LockPackage `yaml:"packages"`
-}
-
-// LockPackage is one package of a Lock.
-type LockPackage struct {
-	Version string            `yaml:"version"`
-	License string            `yaml:"license"`
-	Digests map[string]string `yaml:"digests"`
-}
-
 // FixturePlatform is the only platform fixtures are built for.
 const FixturePlatform = "linux/amd64"
 
-// NewLock describes the set as a lock for <registry>/stagex.
-func NewLock(registry string, set FixtureSet) Lock {
-	l := Lock{Version: 1, Release: FixtureRelease, Registry: registry + "/" + FixtureRepoPrefix,
-		Packages: map[string]LockPackage{}}
+// NewLock describes the set as a lock for <registry>/stagex, in the
+// project's own lock type, so a fixture lock is written (and validated) by
+// the same code that reads locks.
+func NewLock(registry string, set FixtureSet) *spec.Lock {
+	l := &spec.Lock{Version: 1, Release: FixtureRelease, Registry: registry + "/" + FixtureRepoPrefix,
+		Packages: map[string]spec.LockPackage{}}
 	for n, f := range set {
-		l.Packages[n] = LockPackage{Version: f.Version, License: f.License,
+		l.Packages[n] = spec.LockPackage{Version: f.Version, License: f.License,
 			Digests: map[string]string{FixturePlatform: f.Digest}}
 	}
 	return l
-}
-
-// Marshal renders the lock as YAML (map keys sorted).
-func (l Lock) Marshal() ([]byte, error) {
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(l); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // ManifestEntry is one fixture in the JSON fixtures manifest.
