@@ -64,6 +64,9 @@ func TestGeneratedPathsClash(t *testing.T) {
 		"copy onto a file": {
 			"paths:\n  - {path: /usr/bin/app, type: file}\ncopy:\n  - {src: app, dst: /bin/app}\n",
 			"stagex.yaml:6:", "/usr/bin/app is already written by paths[0].path"},
+		"a file as another entry's folder": {
+			"paths:\n  - {path: /srv/app, type: file}\n  - {path: /srv/app/conf, type: file}\n",
+			"stagex.yaml:5:", "paths[1] needs /srv/app as a folder, but paths[0].path (line 4) writes it as a file or link"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := composeErr(t, "version: 1\npackages: [core-musl]\n"+c.yaml)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"time"
 
@@ -147,6 +149,14 @@ func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte
 		need(dst, at)
 		copies = append(copies, copyFrom(src, c, dst, in.Epoch))
 		files = append(files, GeneratedFile{Path: dst, Type: "copy", Source: from + ":" + c.Src})
+	}
+	// A file or link the layer writes cannot also be the folder that another
+	// entry is written into; BuildKit would fail the solve with no line.
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
+		if w, ok := written[d]; ok && !w.dir && dirs[d].at == "" {
+			errs = append(errs, s.Errorf(dirs[d].owner, "write one of them somewhere else",
+				"%s needs %s as a folder, but %s (line %d) writes it as a file or link", dirs[d].owner, d, w.at, s.Pos(w.at).Line))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, nil, errs
