@@ -112,15 +112,7 @@ func sbomAttestation(ctx context.Context, c client.Client, f sbomFormat, doc []b
 		bkllb.Mkfile(f.path, 0o644, doc, bkllb.WithCreatedTime(epoch)),
 		bkllb.WithCustomName("[stagex] write the SBOM"),
 	)
-	def, err := st.Marshal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
-	if err != nil {
-		return nil, err
-	}
-	ref, err := res.SingleRef()
+	ref, err := solveRef(ctx, c, st)
 	if err != nil {
 		return nil, err
 	}

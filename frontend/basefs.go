@@ -34,17 +34,7 @@ var _ llb.BaseFS = (*baseFS)(nil)
 
 func (b *baseFS) solve(ctx context.Context) (client.Reference, error) {
 	b.once.Do(func() {
-		def, err := bkllb.Image(b.ref, bkllb.Platform(b.p)).Marshal(ctx, bkllb.Platform(b.p))
-		if err != nil {
-			b.err = err
-			return
-		}
-		res, err := b.c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
-		if err != nil {
-			b.err = err
-			return
-		}
-		b.solved, b.err = res.SingleRef()
+		b.solved, b.err = solveRef(ctx, b.c, bkllb.Image(b.ref, bkllb.Platform(b.p)), bkllb.Platform(b.p))
 	})
 	return b.solved, b.err
 }

@@ -68,7 +68,17 @@ func readLock(ctx context.Context, c client.Client, p string) ([]byte, error) {
 		)
 		st = &l
 	}
-	def, err := st.Marshal(ctx)
+	ref, err := solveRef(ctx, c, *st)
+	if err != nil {
+		return nil, err
+	}
+	return ref.ReadFile(ctx, client.ReadRequest{Filename: p})
+}
+
+// solveRef solves a state of the frontend's own (the lock's context, the
+// base, an SBOM file) and returns its one reference.
+func solveRef(ctx context.Context, c client.Client, st bkllb.State, opts ...bkllb.ConstraintsOpt) (client.Reference, error) {
+	def, err := st.Marshal(ctx, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -76,11 +86,7 @@ func readLock(ctx context.Context, c client.Client, p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	ref, err := res.SingleRef()
-	if err != nil {
-		return nil, err
-	}
-	return ref.ReadFile(ctx, client.ReadRequest{Filename: p})
+	return res.SingleRef()
 }
 
 // lockReadError locates a lock that cannot be read in the spec, which is the

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,18 +25,7 @@ func TestBuildxBuild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	var md map[string]any
-	dt, err := os.ReadFile(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(dt, &md); err != nil {
-		t.Fatal(err)
-	}
-	dgst, _ := md["containerimage.digest"].(string)
-	if !strings.HasPrefix(dgst, "sha256:") {
-		t.Fatalf("no digest in the metadata: %s", dt)
-	}
+	dgst := metadataDigest(t, meta)
 
 	for format, want := range map[string]string{
 		"{{json .SBOM}}":       `"Tool: stagex-frontend"`,

@@ -256,16 +256,7 @@ func TestSpecBuildsWithBuildctl(t *testing.T) {
 	if err != nil {
 		t.Fatalf("buildctl: %v\n%s", err, out)
 	}
-	var md map[string]any
-	dt, err := os.ReadFile(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(dt, &md); err != nil {
-		t.Fatal(err)
-	}
-	dgst, _ := md["containerimage.digest"].(string)
-	layers, err := testbed.LayerDigests(b.Ref("it/cli@" + dgst))
+	layers, err := testbed.LayerDigests(b.Ref("it/cli@" + metadataDigest(t, meta)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,4 +450,23 @@ func TestSubrequests(t *testing.T) {
 	if fmt.Sprint(l.Error) != "<nil>" {
 		t.Errorf("lint reported a build error: %+v", l.Error)
 	}
+}
+
+// metadataDigest reads the image digest from a --metadata-file that
+// buildctl or buildx wrote.
+func metadataDigest(t *testing.T, path string) string {
+	t.Helper()
+	dt, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md map[string]any
+	if err := json.Unmarshal(dt, &md); err != nil {
+		t.Fatal(err)
+	}
+	dgst, _ := md["containerimage.digest"].(string)
+	if !strings.HasPrefix(dgst, "sha256:") {
+		t.Fatalf("no image digest in %s: %s", path, dt)
+	}
+	return dgst
 }
