@@ -2,6 +2,7 @@ package llb
 
 import (
 	"context"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 	"encoding/json"
 	"io/fs"
 	"strings"
@@ -51,12 +52,12 @@ func ops(t *testing.T, c composed) []*pb.Op {
 
 func TestArchiveGolden(t *testing.T) {
 	c := compose(t, archiveSpecYAML(1))
-	golden(t, "archive.llb.json", dumpLLB(t, c.def))
+	golden.Check(t, "archive.llb.json", dumpLLB(t, c.def))
 	cfg, err := json.MarshalIndent(c.res.Image, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "archive.config.json", append(cfg, '\n'))
+	golden.Check(t, "archive.config.json", append(cfg, '\n'))
 }
 
 // TestArchiveLayer checks the LLB of an archive: fetched over HTTP with its

@@ -3,11 +3,9 @@ package llb
 import (
 	"bytes"
 	"context"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 	"encoding/json"
-	"flag"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +17,6 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // The fixed world of these tests: a filesystem image of one layer, and
 // packages built FROM it (two layers), plus one that is not.
@@ -200,23 +196,6 @@ func dumpLLB(t *testing.T, def *bkllb.Definition) []byte {
 	return b.Bytes()
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test ./llb -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; if the change is intended, run go test ./llb -update\n--- got ---\n%s", p, got)
-	}
-}
-
 const fullSpec = `# syntax=edp.buildth.ing/devfw-cicd/stagex-frontend:1
 version: 1
 name: base-app
@@ -256,12 +235,12 @@ func TestComposeGolden(t *testing.T) {
 	for name, y := range map[string]string{"full": fullSpec, "packages-only": packagesOnlySpec} {
 		t.Run(name, func(t *testing.T) {
 			c := compose(t, y)
-			golden(t, name+".llb.json", dumpLLB(t, c.def))
+			golden.Check(t, name+".llb.json", dumpLLB(t, c.def))
 			cfg, err := json.MarshalIndent(c.res.Image, "", "  ")
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".config.json", append(cfg, '\n'))
+			golden.Check(t, name+".config.json", append(cfg, '\n'))
 		})
 	}
 }

@@ -2,10 +2,8 @@ package sbom
 
 import (
 	"bytes"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,8 +11,6 @@ import (
 
 	spdxjson "github.com/spdx/tools-golang/json"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // composition is a fixed image: a base, a package merged as a diff, one
 // merged whole, an archive, and a generated layer.
@@ -44,7 +40,7 @@ func TestSPDXGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "composition.spdx.json", got)
+	golden.Check(t, "composition.spdx.json", got)
 }
 
 func TestCycloneDXGolden(t *testing.T) {
@@ -52,24 +48,7 @@ func TestCycloneDXGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "composition.cdx.json", got)
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("the document differs from %s (run go test ./sbom -update if intended):\n%s", p, got)
-	}
+	golden.Check(t, "composition.cdx.json", got)
 }
 
 // The document must parse as SPDX 2.3 with the standard library for it, and
