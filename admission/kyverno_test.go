@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"edp.buildth.ing/devfw-cicd/stagex/signing"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -14,10 +15,25 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAETI8A/gr8ZWIqrYK2bSaN6ZTttbzh
 -----END PUBLIC KEY-----
 `
 
+// testKeys are three distinct P-256 keys; testKeys[0] is testPEM.
+var testKeys = []string{testPEM, `-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEWamDzEtR7iUZ/Au0UmkaIn0IJQMs
+o+GbgfzwEAP/o7IZq53WpJOd12yheAKxsAsM+MOoG3PcNQjl31KJCXvM1w==
+-----END PUBLIC KEY-----
+`, `-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfcrdTakwmGhQnzii+AND5wMvrEId
+63sVMw8B+1n0PDxkB8b0Q3ssn8nxj+1HSAYZmK/F1Aw2OUWu3hwZJZNBdg==
+-----END PUBLIC KEY-----
+`}
+
 func opts(n int, keys ...string) Options {
 	o := Options{Threshold: n, ImagePatterns: []string{"registry.example/stagex/*", "*"}, Command: "stagex policy …"}
-	for _, k := range keys {
-		o.Keys = append(o.Keys, Key{Name: k, PEM: []byte(testPEM)})
+	for i, k := range keys {
+		pub, err := signing.ParsePublicKey(k, []byte(testKeys[i%len(testKeys)]))
+		if err != nil {
+			panic(err)
+		}
+		o.Keys = append(o.Keys, pub)
 	}
 	return o
 }
@@ -94,8 +110,8 @@ func TestClusterPolicyShape(t *testing.T) {
 			t.Errorf("%s: attestors %+v, want count %d over 3 entries", where, s, count)
 			return
 		}
-		for _, e := range s[0].Entries {
-			if e.Keys.PublicKeys != strings.TrimSpace(testPEM) || !e.Keys.Rekor.IgnoreTlog || !e.Keys.CTLog.IgnoreSCT {
+		for i, e := range s[0].Entries {
+			if e.Keys.PublicKeys != strings.TrimSpace(testKeys[i]) || !e.Keys.Rekor.IgnoreTlog || !e.Keys.CTLog.IgnoreSCT {
 				t.Errorf("%s: entry %+v", where, e)
 			}
 		}
@@ -119,8 +135,14 @@ func TestClusterPolicyShape(t *testing.T) {
 }
 
 func TestClusterPolicyRefuses(t *testing.T) {
-	bad := opts(2, "a.pub", "b.pub")
-	bad.Keys[1].PEM = []byte("not a key")
+	dup := opts(2, "a.pub", "b.pub", "c.pub")
+	dup.Keys[2] = dup.Keys[0]
+	sep := opts(1, "a.pub")
+	sep.ImagePatterns = []string{"reg.example/\u2028x/*"}
+	nel := opts(1, "a.pub")
+	nel.Command = "stagex policy \u0085- keys:"
+	para := opts(1, "a.pub")
+	para.Keys[0].Name = "a\u2029.pub"
 	noPattern := opts(1, "a.pub")
 	noPattern.ImagePatterns = nil
 	badName := opts(1, "a.pub")
@@ -133,7 +155,10 @@ func TestClusterPolicyRefuses(t *testing.T) {
 		{"N > M", opts(3, "a.pub", "b.pub"), "threshold 3"},
 		{"N = 0", opts(0, "a.pub"), "threshold 0"},
 		{"no keys", opts(1), "no keys"},
-		{"not PEM", bad, "b.pub: not a PEM public key"},
+		{"duplicate key", dup, "duplicates key a.pub"},
+		{"line separator in a pattern", sep, "U+2028"},
+		{"NEL in the command", nel, "U+0085"},
+		{"paragraph separator in a key name", para, "U+2029"},
 		{"no pattern", noPattern, "no image patterns"},
 		{"bad name", badName, "not a DNS label"},
 	} {

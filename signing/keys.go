@@ -135,20 +135,41 @@ type PublicKey struct {
 	// Fingerprint is sha256:<hex> of the key's PKIX DER form; two keys with
 	// the same fingerprint are the same key.
 	Fingerprint string
-	verifier    signature.Verifier
+	// signer identifies who holds the private half: two keys with the same
+	// signer are one party (see signerID).
+	signer   string
+	pub      crypto.PublicKey
+	verifier signature.Verifier
 }
 
-// ParsePublicKey reads a PEM public key ("PUBLIC KEY", as cosign writes).
-// The file must hold that one block and nothing else: `stagex policy` copies
-// the whole file into the Kyverno policy, where a second key hidden after
-// the first would let one entry count for another signer.
+// ParsePublicKey reads a public key file: exactly one canonical PEM
+// "PUBLIC KEY" block (PKIX, as cosign and openssl write it), with no
+// headers, base64 lines of 64 characters ended by "\n" only, and nothing
+// but line ends around it. verify and policy both load keys here, so they
+// accept exactly the same files. The strictness matters: a file may reach
+// places (policies, logs) where a header or a bare CR would be read as
+// structure, so nothing in the file survives but the parsed key itself
+// (PEM re-encodes it).
 func ParsePublicKey(name string, pemBytes []byte) (*PublicKey, error) {
-	trimmed := bytes.TrimSpace(pemBytes)
-	block, rest := pem.Decode(trimmed)
-	if block == nil || !bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) || len(bytes.TrimSpace(rest)) > 0 {
+	pemBytes = bytes.Trim(pemBytes, "\r\n")
+	block, rest := pem.Decode(pemBytes)
+	switch {
+	case block == nil || !bytes.HasPrefix(pemBytes, []byte("-----BEGIN ")):
 		return nil, fmt.Errorf("%s: not a single PEM public key (one \"PUBLIC KEY\" block, nothing before or after it)", name)
+	case len(rest) > 0:
+		return nil, fmt.Errorf("%s: not a single PEM public key: there is more after the first block (one key a file)", name)
+	case block.Type != "PUBLIC KEY":
+		return nil, fmt.Errorf("%s: PEM block %q: want \"PUBLIC KEY\" (PKIX, as `cosign generate-key-pair` and `openssl pkey -pubout` write)", name, block.Type)
+	case len(block.Headers) > 0:
+		return nil, fmt.Errorf("%s: the PEM block has headers: a public key file holds none", name)
 	}
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
+	// The file must be the canonical encoding of its own bytes: this refuses
+	// CR characters, odd line lengths, stray characters in the base64 body
+	// and anything else pem.Decode would pass over.
+	if canonical := pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: block.Bytes}); !bytes.Equal(pemBytes, bytes.TrimRight(canonical, "\n")) {
+		return nil, fmt.Errorf("%s: the PEM is not in canonical form (64-character base64 lines, \"\\n\" line ends, no CR): re-export it, e.g. `openssl pkey -pubin -in %s -out key.pub`", name, name)
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -163,7 +184,7 @@ func ParsePublicKey(name string, pemBytes []byte) (*PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &PublicKey{Name: name, Fingerprint: fp, verifier: v}, nil
+	return &PublicKey{Name: name, Fingerprint: fp, signer: signerID(pub, fp), pub: pub, verifier: v}, nil
 }
 
 // LoadPublicKey reads a PEM public key file.
@@ -173,6 +194,27 @@ func LoadPublicKey(path string) (*PublicKey, error) {
 		return nil, err
 	}
 	return ParsePublicKey(path, b)
+}
+
+// PEM is the key re-encoded from its parsed form (PKIX "PUBLIC KEY"): what
+// a policy embeds, never the bytes of the file it came from.
+func (k *PublicKey) PEM() ([]byte, error) {
+	return cryptoutils.MarshalPublicKeyToPEM(k.pub)
+}
+
+// SameSigner reports whether k and o are held by one party.
+func (k *PublicKey) SameSigner(o *PublicKey) bool { return k.signer == o.signer }
+
+// signerID names the holder of a key's private half. For RSA that is the
+// modulus alone: whoever can factor N signs under every exponent, so two
+// keys that differ only in E are one signer, not two. For ECDSA the whole
+// key (curve and point) is the identity, which the fingerprint covers.
+func signerID(pub crypto.PublicKey, fp string) string {
+	if k, ok := pub.(*rsa.PublicKey); ok {
+		sum := sha256.Sum256(k.N.Bytes())
+		return "rsa-modulus:" + hex.EncodeToString(sum[:])
+	}
+	return fp
 }
 
 // checkKeyType refuses what cosign would not verify with SHA-256: Ed25519

@@ -197,3 +197,79 @@ func TestPolicyCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestPublicKeyFileStrict: a public key file is one canonical PEM "PUBLIC
+// KEY" block. Each case was accepted before the hardening issue (headers and
+// bare CRs reached the policy; PKCS#1 passed verify but not policy).
+func TestPublicKeyFileStrict(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(pemBlock(t, "PUBLIC KEY", der))
+	lines := strings.Split(strings.TrimSpace(good), "\n")
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withHeader := lines[0] + "\nComment: hello\n\n" + strings.Join(lines[1:], "\n") + "\n"
+	for _, tc := range []struct{ name, file, want string }{
+		{"header", withHeader, "has headers"},
+		{"header with CR", strings.Replace(withHeader, "hello", "a\r    - keys:", 1), "has headers"},
+		{"CRLF", strings.ReplaceAll(good, "\n", "\r\n"), "not in canonical form"},
+		{"bare CR in body", strings.Replace(good, "\n", "\r", 2), "not a single PEM public key"},
+		{"short lines", lines[0] + "\n" + lines[1][:32] + "\n" + lines[1][32:] + "\n" + strings.Join(lines[2:], "\n"), "not in canonical form"},
+		{"stray character", strings.Replace(good, lines[1], lines[1][:10]+"*"+lines[1][10:], 1), "not a single PEM public key"},
+		{"PKCS#1", string(pemBlock(t, "RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey))), `want "PUBLIC KEY"`},
+		{"space before", " " + good, "not a single PEM public key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ParsePublicKey("k.pub", []byte(tc.file)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// The PEM a policy embeds is re-encoded from the key, and equal to the
+	// canonical file.
+	pub, err := ParsePublicKey("k.pub", []byte("\n"+good+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := pub.PEM(); err != nil || string(p) != good {
+		t.Errorf("PEM() = %q, %v; want %q", p, err, good)
+	}
+}
+
+// TestRSASameModulusIsOneSigner: two RSA keys that share the modulus are one
+// party (whoever factors N signs under any exponent), so a policy listing
+// both is refused. Before the hardening issue they counted as two signers.
+func TestRSASameModulusIsOneSigner(t *testing.T) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := rsa.PublicKey{N: k.N, E: 65539}
+	var keys []*PublicKey
+	for i, pk := range []*rsa.PublicKey{&k.PublicKey, &other} {
+		der, err := x509.MarshalPKIXPublicKey(pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := ParsePublicKey(string(rune('a'+i))+".pub", pemBlock(t, "PUBLIC KEY", der))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, pub)
+	}
+	if keys[0].Fingerprint == keys[1].Fingerprint {
+		t.Fatal("the two keys should differ as keys")
+	}
+	err = Policy{Threshold: 2, Keys: keys}.Check()
+	if err == nil || !strings.Contains(err.Error(), "b.pub has the same RSA modulus as key a.pub") {
+		t.Errorf("err = %v, want the shared modulus named", err)
+	}
+}

@@ -35,12 +35,15 @@ func (p Policy) Check() error {
 	if p.Threshold > len(p.Keys) {
 		return fmt.Errorf("threshold %d is greater than the %d keys given: it can never be met", p.Threshold, len(p.Keys))
 	}
-	seen := map[string]string{}
-	for _, k := range p.Keys {
-		if first, ok := seen[k.Fingerprint]; ok {
-			return fmt.Errorf("key %s duplicates key %s (%s): each key must be a distinct signer", k.Name, first, k.Fingerprint)
+	for i, k := range p.Keys {
+		for _, first := range p.Keys[:i] {
+			switch {
+			case k.Fingerprint == first.Fingerprint:
+				return fmt.Errorf("key %s duplicates key %s (%s): each key must be a distinct signer", k.Name, first.Name, k.Fingerprint)
+			case k.SameSigner(first):
+				return fmt.Errorf("key %s has the same RSA modulus as key %s: whoever holds one holds both, so they are one signer", k.Name, first.Name)
+			}
 		}
-		seen[k.Fingerprint] = k.Name
 	}
 	return nil
 }
@@ -157,11 +160,11 @@ func Verify(ctx context.Context, image string, p Policy, opts ...remote.Option) 
 					"signature %d by %s: signs %s, not %s (a signature moved from another image)", s.index, k.Name, got, r.Digest.DigestStr()))
 				continue
 			}
-			matched[k.Fingerprint] = true
+			matched[k.signer] = true
 		}
 	}
 	for _, k := range p.Keys {
-		if matched[k.Fingerprint] {
+		if matched[k.signer] {
 			r.Matched = append(r.Matched, k)
 		} else {
 			r.Unmatched = append(r.Unmatched, k)

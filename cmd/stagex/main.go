@@ -232,27 +232,18 @@ func runPolicy(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 || len(keyPaths) == 0 || *threshold == 0 || len(patterns) == 0 {
 		return &exitError{code: 2, msg: "policy needs --threshold N, at least one --key and one --image-pattern, and no arguments"}
 	}
-	// Load through signing so that the policy refuses exactly the keys
-	// verify refuses, and duplicates the same way.
+	// Each file is read and parsed once, by the same function verify uses:
+	// the policy embeds the parsed keys, re-encoded, never the files.
 	keys, err := loadKeys(keyPaths)
 	if err != nil {
-		return err
-	}
-	if err := (signing.Policy{Threshold: *threshold, Keys: keys}).Check(); err != nil {
 		return err
 	}
 	opts := admission.Options{
 		Name:          *policyName,
 		Threshold:     *threshold,
+		Keys:          keys,
 		ImagePatterns: patterns,
 		Command:       policyCommand(*policyName, *threshold, patterns, keyPaths, *out),
-	}
-	for _, p := range keyPaths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		opts.Keys = append(opts.Keys, admission.Key{Name: p, PEM: b})
 	}
 	y, err := admission.ClusterPolicy(opts)
 	if err != nil {

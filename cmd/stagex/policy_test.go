@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// writeECKey writes a fresh P-256 public key as canonical PEM and returns
+// its path and its PEM.
+func writeECKey(t *testing.T, dir, name string) (string, string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, strings.TrimSpace(string(p))
+}
+
+// policyKeys parses a written policy the way kubectl does (sigs.k8s.io/yaml,
+// strict) and returns the key entries of each rule.
+func policyKeys(t *testing.T, y []byte) [][]string {
+	t.Helper()
+	type set struct {
+		Count   int `json:"count"`
+		Entries []struct {
+			Keys struct {
+				PublicKeys string `json:"publicKeys"`
+				Rekor      struct {
+					IgnoreTlog bool `json:"ignoreTlog"`
+				} `json:"rekor"`
+				CTLog struct {
+					IgnoreSCT bool `json:"ignoreSCT"`
+				} `json:"ctlog"`
+			} `json:"keys"`
+		} `json:"entries"`
+	}
+	var p struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name        string            `json:"name"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Spec struct {
+			Background           bool `json:"background"`
+			WebhookConfiguration struct {
+				FailurePolicy  string `json:"failurePolicy"`
+				TimeoutSeconds int    `json:"timeoutSeconds"`
+			} `json:"webhookConfiguration"`
+			Rules []struct {
+				Name  string `json:"name"`
+				Match struct {
+					Any []struct {
+						Resources struct {
+							Kinds []string `json:"kinds"`
+						} `json:"resources"`
+					} `json:"any"`
+				} `json:"match"`
+				VerifyImages []struct {
+					ImageReferences []string `json:"imageReferences"`
+					FailureAction   string   `json:"failureAction"`
+					MutateDigest    bool     `json:"mutateDigest"`
+					VerifyDigest    bool     `json:"verifyDigest"`
+					Required        bool     `json:"required"`
+					Attestors       []set    `json:"attestors"`
+					Attestations    []struct {
+						Type      string `json:"type"`
+						Attestors []set  `json:"attestors"`
+					} `json:"attestations"`
+				} `json:"verifyImages"`
+			} `json:"rules"`
+		} `json:"spec"`
+	}
+	if err := yaml.UnmarshalStrict(y, &p); err != nil {
+		t.Fatalf("the policy does not parse strictly: %v\n%s", err, y)
+	}
+	var out [][]string
+	for _, r := range p.Spec.Rules {
+		var keys []string
+		for _, v := range r.VerifyImages {
+			sets := v.Attestors
+			for _, a := range v.Attestations {
+				sets = append(sets, a.Attestors...)
+			}
+			for _, s := range sets {
+				for _, e := range s.Entries {
+					keys = append(keys, e.Keys.PublicKeys)
+				}
+			}
+		}
+		out = append(out, keys)
+	}
+	return out
+}
+
+// TestPolicyEmbedsExactlyTheKeys: each rule of the written policy holds
+// exactly the M given keys, in order, whatever the files' names.
+func TestPolicyEmbedsExactlyTheKeys(t *testing.T) {
+	dir := t.TempDir()
+	var args []string
+	var want []string
+	for _, n := range []string{"k1.pub", "odd name: #1.pub", "k3.pub"} {
+		p, pemText := writeECKey(t, dir, n)
+		args = append(args, "--key", p)
+		want = append(want, pemText)
+	}
+	out := filepath.Join(dir, "policy.yaml")
+	args = append([]string{"policy", "--threshold", "2", "--image-pattern", "reg.example/x/*", "-o", out}, args...)
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	y, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := policyKeys(t, y)
+	if len(rules) != 2 {
+		t.Fatalf("%d rules, want 2", len(rules))
+	}
+	for i, keys := range rules {
+		if strings.Join(keys, "|") != strings.Join(want, "|") {
+			t.Errorf("rule %d holds %d keys %q, want exactly the %d given", i, len(keys), keys, len(want))
+		}
+	}
+}
+
+// TestCraftedKeyFileRefused is the bypass of the hardening issue: a key file
+// holding key A plus a PEM header whose bare CRs YAML reads as line breaks.
+// The old policy writer pasted the file's lines into the policy, where the
+// header became two more key entries (B and C, one attacker's), so one
+// party met a 2-of-3 rule alone; verify read the same file as key A only.
+// Both commands must refuse the file now.
+func TestCraftedKeyFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	_, pemA := writeECKey(t, dir, "a.pub")
+	_, pemB := writeECKey(t, dir, "b.pub")
+	_, pemC := writeECKey(t, dir, "c.pub")
+	h1, _ := writeECKey(t, dir, "h1.pub")
+	h2, _ := writeECKey(t, dir, "h2.pub")
+
+	// The injected entries write keys B and C as double-quoted YAML with
+	// escaped dashes, so no "-----BEGIN" line stops pem.Decode early.
+	const entry = "\r                - keys:\r                    publicKeys: "
+	esc := func(k string) string {
+		return `"` + strings.ReplaceAll(strings.ReplaceAll(k, "-", `\x2d`), "\n", `\n`) + `"`
+	}
+	inject := "x" + entry + esc(pemB) + entry + esc(pemC) + entry + "|-\r                      junk"
+	lines := strings.Split(pemA, "\n")
+	evil := lines[0] + "\nX-Note: " + inject + "\n\n" + strings.Join(lines[1:], "\n") + "\n"
+	if b, _ := pem.Decode([]byte(evil)); b == nil || b.Headers["X-Note"] == "" {
+		t.Fatalf("the crafted file is not one PEM block with a header:\n%q", evil)
+	}
+	evilPath := filepath.Join(dir, "evil.pub")
+	if err := os.WriteFile(evilPath, []byte(evil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"policy", "--threshold", "2", "--image-pattern", "*", "--key", evilPath, "--key", h1, "--key", h2},
+		{"verify", "--threshold", "2", "--key", evilPath, "--key", h1, "--key", h2, "reg.example/x@sha256:" + strings.Repeat("0", 64)},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "evil.pub: the PEM block has headers") {
+			t.Errorf("stagex %s: err = %v, want the key file refused for its headers\n%s", args[0], err, stdout.String())
+		}
+	}
+}
