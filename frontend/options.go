@@ -16,6 +16,33 @@ const (
 	ArgAllowUnpinned = "STAGEX_ALLOW_UNPINNED"
 	ArgEpoch         = "SOURCE_DATE_EPOCH"
 	ArgVersion       = "VERSION"
+	ArgCheck         = "STAGEX_CHECK"
+	ArgTests         = "STAGEX_TESTS"
+)
+
+// CheckMode says whether and how the composed image is checked at build
+// time (STAGEX_CHECK).
+type CheckMode string
+
+// The check modes. Off is the default, so that the fast path stays fast.
+const (
+	CheckOff    CheckMode = "off"    // no check, no smoke tests, no check attestation
+	CheckWarn   CheckMode = "warn"   // findings are build warnings; failing smoke tests still fail the build
+	CheckStrict CheckMode = "strict" // any unaccepted error finding fails the build
+)
+
+// TestsMode says what happens to the spec's smoke tests when the check is
+// on (STAGEX_TESTS).
+type TestsMode string
+
+// The tests modes.
+const (
+	// TestsRun runs every smoke test (the default).
+	TestsRun TestsMode = "run"
+	// TestsFixture runs none: the packages are test-bed stand-ins that hold
+	// no real programs, so every test is reported "not run: fixture", never
+	// as passed.
+	TestsFixture TestsMode = "fixture"
 )
 
 type buildArg struct {
@@ -28,6 +55,8 @@ var buildArgs = []buildArg{
 	{ArgAllowUnpinned, "0", "Set to 1 to allow references without a digest, with a warning; they are pinned to what the registry serves now"},
 	{ArgEpoch, "0", "Unix time for the image's created time, history and generated files"},
 	{ArgVersion, "", "Value of the org.opencontainers.image.version label"},
+	{ArgCheck, string(CheckOff), "off, warn or strict: check the composed image (ELF closure, layers, hygiene) and run the spec's smoke tests inside BuildKit, attach the report as an attestation; strict fails the build on any unaccepted finding"},
+	{ArgTests, string(TestsRun), "run, or fixture to report every smoke test as not run (for builds on stand-in packages that hold no real programs)"},
 }
 
 // Options are the parsed build arguments and frontend options.
@@ -39,6 +68,8 @@ type Options struct {
 	Version       string
 	Revision      string // from the vcs:revision option buildx sets
 	Source        string // from the vcs:source option buildx sets
+	Check         CheckMode
+	Tests         TestsMode
 }
 
 // parseOptions reads the options from the build arguments (without their
@@ -51,6 +82,8 @@ func parseOptions(args, opts map[string]string) (Options, error) {
 		Revision: opts["vcs:revision"],
 		Source:   opts["vcs:source"],
 		Epoch:    time.Unix(0, 0).UTC(),
+		Check:    CheckOff,
+		Tests:    TestsRun,
 	}
 	if v := args[ArgAllowUnpinned]; v != "" {
 		b, err := strconv.ParseBool(v)
@@ -65,6 +98,20 @@ func parseOptions(args, opts map[string]string) (Options, error) {
 			return o, fmt.Errorf("build arg %s=%q: want a non-negative Unix time in seconds", ArgEpoch, v)
 		}
 		o.Epoch = time.Unix(sec, 0).UTC()
+	}
+	switch v := CheckMode(args[ArgCheck]); v {
+	case "":
+	case CheckOff, CheckWarn, CheckStrict:
+		o.Check = v
+	default:
+		return o, fmt.Errorf("build arg %s=%q: want off, warn or strict", ArgCheck, v)
+	}
+	switch v := TestsMode(args[ArgTests]); v {
+	case "":
+	case TestsRun, TestsFixture:
+		o.Tests = v
+	default:
+		return o, fmt.Errorf("build arg %s=%q: want run or fixture", ArgTests, v)
 	}
 	return o, nil
 }

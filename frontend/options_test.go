@@ -13,20 +13,23 @@ import (
 func TestParseOptions(t *testing.T) {
 	o, err := parseOptions(map[string]string{
 		ArgEpoch: "1700000000", ArgAllowUnpinned: "1", ArgRegistry: "mirror.test/stagex", ArgVersion: "1.2.3",
+		ArgCheck: "strict", ArgTests: "fixture",
 	}, map[string]string{"vcs:revision": "abc", "vcs:source": "https://example.test/r"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !o.Epoch.Equal(time.Unix(1700000000, 0)) || !o.AllowUnpinned || o.Registry != "mirror.test/stagex" ||
-		o.Version != "1.2.3" || o.Revision != "abc" || o.Source != "https://example.test/r" {
+		o.Version != "1.2.3" || o.Revision != "abc" || o.Source != "https://example.test/r" ||
+		o.Check != CheckStrict || o.Tests != TestsFixture {
 		t.Fatalf("options = %+v", o)
 	}
 	def, err := parseOptions(nil, nil)
-	if err != nil || !def.Epoch.Equal(time.Unix(0, 0)) || def.AllowUnpinned {
-		t.Fatalf("defaults = %+v, %v; want epoch 0, unpinned refused", def, err)
+	if err != nil || !def.Epoch.Equal(time.Unix(0, 0)) || def.AllowUnpinned || def.Check != CheckOff || def.Tests != TestsRun {
+		t.Fatalf("defaults = %+v, %v; want epoch 0, unpinned refused, check off, tests run", def, err)
 	}
 	for _, bad := range []map[string]string{
 		{ArgEpoch: "yesterday"}, {ArgEpoch: "-1"}, {ArgAllowUnpinned: "maybe"},
+		{ArgCheck: "on"}, {ArgCheck: "STRICT"}, {ArgTests: "skip"},
 	} {
 		if _, err := parseOptions(bad, nil); err == nil {
 			t.Errorf("%v accepted", bad)
