@@ -45,12 +45,6 @@ var (
 	}
 )
 
-// shellPackages are substrings of package names that provide /bin/sh.
-var shellPackages = []string{"busybox", "bash", "dash"}
-
-// shellPaths are where a shell is found.
-var shellPaths = []string{"/bin/sh", "/usr/bin/sh"}
-
 // Lint returns warnings sorted by position: DuplicatePackage (the same
 // package twice, by name or digest), UnpinnedReference (a reference without
 // digest, only possible when allowed) and ShellInStaticImage (a spec whose
@@ -106,29 +100,25 @@ func lintShellInStatic(s *Spec, r *Resolved) []Warning {
 	var ws []Warning
 	if r != nil {
 		for _, p := range composition(r) {
-			if containsAny(p.Name, shellPackages) {
+			if IsShellPackage(p.Name) {
 				ws = append(ws, ruleShellInStaticImage.warn(s.File, p.Pos, hint,
 					"%q is named static but package %q provides a shell", s.Name, p.Name))
 			}
 		}
 	}
 	for i, p := range s.Paths {
-		if slices.Contains(shellPaths, p.Path) {
+		if IsShellPath(p.Path) {
 			ws = append(ws, ruleShellInStaticImage.warn(s.File, s.Pos(fmt.Sprintf("paths[%d].path", i)), hint,
 				"%q is named static but creates %s", s.Name, p.Path))
 		}
 	}
 	for i, c := range s.Copy {
-		if slices.Contains(shellPaths, c.Dst) {
+		if IsShellPath(c.Dst) {
 			ws = append(ws, ruleShellInStaticImage.warn(s.File, s.Pos(fmt.Sprintf("copy[%d].dst", i)), hint,
 				"%q is named static but copies a file to %s", s.Name, c.Dst))
 		}
 	}
 	return ws
-}
-
-func containsAny(s string, subs []string) bool {
-	return slices.ContainsFunc(subs, func(sub string) bool { return strings.Contains(s, sub) })
 }
 
 // sortWarnings orders warnings by position, then rule, and drops repeats.
