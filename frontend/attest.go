@@ -108,23 +108,30 @@ func knownLicense(l string) string {
 // marks it as a scanner's "core" SBOM: that would make the exporter rewrite
 // the document, and its bytes would no longer be the frontend's.
 func sbomAttestation(ctx context.Context, c client.Client, f sbomFormat, doc []byte, epoch time.Time) (*result.Attestation[client.Reference], error) {
+	return fileAttestation(ctx, c, f.predicate, f.path, doc, epoch, "[stagex] write the SBOM", map[string][]byte{
+		result.AttestationReasonKey: []byte(result.AttestationReasonSBOM),
+	})
+}
+
+// fileAttestation writes doc to file in a one-file state, solves it and
+// returns it as an in-toto attestation of predicate type predicate about the
+// image itself.
+func fileAttestation(ctx context.Context, c client.Client, predicate, file string, doc []byte, epoch time.Time, name string, meta map[string][]byte) (*result.Attestation[client.Reference], error) {
 	st := bkllb.Scratch().File(
-		bkllb.Mkfile(f.path, 0o644, doc, bkllb.WithCreatedTime(epoch)),
-		bkllb.WithCustomName("[stagex] write the SBOM"),
+		bkllb.Mkfile(file, 0o644, doc, bkllb.WithCreatedTime(epoch)),
+		bkllb.WithCustomName(name),
 	)
 	ref, err := solveRef(ctx, c, st)
 	if err != nil {
 		return nil, err
 	}
 	return &result.Attestation[client.Reference]{
-		Kind: gatewaypb.AttestationKind_InToto,
-		Metadata: map[string][]byte{
-			result.AttestationReasonKey: []byte(result.AttestationReasonSBOM),
-		},
-		Ref:  ref,
-		Path: f.path,
+		Kind:     gatewaypb.AttestationKind_InToto,
+		Metadata: meta,
+		Ref:      ref,
+		Path:     file,
 		InToto: result.InTotoAttestation{
-			PredicateType: f.predicate,
+			PredicateType: predicate,
 			Subjects:      []result.InTotoSubject{{Kind: gatewaypb.InTotoSubjectKind_Self}},
 		},
 	}, nil

@@ -32,8 +32,9 @@ type request struct {
 	opts  Options
 	files map[string][]byte // file name → content, for error sources
 
-	mu   sync.Mutex
-	sbom map[string][]result.Attestation[client.Reference] // by platform
+	mu     sync.Mutex
+	sbom   map[string][]result.Attestation[client.Reference] // by platform
+	checks map[string]result.Attestation[client.Reference]   // by platform (STAGEX_CHECK)
 }
 
 // Build is the frontend's entry point (grpcclient.RunFromEnvironment).
@@ -66,6 +67,9 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	}
 	if err := rb.EachPlatform(ctx, func(_ context.Context, id string, p ocispecs.Platform) error {
 		for _, att := range req.sbomFor(p) {
+			rb.AddAttestation(id, att)
+		}
+		if att, ok := req.checkFor(p); ok {
 			rb.AddAttestation(id, att)
 		}
 		return nil
@@ -167,6 +171,18 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	if err != nil {
 		return nil, err
 	}
+	if r.opts.Check != CheckOff {
+		att, err := r.checkImage(ctx, c, p, out)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		if r.checks == nil {
+			r.checks = map[string]result.Attestation[client.Reference]{}
+		}
+		r.checks[platforms.Format(p)] = *att
+		r.mu.Unlock()
+	}
 	if r.bc.SBOM != nil {
 		formats, err := sbomFormats(r.bc.SBOM.Parameters)
 		if err != nil {
@@ -201,6 +217,14 @@ func (r *request) sbomFor(p ocispecs.Platform) []result.Attestation[client.Refer
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.sbom[platforms.Format(platforms.Normalize(p))]
+}
+
+// checkFor returns the check attestation built for platform p, if any.
+func (r *request) checkFor(p ocispecs.Platform) (result.Attestation[client.Reference], bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	att, ok := r.checks[platforms.Format(platforms.Normalize(p))]
+	return att, ok
 }
 
 // contexts loads the build contexts that the spec's copies read from: the
