@@ -258,7 +258,7 @@ func (r *request) runTests(ctx context.Context, c client.Client, self bkllb.Stat
 			results[i].Exit = &run.Exit
 			if failure := testFailure(t, run); failure != "" {
 				results[i].Status = TestFailed
-				return withSource(r.spec.Errorf(fmt.Sprintf("check.tests[%d]", i), "run it yourself: docker run --rm --network none <image> "+strings.Join(t.Run, " "),
+				return withSource(r.spec.Errorf(fmt.Sprintf("check.tests[%d]", i), "the test runs in exec form as the image's user, network none, read-only root, a tmpfs on /tmp; fix the package list or the test",
 					"smoke test %s failed: %s: %s\n  output:\n%s", t.Name, quoteArgs(t.Run), failure, indent(run.Output)), r.files)
 			}
 			results[i].Status = TestPassed

@@ -126,6 +126,9 @@ func collectLog(w io.Writer, ch chan *client.SolveStatus) {
 				fmt.Fprintf(w, "#%s ERROR: %s\n", v.Name, v.Error)
 			}
 		}
+		for _, wr := range s.Warnings {
+			fmt.Fprintf(w, "WARNING: %s\n", wr.Short)
+		}
 		for _, l := range s.Logs {
 			for _, line := range strings.Split(strings.TrimRight(string(l.Data), "\n"), "\n") {
 				fmt.Fprintf(w, "  %s\n", line)
