@@ -5,10 +5,12 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 	"encoding/json"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	bkllb "github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 )
 
@@ -259,5 +261,38 @@ func TestArchiveLabelIsReserved(t *testing.T) {
 	err := composeErr(t, y)
 	if err == nil || !strings.Contains(err.Error(), "stagex.yaml:5:") || !strings.Contains(err.Error(), "reserved") {
 		t.Fatalf("err = %v, want a located error for the reserved label", err)
+	}
+}
+
+// Result.Inputs are the merge inputs, in the merge's order, each named by
+// what it is, so the build-time check can mount each one and attribute its
+// files.
+func TestResultInputs(t *testing.T) {
+	c := compose(t, archiveSpecYAML(1))
+	var mergeOp *pb.Op
+	for _, op := range ops(t, c) {
+		if op.GetMerge() != nil {
+			mergeOp = op
+		}
+	}
+	names := make([]string, len(c.res.Inputs))
+	for i, in := range c.res.Inputs {
+		names[i] = in.Name
+		def, err := in.State.Marshal(context.Background(), bkllb.Platform(amd64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ret pb.Op // the definition ends with an op that names the state's vertex
+		if err := ret.UnmarshalVT(def.Def[len(def.Def)-1]); err != nil {
+			t.Fatal(err)
+		}
+		want := mergeOp.Inputs[mergeOp.GetMerge().Inputs[i].Input].Digest
+		if got := ret.Inputs[0].Digest; got != want {
+			t.Errorf("Inputs[%d] (%s) is %s, merge input %d is %s", i, in.Name, got, i, want)
+		}
+	}
+	want := []string{"core-filesystem", "core-musl", "core-busybox", "temurin-jre", GeneratedName}
+	if !slices.Equal(names, want) {
+		t.Errorf("Inputs = %v, want %v", names, want)
 	}
 }

@@ -59,7 +59,7 @@ type Result struct {
 }
 
 // NamedState is one input of the merge: a package's layers (named by the
-// package), an archive ("archive <name>") or the generated layer
+// package), an archive (named by the archive) or the generated layer
 // (GeneratedName).
 type NamedState struct {
 	Name  string
@@ -111,7 +111,7 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 	}
 	inputs = append(inputs, archives...)
 	for i, a := range archiveInfos {
-		named = append(named, NamedState{Name: "archive " + a.Name, State: archives[i]})
+		named = append(named, NamedState{Name: a.Name, State: archives[i]})
 	}
 	gen, genFiles, err := generatedLayer(ctx, in, basePasswd, baseGroup)
 	if err != nil {
