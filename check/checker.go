@@ -1,6 +1,10 @@
 package check
 
 import (
+	"debug/elf"
+	"fmt"
+	"io/fs"
+	"path"
 	"slices"
 )
 
@@ -12,14 +16,73 @@ type checker struct {
 	findings []Finding
 	layers   []LayerReport
 	eff      *Efficiency
+
+	entries []walked                // every entry of the image, in path order
+	elfs    map[string]*elfInfo     // parsed ELF files by path
+	badELF  map[string]string       // files with the ELF magic that do not parse
+	opened  map[string]lookupResult // open(2) results by path
+	seen    map[string]bool         // findings recorded by addOnce
+}
+
+// walked is one entry of the image.
+type walked struct {
+	path string // absolute
+	mode fs.FileMode
 }
 
 func (c *checker) run() error {
-	if err := c.checkELF(); err != nil {
+	c.elfs, c.badELF = map[string]*elfInfo{}, map[string]string{}
+	c.opened, c.seen = map[string]lookupResult{}, map[string]bool{}
+	err := fs.WalkDir(c.fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("reading the image: %w", err)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("reading the image: %w", err)
+		}
+		p := path.Clean("/" + name)
+		c.entries = append(c.entries, walked{p, fi.Mode()})
+		if fi.Mode().IsRegular() {
+			e, err := readELFFile(c.fsys, p)
+			switch {
+			case err != nil:
+				c.badELF[p] = err.Error()
+			case e != nil:
+				c.elfs[p] = e
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
+	c.checkELF()
 	c.checkLayers()
-	return c.checkHygiene()
+	c.checkHygiene()
+	return nil
+}
+
+// checkELF resolves the closure of every program (an ELF file with an
+// interpreter) and of every shared object, as if a program loaded it.
+func (c *checker) checkELF() {
+	for _, w := range c.entries {
+		if msg, bad := c.badELF[w.path]; bad {
+			c.add(RuleELFInvalid, w.path, "", "starts with the ELF magic but does not parse: "+msg)
+			continue
+		}
+		e := c.elfs[w.path]
+		if e == nil || !(e.program() || e.dynamic && e.typ == elf.ET_DYN) {
+			continue
+		}
+		c.closure(elfFile{w.path, e}, w.mode)
+	}
+}
+
+// env returns the value of an environment variable of the image config.
+func (c *checker) env(key string) string {
+	v, _ := c.envLookup(key)
+	return v
 }
 
 // add records a finding about the entry at p, with the package that wrote
@@ -94,7 +157,3 @@ func (c *checker) report() *Report {
 	r.Findings = fs
 	return r
 }
-
-func (c *checker) checkELF() error     { return nil }
-func (c *checker) checkLayers()        {}
-func (c *checker) checkHygiene() error { return nil }
