@@ -64,18 +64,27 @@ func (c *checker) run() error {
 }
 
 // checkELF resolves the closure of every program (an ELF file with an
-// interpreter) and of every shared object, as if a program loaded it.
+// interpreter), then of every shared object no program loads, as a program
+// that dlopens it would. A library a program loads is checked in that
+// program's closure only, where the program's RUNPATH applies to it as it
+// does at run time.
 func (c *checker) checkELF() {
+	loaded := map[string]bool{}
 	for _, w := range c.entries {
 		if msg, bad := c.badELF[w.path]; bad {
 			c.add(RuleELFInvalid, w.path, "", "starts with the ELF magic but does not parse: "+msg)
 			continue
 		}
-		e := c.elfs[w.path]
-		if e == nil || !(e.program() || e.dynamic && e.typ == elf.ET_DYN) {
-			continue
+		if e := c.elfs[w.path]; e != nil && e.program() {
+			for _, d := range c.closure(elfFile{w.path, e}, w.mode) {
+				loaded[d] = true
+			}
 		}
-		c.closure(elfFile{w.path, e}, w.mode)
+	}
+	for _, w := range c.entries {
+		if e := c.elfs[w.path]; e != nil && !e.program() && e.dynamic && e.typ == elf.ET_DYN && !loaded[w.path] {
+			c.closure(elfFile{w.path, e}, w.mode)
+		}
 	}
 }
 

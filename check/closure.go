@@ -166,8 +166,9 @@ func (c *checker) loaderArch(ldso string, e *elfInfo) string {
 }
 
 // closure loads root's dependencies as the loader would and records a
-// finding for each DT_NEEDED that resolves to nothing loadable.
-func (c *checker) closure(root elfFile, mode fs.FileMode) {
+// finding for each DT_NEEDED that resolves to nothing loadable. It returns
+// the real paths of the objects loaded.
+func (c *checker) closure(root elfFile, mode fs.FileMode) []string {
 	ldso := root.info.interp
 	arch := c.loaderArch(ldso, root.info)
 	if ldso == "" {
@@ -259,6 +260,11 @@ func (c *checker) closure(root elfFile, mode fs.FileMode) {
 			loaded = append(loaded, d)
 		}
 	}
+	out := make([]string, len(loaded))
+	for i, d := range loaded {
+		out[i] = d.real
+	}
+	return out
 }
 
 // loadable returns the parsed ELF file that r opens, or why the loader
