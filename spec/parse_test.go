@@ -46,6 +46,10 @@ func TestParseSpecFullExample(t *testing.T) {
 			{Path: "/usr/bin/sh", Type: PathSymlink, Target: "busybox"},
 		},
 		Copy: []Copy{{From: "context", Src: "dist/app", Dst: "/usr/bin/app", Mode: ptr(uint32(0o755))}},
+		Check: Check{
+			Accept: []Accept{{Rule: "elf-needed", Path: "/usr/lib/go/misc/*", Soname: "libc.so.6", Reason: "test data, never run"}},
+			Tests:  []Test{{Name: "version", Run: []string{"/usr/bin/go", "version"}, Output: "go1.26"}},
+		},
 		File: "stagex.yaml",
 	}
 	gotCopy := *got

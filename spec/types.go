@@ -36,6 +36,7 @@ type Spec struct {
 	Paths       []Path            `yaml:"paths"`
 	Copy        []Copy            `yaml:"copy"`
 	Archives    []Archive         `yaml:"archives"` // content from outside StageX, each in a layer of its own
+	Check       Check             `yaml:"check"`    // accepted check findings and smoke tests
 
 	// File is the file name given to ParseSpec, for errors and source maps.
 	File string `yaml:"-"`

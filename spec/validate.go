@@ -85,6 +85,7 @@ func (s *Spec) validate(failed map[string]bool) ErrorList {
 	s.validatePaths(v)
 	s.validateCopies(v)
 	s.validateArchives(v)
+	s.validateCheck(v)
 	return v.errs
 }
 
