@@ -94,8 +94,8 @@ func TestAcceptMatches(t *testing.T) {
 	}{
 		{"elf-needed", "/opt/java/openjdk/lib/libawt_xawt.so", "libX11.so.6", true},
 		{"elf-needed", "/opt/java/openjdk/lib/libawt_xawt.so", "libasound.so.2", false}, // soname differs
-		{"elf-needed", "/opt/java/openjdk/lib/server/libjvm.so", "libX11.so.6", false}, // * does not cross /
-		{"elf-interp", "/opt/java/openjdk/lib/libawt_xawt.so", "libX11.so.6", false},   // another rule
+		{"elf-needed", "/opt/java/openjdk/lib/server/libjvm.so", "libX11.so.6", false},  // * does not cross /
+		{"elf-interp", "/opt/java/openjdk/lib/libawt_xawt.so", "libX11.so.6", false},    // another rule
 	}
 	for _, c := range cases {
 		if got := a.Matches(c.rule, c.file, c.soname); got != c.want {
