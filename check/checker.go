@@ -128,7 +128,7 @@ func (c *checker) report() *Report {
 	used := make([]bool, len(c.opts.Accept))
 	for i := range fs {
 		for j, a := range c.opts.Accept {
-			if a.matches(fs[i]) {
+			if a.Matches(string(fs[i].Rule), fs[i].Path, fs[i].Soname) {
 				fs[i].Accepted, fs[i].Reason = true, a.Reason
 				used[j] = true
 				break
@@ -142,7 +142,7 @@ func (c *checker) report() *Report {
 				Severity: rules[RuleAcceptUnused],
 				Path:     a.Path,
 				Soname:   a.Soname,
-				Detail:   "accepted " + string(a.Rule) + " finding matched nothing; remove the acceptance",
+				Detail:   "accepted " + a.Rule + " finding matched nothing; remove the acceptance",
 			})
 		}
 	}

@@ -178,8 +178,8 @@ func TestAccept(t *testing.T) {
 		program("usr/lib/jvm/lib/libawt_xawt.so", k.libbar),
 	}})
 	accept := []check.Accept{
-		{Rule: check.RuleNeededMissing, Path: "/usr/lib/jvm/*/libawt_xawt.so", Soname: "libfoo.so.*", Reason: "X11 is not in StageX; headless only"},
-		{Rule: check.RuleSetuid, Path: "/usr/bin/*", Reason: "stale"},
+		{Rule: string(check.RuleNeededMissing), Path: "/usr/lib/jvm/*/libawt_xawt.so", Soname: "libfoo.so.*", Reason: "X11 is not in StageX; headless only"},
+		{Rule: string(check.RuleSetuid), Path: "/usr/bin/*", Reason: "stale"},
 	}
 	r := run(t, img, func(o *check.Options) { o.Accept = accept })
 	if !r.Passed {
@@ -204,10 +204,11 @@ func TestAccept(t *testing.T) {
 		t.Errorf("summary %v", r.Summary)
 	}
 	for _, bad := range []check.Accept{
-		{Rule: "no-such-rule", Reason: "x"},
-		{Rule: check.RuleSetuid},
-		{Rule: check.RuleSetuid, Path: "[", Reason: "x"},
-		{Rule: check.RuleAcceptUnused, Reason: "x"},
+		{Rule: "no-such-rule", Path: "/x", Reason: "x"},
+		{Rule: string(check.RuleSetuid), Path: "/x"},
+		{Rule: string(check.RuleSetuid), Reason: "x"},
+		{Rule: string(check.RuleSetuid), Path: "[", Reason: "x"},
+		{Rule: string(check.RuleAcceptUnused), Path: "/x", Reason: "x"},
 	} {
 		if _, err := check.Run(check.NewTree(), check.Options{Accept: []check.Accept{bad}}); err == nil {
 			t.Errorf("%+v was accepted", bad)
