@@ -15,6 +15,9 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
 // FS is a read-only image root. Names are io/fs names relative to the root
@@ -148,24 +151,22 @@ type Finding struct {
 // Failing reports whether the finding fails the check.
 func (f Finding) Failing() bool { return f.Severity == SeverityError && !f.Accepted }
 
-// Accept is a finding the image's author accepts, with the reason. Path and
-// Soname are path.Match patterns ("/usr/lib/jvm/*/lib/libawt_xawt.so",
-// "libX*.so.6"); an empty pattern matches anything.
-type Accept struct {
-	Rule   Rule   `json:"rule" yaml:"rule"`
-	Path   string `json:"path,omitempty" yaml:"path"`
-	Soname string `json:"soname,omitempty" yaml:"soname"`
-	Reason string `json:"reason" yaml:"reason"`
-}
+// Accept is an accepted finding: the spec's check.accept entry (rule, path
+// and soname patterns, reason), one type for the spec and the check.
+type Accept = spec.Accept
 
-// Validate reports an acceptance that names an unknown rule, a malformed
-// pattern or no reason.
-func (a Accept) Validate() error {
-	if _, ok := rules[a.Rule]; !ok || a.Rule == RuleAcceptUnused {
+// validateAccept reports an acceptance of a rule the check does not have,
+// with a malformed pattern or without a reason. The spec validates its
+// own entries with their positions; this catches options built in code.
+func validateAccept(a Accept) error {
+	if _, ok := rules[Rule(a.Rule)]; !ok || Rule(a.Rule) == RuleAcceptUnused {
 		return fmt.Errorf("accept: unknown rule %q (one of %v)", a.Rule, acceptableRules())
 	}
-	if a.Reason == "" {
+	if strings.TrimSpace(a.Reason) == "" {
 		return fmt.Errorf("accept %s %s: a reason is required, so the acceptance says why", a.Rule, a.Path)
+	}
+	if a.Path == "" && a.Soname == "" {
+		return fmt.Errorf("accept %s: a path or soname pattern is required; an acceptance never covers a whole rule", a.Rule)
 	}
 	for _, p := range []string{a.Path, a.Soname} {
 		if _, err := path.Match(p, ""); err != nil {
@@ -177,19 +178,6 @@ func (a Accept) Validate() error {
 
 func acceptableRules() []Rule {
 	return slices.DeleteFunc(Rules(), func(r Rule) bool { return r == RuleAcceptUnused })
-}
-
-func (a Accept) matches(f Finding) bool {
-	if a.Rule != f.Rule {
-		return false
-	}
-	if ok, _ := path.Match(a.Path, f.Path); a.Path != "" && !ok {
-		return false
-	}
-	if ok, _ := path.Match(a.Soname, f.Soname); a.Soname != "" && !ok {
-		return false
-	}
-	return true
 }
 
 // Config is what the image config says about running it.
@@ -252,7 +240,7 @@ func (r *Report) Failed() bool { return !r.Passed }
 // Run checks the image root fsys.
 func Run(fsys FS, opts Options) (*Report, error) {
 	for _, a := range opts.Accept {
-		if err := a.Validate(); err != nil {
+		if err := validateAccept(a); err != nil {
 			return nil, err
 		}
 	}

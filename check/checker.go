@@ -1,6 +1,10 @@
 package check
 
 import (
+	"debug/elf"
+	"fmt"
+	"io/fs"
+	"path"
 	"slices"
 )
 
@@ -12,14 +16,82 @@ type checker struct {
 	findings []Finding
 	layers   []LayerReport
 	eff      *Efficiency
+
+	entries []walked                // every entry of the image, in path order
+	elfs    map[string]*elfInfo     // parsed ELF files by path
+	badELF  map[string]string       // files with the ELF magic that do not parse
+	opened  map[string]lookupResult // open(2) results by path
+	seen    map[string]bool         // findings recorded by addOnce
+}
+
+// walked is one entry of the image.
+type walked struct {
+	path string // absolute
+	mode fs.FileMode
 }
 
 func (c *checker) run() error {
-	if err := c.checkELF(); err != nil {
+	c.elfs, c.badELF = map[string]*elfInfo{}, map[string]string{}
+	c.opened, c.seen = map[string]lookupResult{}, map[string]bool{}
+	err := fs.WalkDir(c.fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("reading the image: %w", err)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("reading the image: %w", err)
+		}
+		p := path.Clean("/" + name)
+		c.entries = append(c.entries, walked{p, fi.Mode()})
+		if fi.Mode().IsRegular() {
+			e, err := readELFFile(c.fsys, p)
+			switch {
+			case err != nil:
+				c.badELF[p] = err.Error()
+			case e != nil:
+				c.elfs[p] = e
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
+	c.checkELF()
 	c.checkLayers()
-	return c.checkHygiene()
+	c.checkHygiene()
+	return nil
+}
+
+// checkELF resolves the closure of every program (an ELF file with an
+// interpreter), then of every shared object no program loads, as a program
+// that dlopens it would. A library a program loads is checked in that
+// program's closure only, where the program's RUNPATH applies to it as it
+// does at run time.
+func (c *checker) checkELF() {
+	loaded := map[string]bool{}
+	for _, w := range c.entries {
+		if msg, bad := c.badELF[w.path]; bad {
+			c.add(RuleELFInvalid, w.path, "", "starts with the ELF magic but does not parse: "+msg)
+			continue
+		}
+		if e := c.elfs[w.path]; e != nil && e.program() {
+			for _, d := range c.closure(elfFile{w.path, e}, w.mode) {
+				loaded[d] = true
+			}
+		}
+	}
+	for _, w := range c.entries {
+		if e := c.elfs[w.path]; e != nil && !e.program() && e.dynamic && e.typ == elf.ET_DYN && !loaded[w.path] {
+			c.closure(elfFile{w.path, e}, w.mode)
+		}
+	}
+}
+
+// env returns the value of an environment variable of the image config.
+func (c *checker) env(key string) string {
+	v, _ := c.envLookup(key)
+	return v
 }
 
 // add records a finding about the entry at p, with the package that wrote
@@ -56,7 +128,7 @@ func (c *checker) report() *Report {
 	used := make([]bool, len(c.opts.Accept))
 	for i := range fs {
 		for j, a := range c.opts.Accept {
-			if a.matches(fs[i]) {
+			if a.Matches(string(fs[i].Rule), fs[i].Path, fs[i].Soname) {
 				fs[i].Accepted, fs[i].Reason = true, a.Reason
 				used[j] = true
 				break
@@ -70,7 +142,7 @@ func (c *checker) report() *Report {
 				Severity: rules[RuleAcceptUnused],
 				Path:     a.Path,
 				Soname:   a.Soname,
-				Detail:   "accepted " + string(a.Rule) + " finding matched nothing; remove the acceptance",
+				Detail:   "accepted " + a.Rule + " finding matched nothing; remove the acceptance",
 			})
 		}
 	}
@@ -94,7 +166,3 @@ func (c *checker) report() *Report {
 	r.Findings = fs
 	return r
 }
-
-func (c *checker) checkELF() error     { return nil }
-func (c *checker) checkLayers()        {}
-func (c *checker) checkHygiene() error { return nil }

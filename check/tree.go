@@ -246,7 +246,7 @@ func (t *Tree) mkdirAll(p string, idx int) (*node, error) {
 func (t *Tree) lookupLiteral(p string) *node {
 	n := t.root
 	for _, c := range splitPath(p) {
-		if c == "" {
+		if c == "" || c == "." {
 			continue
 		}
 		if n.children == nil {
@@ -265,11 +265,14 @@ func (t *Tree) lstat(op, name string) (*node, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	p := "/" + name
+	p := path.Clean("/" + name)
 	if n := t.lookupLiteral(p); n != nil {
 		return n, nil
 	}
 	dir, base := path.Split(p)
+	if dir == "/" {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
 	rp, fi, err := resolve(t, dir, true)
 	if err != nil || !fi.IsDir() {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
