@@ -135,9 +135,7 @@ func checkOptions(s *spec.Spec, p ocispecs.Platform, out *llb.Result) check.Opti
 			Env:        cfg.Env,
 		},
 		NoShell: s.NoShell(),
-	}
-	for _, a := range s.Check.Accept {
-		o.Accept = append(o.Accept, check.Accept{Rule: check.Rule(a.Rule), Path: a.Path, Soname: a.Soname, Reason: a.Reason})
+		Accept:  s.Check.Accept,
 	}
 	for _, in := range out.Inputs {
 		name := in.Name

@@ -59,7 +59,7 @@ check:
 		Arch:     "x86_64",
 		Config:   check.Config{User: "65532:65532", Entrypoint: []string{"/app"}},
 		NoShell:  true, // the name says static
-		Accept:   []check.Accept{{Rule: check.RuleNeededMissing, Soname: "libX11.so.*", Reason: "headless"}},
+		Accept:   []check.Accept{{Rule: string(check.RuleNeededMissing), Soname: "libX11.so.*", Reason: "headless"}},
 		Packages: []string{"core-filesystem", "core-ca-certificates", "temurin-jre", check.Generated},
 	}
 	if !reflect.DeepEqual(got, want) {
