@@ -13,29 +13,27 @@ import (
 )
 
 // checkedHead is a spec on the fixtures whose programs really run (the
-// fixture busybox is a static binary), running as nonroot like the images.
+// fixture busybox is a static binary), running as a user of the base's
+// /etc/passwd: without accounts there is no generated layer rewriting it,
+// so nothing is shadowed and the check has nothing to report.
 const checkedHead = `version: 1
 name: checked
 packages: [core-musl, core-busybox]
 config:
-  env: {PATH: /usr/bin:/bin, HOME: /home/nonroot}
-  user: "65532:65532"
-  workdir: /home/nonroot
-accounts:
-  groups: [{name: nonroot, gid: 65532}]
-  users: [{name: nonroot, uid: 65532, gid: 65532, home: /home/nonroot}]
-paths:
-  - {path: /home/nonroot, type: directory, mode: "0750", uid: 65532, gid: 65532}
+  env: {PATH: /usr/bin:/bin}
+  user: nobody
+  workdir: /
 `
 
 // checkedSpec passes the check, and its smoke tests pass: they read the
-// image, show the user they run as, and expect a non-zero exit code.
+// image, show the user they run as, expect a non-zero exit code, and find
+// the root read-only.
 const checkedSpec = checkedHead + `check:
   tests:
     - {name: os-release, run: [/bin/cat, /etc/os-release], output: "ID=stagex"}
-    - {name: user, run: [/usr/bin/id], output: "uid=65532(nonroot) gid=65532(nonroot)"}
+    - {name: user, run: [/usr/bin/id], output: "uid=65534(nobody) gid=65534(nogroup)"}
     - {name: exit-code, run: [/bin/sh, -c, "exit 3"], exit: 3}
-    - {name: read-only-root, run: [/bin/mkdir, /home/nonroot/x], exit: 1, output: "Read-only file system"}
+    - {name: read-only-root, run: [/bin/mkdir, /x], exit: 1, output: "Read-only file system"}
 `
 
 // checkBuild builds dir's spec with STAGEX_CHECK=mode (and extra build
@@ -144,7 +142,8 @@ func TestCheckStrictPasses(t *testing.T) {
 }
 
 // worldWritableSpec trips a hygiene rule: a file everyone may write.
-const worldWritableSpec = checkedHead + `  - {path: /etc/open.conf, type: file, mode: "0666", content: "x\n"}
+const worldWritableSpec = checkedHead + `paths:
+  - {path: /etc/open.conf, type: file, mode: "0666", content: "x\n"}
 `
 
 // TestCheckStrictFailsAndPushesNothing: a strict build of an image with an
