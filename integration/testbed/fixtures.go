@@ -468,11 +468,15 @@ func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); retur
 func newLayer(entries []entry) (*memLayer, error) {
 	var comp bytes.Buffer
 	compHash := sha256.New()
+	// Big layers (core-large: incompressible anyway; core-go: a toolchain)
+	// are compressed fast: fixtures are built on every test run.
 	level := gzip.DefaultCompression
+	var size int64
 	for _, e := range entries {
-		if e.stream != nil {
-			level = gzip.BestSpeed // incompressible anyway
-		}
+		size += int64(len(e.data)) + e.size
+	}
+	if size > 8<<20 {
+		level = gzip.BestSpeed
 	}
 	zw, err := gzip.NewWriterLevel(io.MultiWriter(&comp, compHash), level)
 	if err != nil {
