@@ -65,7 +65,7 @@ const (
 // whose sources core-go ships: what the reference application in examples/
 // and a small `go build` smoke test import. A program importing anything
 // else fails to build on the fixture with "package … is not in std".
-var GoStdPackages = []string{"encoding/json", "errors", "fmt", "io", "log", "net", "net/http", "os", "os/signal", "strings", "syscall", "time"}
+var GoStdPackages = []string{"context", "encoding/json", "errors", "flag", "fmt", "io", "log", "net", "net/http", "os", "os/signal", "strings", "syscall", "time"}
 
 // goTools are the tools of GOROOT/pkg/tool/linux_amd64 that `go build`
 // runs with CGO_ENABLED=0 (no cgo, no vet, no pack: compile packs itself).
