@@ -203,8 +203,8 @@ func (r *request) judge(ctx context.Context, rep *check.Report) error {
 			b.WriteString("\n  ")
 			b.WriteString(describeFinding(f))
 		}
-		return r.spec.Errorf("packages", "fix the package list, or accept a finding under check.accept with a reason",
-			"%s", b.String())
+		return withSource(r.spec.Errorf(findingField(r.spec, failing[0]), "fix the package list, or accept a finding under check.accept with a reason",
+			"%s", b.String()), r.files)
 	}
 	for _, f := range failing {
 		r.src.Warn(ctx, "stagex check: "+describeFinding(f), client.WarnOpts{})
@@ -212,8 +212,20 @@ func (r *request) judge(ctx context.Context, rep *check.Report) error {
 	return nil
 }
 
+// findingField is the spec field a finding points at: the packages entry
+// of the package that wrote the file, or the package list.
+func findingField(s *spec.Spec, f check.Finding) string {
+	for i, p := range s.Packages {
+		if f.Package != "" && p.Ref == f.Package {
+			return fmt.Sprintf("packages[%d]", i)
+		}
+	}
+	return "packages"
+}
+
 // describeFinding is one finding on one line: the rule, the file, the
-// package that wrote it, the soname, and what is wrong.
+// package that wrote it, the soname (unless the detail names it), and what
+// is wrong.
 func describeFinding(f check.Finding) string {
 	var b strings.Builder
 	b.WriteString(string(f.Rule))
@@ -223,7 +235,7 @@ func describeFinding(f check.Finding) string {
 	if f.Package != "" {
 		b.WriteString(" (package " + f.Package + ")")
 	}
-	if f.Soname != "" {
+	if f.Soname != "" && !strings.Contains(f.Detail, f.Soname) {
 		b.WriteString(": " + f.Soname)
 	}
 	if f.Detail != "" {

@@ -141,42 +141,82 @@ func TestCheckStrictPasses(t *testing.T) {
 	}
 }
 
+// brokenSpec composes the negative fixture: /usr/bin/hello-broken needs
+// libmissing.so.1, which no package ships.
+const brokenSpec = `version: 1
+name: broken
+packages: [core-musl, core-libhello, core-hello-broken]
+`
+
+// TestCheckStrictFailsAndPushesNothing: a strict build of an image with a
+// missing library fails, naming the soname, the file and the package, and
+// the registry has no image under the tag.
+func TestCheckStrictFailsAndPushesNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := specDir(t, frontendImage(t), brokenSpec)
+	_, ref, err := checkBuild(ctx, t, dir, "strict-fails", string(frontend.CheckStrict), nil)
+	if err == nil {
+		t.Fatalf("the strict build of an image missing %s succeeded", testbed.MissingSoname)
+	}
+	t.Logf("the build failed as it should:\n%s", firstLines(err.Error(), 4))
+	want := string(check.RuleNeededMissing) + " /usr/bin/hello-broken (package " + testbed.HelloBroken + "): "
+	if !strings.Contains(err.Error(), "the composition check failed") || !strings.Contains(err.Error(), want) ||
+		!strings.Contains(err.Error(), testbed.MissingSoname) {
+		t.Errorf("the error does not say %q:\n%v", want, err)
+	}
+	if _, err := testbed.Index(ref); err == nil {
+		t.Errorf("%s was pushed although the strict check failed", ref)
+	}
+}
+
 // worldWritableSpec trips a hygiene rule: a file everyone may write.
 const worldWritableSpec = checkedHead + `paths:
   - {path: /etc/open.conf, type: file, mode: "0666", content: "x\n"}
 `
 
-// TestCheckStrictFailsAndPushesNothing: a strict build of an image with an
-// unaccepted error finding fails, naming the rule, the file and the
-// package, and the registry has no image under the tag.
-func TestCheckStrictFailsAndPushesNothing(t *testing.T) {
+// TestCheckWarn: warn builds an image with an error finding, shows the
+// finding as a build warning, and the attestation says it did not pass.
+func TestCheckWarn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := specDir(t, frontendImage(t), worldWritableSpec)
-	_, ref, err := checkBuild(ctx, t, dir, "strict-fails", string(frontend.CheckStrict), nil)
-	if err == nil {
-		t.Fatalf("the strict build of a world-writable file succeeded")
-	}
-	for _, want := range []string{"the composition check failed", string(check.RuleWorldWritable), "/etc/open.conf", "(package " + check.Generated + ")"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("the error does not name %q:\n%v", want, err)
-		}
-	}
-	if _, err := testbed.Index(ref); err == nil {
-		t.Errorf("%s was pushed although the strict check failed", ref)
-	}
-
-	// warn builds it and shows the finding as a warning.
-	res, _, err := checkBuild(ctx, t, dir, "warn", string(frontend.CheckWarn), nil)
+	res, ref, err := checkBuild(ctx, t, dir, "warn", string(frontend.CheckWarn), nil)
 	if err != nil {
 		t.Fatalf("the warn build failed: %v", err)
 	}
-	if !strings.Contains(res.Log, "WARNING: stagex check: "+string(check.RuleWorldWritable)+" /etc/open.conf") {
-		t.Errorf("the warn build shows no warning for the finding:\n%s", testbed.TailLines(res.Log, 40))
+	want := "WARNING: stagex check: " + string(check.RuleWorldWritable) + " /etc/open.conf (package " + check.Generated + ")"
+	if !strings.Contains(res.Log, want) {
+		t.Errorf("the warn build shows no warning %q:\n%s", want, testbed.TailLines(res.Log, 40))
 	}
 	pred := checkAttestation(t, ref, res.Digest)
 	if pred.Report.Passed || pred.Mode != frontend.CheckWarn {
 		t.Errorf("warn report: mode %s passed %v", pred.Mode, pred.Report.Passed)
+	}
+}
+
+// TestCheckRunsDynamicPrograms: a program linked against a shared library
+// with musl-gcc passes the check, and its smoke test runs it through musl's
+// loader as the image's user.
+func TestCheckRunsDynamicPrograms(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := specDir(t, frontendImage(t), `version: 1
+name: hello
+packages: [core-musl, core-libhello, core-hello]
+config:
+  user: nobody
+check:
+  tests:
+    - {name: hello, run: [/usr/bin/hello], output: "`+testbed.HelloOutput+`"}
+`)
+	res, ref, err := checkBuild(ctx, t, dir, "hello", string(frontend.CheckStrict), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred := checkAttestation(t, ref, res.Digest)
+	if !pred.Report.Passed || len(pred.Tests) != 1 || pred.Tests[0].Status != frontend.TestPassed {
+		t.Errorf("report passed %v, findings %+v, tests %+v", pred.Report.Passed, pred.Report.Findings, pred.Tests)
 	}
 }
 
