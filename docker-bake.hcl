@@ -45,6 +45,15 @@ variable "STAGEX_LOCK" {
   description = "Another lock file, relative to images/ and inside it (default images/stagex.lock.yaml)"
 }
 
+variable "STAGEX_CHECK" {
+  # strict: every image is checked inside BuildKit (ELF closure, layers,
+  # hygiene) and its spec's smoke tests run before it is exported; a finding
+  # that the spec does not accept, or a failing test, fails the build, so
+  # nothing unchecked is pushed (or signed). See docs/spec.md.
+  default     = "strict"
+  description = "off, warn or strict: the frontend's build-time check and smoke tests"
+}
+
 variable "FRONTEND_IMAGE" {
   default     = ""
   description = "A published frontend image (best by digest) to compose with, instead of the frontend target"
@@ -95,6 +104,7 @@ target "_image" {
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH
     STAGEX_REGISTRY   = STAGEX_REGISTRY
     STAGEX_LOCK       = STAGEX_LOCK
+    STAGEX_CHECK      = STAGEX_CHECK
   }
 }
 

@@ -119,6 +119,11 @@ func run(ctx context.Context, bedName string, keep bool, digests, show, progress
 	if err := imageset.WriteTable(os.Stdout, imgs); err != nil {
 		return err
 	}
+	step("build-time check and smoke tests (STAGEX_CHECK=strict, from each image's check attestation); on fixtures only %s run their tests, the others' are not run",
+		strings.Join(imageset.FixtureTestImages, ", "))
+	if err := imageset.WriteCheckTable(os.Stdout, imgs); err != nil {
+		return err
+	}
 	if digests != "" {
 		info := imageset.DigestsInfo{
 			Command: "make demo",

@@ -123,15 +123,19 @@ func TestBakeFileMatchesSpecs(t *testing.T) {
 	if got := attr(common, `"`+FrontendSyntax+`"`); got != `FRONTEND_IMAGE == "" ? "target:frontend" : "docker-image://${FRONTEND_IMAGE}"` {
 		t.Errorf("_image: the named context over the syntax image = %s", got)
 	}
-	for _, arg := range []string{"SOURCE_DATE_EPOCH", "STAGEX_REGISTRY", "STAGEX_LOCK"} {
+	for _, arg := range []string{"SOURCE_DATE_EPOCH", "STAGEX_REGISTRY", "STAGEX_LOCK", "STAGEX_CHECK"} {
 		if got := attr(common, arg); got != arg {
 			t.Errorf("_image: build arg %s = %q, want the variable", arg, got)
 		}
 	}
-	for _, v := range []string{"REGISTRY", "TAG", "SOURCE_DATE_EPOCH", "STAGEX_REGISTRY", "STAGEX_LOCK"} {
+	for _, v := range []string{"REGISTRY", "TAG", "SOURCE_DATE_EPOCH", "STAGEX_REGISTRY", "STAGEX_LOCK", "STAGEX_CHECK"} {
 		if _, ok := blocks["variable "+v]; !ok {
 			t.Errorf("no variable %s", v)
 		}
+	}
+	// Every image is checked, strictly, unless the caller says otherwise.
+	if got := attr(blocks["variable STAGEX_CHECK"], "default"); got != `"strict"` {
+		t.Errorf("variable STAGEX_CHECK defaults to %s, want \"strict\"", got)
 	}
 	if got := attr(blocks["variable SOURCE_DATE_EPOCH"], "default"); got != `"0"` {
 		t.Errorf("SOURCE_DATE_EPOCH default = %s, want a fixed \"0\"", got)

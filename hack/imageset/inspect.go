@@ -2,6 +2,7 @@ package imageset
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"edp.buildth.ing/devfw-cicd/stagex/frontend"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -39,6 +41,9 @@ type Image struct {
 	Predicates  []string // in-toto predicate types attested for it, sorted
 	Config      *v1.ConfigFile
 	LayerDescrs []v1.Descriptor
+	// Check is the build-time check's attestation (STAGEX_CHECK), nil
+	// when the image carries none.
+	Check *frontend.CheckPredicate
 }
 
 // Inspect reads an image index from a registry and picks the platform's
@@ -143,8 +148,14 @@ func inspectIndex(target, ref, index string, idx v1.ImageIndex) (*Image, error) 
 			return nil, err
 		}
 		for _, l := range am.Layers {
-			if p := l.Annotations[annotationPredicate]; p != "" {
+			p := l.Annotations[annotationPredicate]
+			if p != "" {
 				img.Predicates = append(img.Predicates, p)
+			}
+			if p == frontend.CheckPredicateType {
+				if img.Check, err = readCheckPredicate(att, l.Digest); err != nil {
+					return nil, fmt.Errorf("%s: the check attestation: %w", ref, err)
+				}
 			}
 		}
 	}
@@ -185,6 +196,78 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// readCheckPredicate reads the check attestation's predicate from its
+// layer (an in-toto statement, stored uncompressed).
+func readCheckPredicate(att v1.Image, d v1.Hash) (*frontend.CheckPredicate, error) {
+	l, err := att.LayerByDigest(d)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var st struct {
+		Predicate frontend.CheckPredicate `json:"predicate"`
+	}
+	if err := json.NewDecoder(rc).Decode(&st); err != nil {
+		return nil, err
+	}
+	return &st.Predicate, nil
+}
+
+// WriteCheckTable prints what the build-time check and the smoke tests
+// found in each image, from the images' check attestations. A test that
+// did not run says why; it is never counted as passed.
+func WriteCheckTable(w io.Writer, imgs []*Image) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "IMAGE\tCHECK\tEFFICIENCY\tFINDINGS (error/warning/accepted)\tSMOKE TESTS\n")
+	for _, img := range imgs {
+		c := img.Check
+		if c == nil || c.Report == nil {
+			fmt.Fprintf(tw, "%s\tnot checked\t-\t-\t-\n", Repo(img.Target))
+			continue
+		}
+		verdict := "passed"
+		if !c.Report.Passed {
+			verdict = "FAILED"
+		}
+		eff := "-"
+		if e := c.Report.Efficiency; e != nil {
+			eff = fmt.Sprintf("%.1f %% (%s wasted)", e.Percent, HumanSize(e.WastedBytes))
+		}
+		sum := c.Report.Summary
+		fmt.Fprintf(tw, "%s\t%s (%s)\t%s\t%d/%d/%d\t%s\n", Repo(img.Target), verdict, c.Mode, eff,
+			sum["error"], sum["warning"], sum["accepted"], testSummary(c.Tests))
+	}
+	return tw.Flush()
+}
+
+// testSummary counts the tests by outcome: "2 passed, 3 not run: fixture".
+func testSummary(tests []frontend.TestResult) string {
+	if len(tests) == 0 {
+		return "none"
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, t := range tests {
+		k := string(t.Status)
+		if t.Reason != "" {
+			k += ": " + t.Reason
+		}
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		parts[i] = fmt.Sprintf("%d %s", counts[k], k)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // PredicateNames maps the in-toto predicate types to short names.
 func PredicateNames(types []string) []string {
 	var out []string
@@ -194,6 +277,8 @@ func PredicateNames(types []string) []string {
 			out = append(out, "provenance")
 		case p == "https://spdx.dev/Document" || strings.Contains(p, "cyclonedx"):
 			out = append(out, "sbom")
+		case p == frontend.CheckPredicateType:
+			out = append(out, "check")
 		default:
 			out = append(out, p)
 		}

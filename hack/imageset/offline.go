@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 )
@@ -52,8 +53,27 @@ func (o *Offline) Bake(prefix string, targets ...string) Bake {
 	return Bake{
 		Root:    o.Root,
 		Vars:    map[string]string{"REGISTRY": prefix, "STAGEX_LOCK": o.Fixtures.LockPath},
-		Set:     o.FrontendSet,
+		Set:     append(slices.Clone(o.FrontendSet), FixtureTestsSet(targets)...),
 		Targets: targets,
 		Push:    true,
 	}
+}
+
+// FixtureTestImages are the images whose smoke tests the fixture packages
+// can really run: busybox is a real static binary, core-go is made from the
+// host's Go toolchain, and base-static has no tests (the check only). The
+// other images' programs are stand-ins, so their tests are not run.
+var FixtureTestImages = []string{"base", "base-static", "base-go"}
+
+// FixtureTestsSet are the --set overrides that make every other image of
+// targets report its smoke tests "not run: fixture" (STAGEX_TESTS=fixture)
+// instead of running stand-ins, which could never pass, or claiming a pass.
+func FixtureTestsSet(targets []string) []string {
+	var set []string
+	for _, t := range targets {
+		if slices.Contains(Images, t) && !slices.Contains(FixtureTestImages, t) {
+			set = append(set, t+".args.STAGEX_TESTS=fixture")
+		}
+	}
+	return set
 }
