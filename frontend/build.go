@@ -95,6 +95,9 @@ func load(ctx context.Context, bc *dockerui.Client, c client.Client) (*request, 
 	if r.spec, err = spec.ParseSpec(src.Filename, src.Data); err != nil {
 		return nil, withSource(err, r.files)
 	}
+	if err := validateAccepts(r.spec); err != nil {
+		return nil, withSource(err, r.files)
+	}
 	if r.opts, err = parseOptions(bc.BuildArgs, c.BuildOpts().Opts); err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ type Check struct {
 // Patterns use path.Match syntax ("*" does not cross "/"). Accepted findings
 // are still reported, as accepted, with the reason.
 type Accept struct {
-	Rule   string `yaml:"rule"`   // the check's rule name, e.g. elf-needed
+	Rule   string `yaml:"rule"`   // the check's rule name, e.g. elf-needed-missing
 	Path   string `yaml:"path"`   // pattern of the absolute file path in the image
 	Soname string `yaml:"soname"` // pattern of the soname (DT_NEEDED entry)
 	Reason string `yaml:"reason"` // why this is acceptable; required
@@ -69,9 +69,9 @@ func (s *Spec) validateCheck(v *validator) {
 		at := joinIndex("check.accept", i)
 		switch {
 		case a.Rule == "":
-			v.errorf(joinField(at, "rule"), "add rule: <the rule the finding names>, e.g. elf-needed", "rule is required")
+			v.errorf(joinField(at, "rule"), "add rule: <the rule the finding names>, e.g. elf-needed-missing", "rule is required")
 		case !rulePattern.MatchString(a.Rule):
-			v.errorf(joinField(at, "rule"), "rule names are lowercase words joined by '-', e.g. elf-needed", "invalid rule %s", quoteShort(a.Rule))
+			v.errorf(joinField(at, "rule"), "rule names are lowercase words joined by '-', e.g. elf-needed-missing", "invalid rule %s", quoteShort(a.Rule))
 		}
 		if a.Path == "" && a.Soname == "" {
 			v.errorf(at, "add path: <file pattern> or soname: <soname pattern>; an accept never covers a whole rule",

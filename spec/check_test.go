@@ -11,14 +11,14 @@ func TestParseSpecCheck(t *testing.T) {
 		"packages: [core-busybox]",
 		"check:",
 		"  accept:",
-		"    - {rule: elf-needed, soname: \"libX11.so.*\", reason: headless}",
+		"    - {rule: elf-needed-missing, soname: \"libX11.so.*\", reason: headless}",
 		"  tests:",
 		"    - name: ssl",
 		"      run: [/usr/bin/python3, -c, \"import ssl\"]",
 		"    - {name: fails, run: [/bin/false], exit: 1, output: \"\"}",
 	))
 	want := Check{
-		Accept: []Accept{{Rule: "elf-needed", Soname: "libX11.so.*", Reason: "headless"}},
+		Accept: []Accept{{Rule: "elf-needed-missing", Soname: "libX11.so.*", Reason: "headless"}},
 		Tests: []Test{
 			{Name: "ssl", Run: []string{"/usr/bin/python3", "-c", "import ssl"}},
 			{Name: "fails", Run: []string{"/bin/false"}, Exit: 1},
@@ -43,20 +43,20 @@ func TestParseSpecCheckErrors(t *testing.T) {
 			wantError{"spec.yaml:4:12", "rule is required", "elf-needed"}},
 		{"rule invalid", check("  accept: [{rule: ELF, soname: libX11.so.6, reason: r}]"),
 			wantError{"spec.yaml:4:19", "invalid rule \"ELF\"", "lowercase"}},
-		{"neither path nor soname", check("  accept: [{rule: elf-needed, reason: r}]"),
+		{"neither path nor soname", check("  accept: [{rule: elf-needed-missing, reason: r}]"),
 			wantError{"spec.yaml:4:12", "needs a path or a soname", "never covers a whole rule"}},
-		{"reason missing", check("  accept: [{rule: elf-needed, soname: libX11.so.6}]"),
+		{"reason missing", check("  accept: [{rule: elf-needed-missing, soname: libX11.so.6}]"),
 			wantError{"spec.yaml:4:12", "needs a reason", "why"}},
-		{"reason blank", check("  accept: [{rule: elf-needed, soname: libX11.so.6, reason: \" \"}]"),
-			wantError{"spec.yaml:4:60", "needs a reason", "why"}},
-		{"path relative", check("  accept: [{rule: elf-needed, path: lib/x.so, reason: r}]"),
-			wantError{"spec.yaml:4:37", "must be absolute", "start it with /"}},
-		{"path bad pattern", check("  accept: [{rule: elf-needed, path: \"/lib/[x\", reason: r}]"),
-			wantError{"spec.yaml:4:37", "invalid path pattern", "path.Match"}},
-		{"soname with slash", check("  accept: [{rule: elf-needed, soname: /lib/x.so, reason: r}]"),
-			wantError{"spec.yaml:4:39", "invalid soname pattern", "without '/'"}},
-		{"unknown accept field", check("  accept: [{rule: elf-needed, file: /x, reason: r}]"),
-			wantError{"spec.yaml:4:31", "unknown field \"file\" in check.accept[0]", "valid fields: path"}},
+		{"reason blank", check("  accept: [{rule: elf-needed-missing, soname: libX11.so.6, reason: \" \"}]"),
+			wantError{"spec.yaml:4:68", "needs a reason", "why"}},
+		{"path relative", check("  accept: [{rule: elf-needed-missing, path: lib/x.so, reason: r}]"),
+			wantError{"spec.yaml:4:45", "must be absolute", "start it with /"}},
+		{"path bad pattern", check("  accept: [{rule: elf-needed-missing, path: \"/lib/[x\", reason: r}]"),
+			wantError{"spec.yaml:4:45", "invalid path pattern", "path.Match"}},
+		{"soname with slash", check("  accept: [{rule: elf-needed-missing, soname: /lib/x.so, reason: r}]"),
+			wantError{"spec.yaml:4:47", "invalid soname pattern", "without '/'"}},
+		{"unknown accept field", check("  accept: [{rule: elf-needed-missing, file: /x, reason: r}]"),
+			wantError{"spec.yaml:4:39", "unknown field \"file\" in check.accept[0]", "valid fields: path"}},
 		{"test name missing", check("  tests: [{run: [/bin/true]}]"),
 			wantError{"spec.yaml:4:11", "name is required", "ssl"}},
 		{"test name invalid", check("  tests: [{name: \"a b\", run: [/bin/true]}]"),
@@ -87,15 +87,15 @@ func TestParseSpecCheckErrors(t *testing.T) {
 }
 
 func TestAcceptMatches(t *testing.T) {
-	a := Accept{Rule: "elf-needed", Path: "/opt/java/openjdk/lib/*.so", Soname: "libX*.so.*", Reason: "headless"}
+	a := Accept{Rule: "elf-needed-missing", Path: "/opt/java/openjdk/lib/*.so", Soname: "libX*.so.*", Reason: "headless"}
 	cases := []struct {
 		rule, file, soname string
 		want               bool
 	}{
-		{"elf-needed", "/opt/java/openjdk/lib/libawt_xawt.so", "libX11.so.6", true},
-		{"elf-needed", "/opt/java/openjdk/lib/libawt_xawt.so", "libasound.so.2", false}, // soname differs
-		{"elf-needed", "/opt/java/openjdk/lib/server/libjvm.so", "libX11.so.6", false},  // * does not cross /
-		{"elf-interp", "/opt/java/openjdk/lib/libawt_xawt.so", "libX11.so.6", false},    // another rule
+		{"elf-needed-missing", "/opt/java/openjdk/lib/libawt_xawt.so", "libX11.so.6", true},
+		{"elf-needed-missing", "/opt/java/openjdk/lib/libawt_xawt.so", "libasound.so.2", false}, // soname differs
+		{"elf-needed-missing", "/opt/java/openjdk/lib/server/libjvm.so", "libX11.so.6", false},  // * does not cross /
+		{"elf-interp", "/opt/java/openjdk/lib/libawt_xawt.so", "libX11.so.6", false},            // another rule
 	}
 	for _, c := range cases {
 		if got := a.Matches(c.rule, c.file, c.soname); got != c.want {

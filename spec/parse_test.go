@@ -47,7 +47,7 @@ func TestParseSpecFullExample(t *testing.T) {
 		},
 		Copy: []Copy{{From: "context", Src: "dist/app", Dst: "/usr/bin/app", Mode: ptr(uint32(0o755))}},
 		Check: Check{
-			Accept: []Accept{{Rule: "elf-needed", Path: "/usr/lib/go/misc/*", Soname: "libc.so.6", Reason: "test data, never run"}},
+			Accept: []Accept{{Rule: "elf-needed-missing", Path: "/usr/lib/go/misc/*", Soname: "libc.so.6", Reason: "test data, never run"}},
 			Tests:  []Test{{Name: "version", Run: []string{"/usr/bin/go", "version"}, Output: "go1.26"}},
 		},
 		File: "stagex.yaml",

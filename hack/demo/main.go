@@ -119,7 +119,7 @@ func run(ctx context.Context, bedName string, keep bool, digests, show, progress
 	if err := imageset.WriteTable(os.Stdout, imgs); err != nil {
 		return err
 	}
-	step("build-time check and smoke tests (STAGEX_CHECK=strict, from each image's check attestation); on fixtures only %s run their tests, the others' are not run",
+	step("build-time check and smoke tests, from each image's check attestation: %s are checked strictly and run their tests; the others' packages are stand-ins (check warns, tests not run: fixture)",
 		strings.Join(imageset.FixtureTestImages, ", "))
 	if err := imageset.WriteCheckTable(os.Stdout, imgs); err != nil {
 		return err
