@@ -225,8 +225,10 @@ func sampleReport() *Report {
 	chain := imageLayers{Count: 2, Bytes: 201 << 20, NewBytes: 201 << 20, Digests: []string{"sha256:c1", "sha256:c2"}}
 	add(cacheCold, variantFrontend, "a", []float64{2, 1, 3}, up, 25<<20)
 	add(cacheCold, variantChain, "b", []float64{10, 30, 20}, chain, 800<<20)
+	add(cacheCold, variantChecked, "c", []float64{3, 3, 4}, up, 30<<20)
 	add(cacheWarm, variantFrontend, "a", []float64{0.5, 0.5, 0.4}, up, 25<<20)
 	add(cacheWarm, variantChain, "b", []float64{1, 1, 1}, chain, 800<<20)
+	add(cacheWarm, variantChecked, "c", []float64{0.5, 0.5, 0.5}, up, 30<<20)
 	r.Compose.ratios()
 	r.Overhead = []Overhead{{Packages: 1, NsPerOp: 266496, BytesPerOp: 119113, AllocsPerOp: 1330, LLBOps: 7}}
 	return r
@@ -240,6 +242,9 @@ func TestReport(t *testing.T) {
 	}
 	if c.Ratios[cacheCold] != 10 || c.Ratios[cacheWarm] != 2 {
 		t.Errorf("ratios = %v, want cold 10, warm 2", c.Ratios)
+	}
+	if c.CheckRatios[cacheCold] != 1.5 || c.CheckRatios[cacheWarm] != 1 {
+		t.Errorf("check ratios = %v, want cold 1.5, warm 1", c.CheckRatios)
 	}
 	if !c.frontendUpstream() {
 		t.Error("frontendUpstream() = false for upstream results")
@@ -273,12 +278,13 @@ func TestReport(t *testing.T) {
 	}
 	md := r.Markdown()
 	for _, want := range []string{
-		"| cache | variant | median | min | max | b/a | layers | new layer bytes | layers = upstream | daemon cache |\n|---|---|---|---|---|---|---|---|---|---|\n",
+		"| cache | variant | median | min | max | ÷ a | layers | new layer bytes | layers = upstream | daemon cache |\n|---|---|---|---|---|---|---|---|---|---|\n",
 		"| cold | a | 2.00 s | 1.00 s | 3.00 s |  | 2 | 0 B | true | 25.0 MiB |\n",
 		"| cold | b | 20.00 s | 10.00 s | 30.00 s | 10.0× | 2 | 201.0 MiB | false | 800.0 MiB |\n",
 		"| warm | b | 1.00 s | 1.00 s | 1.00 s | 2.0× | 2 | 201.0 MiB | false | 800.0 MiB |\n",
+		"| cold | c | 3.00 s | 3.00 s | 4.00 s | 1.50× | 2 | 0 B | true | 30.0 MiB |\n",
 		"| 1 | 266.5 µs | 1330 | 116.3 KiB | 7 |\n",
-		"The same layer blobs in every run: cold frontend true, cold dockerfile-chain true, warm frontend true, warm dockerfile-chain true.\n",
+		"The same layer blobs in every run: cold frontend true, cold dockerfile-chain true, cold frontend-check true, warm frontend true, warm dockerfile-chain true, warm frontend-check true.\n",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)

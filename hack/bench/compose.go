@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"edp.buildth.ing/devfw-cicd/stagex/frontend"
 	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 )
 
@@ -20,6 +21,10 @@ var composition = []string{testbed.Busybox, testbed.Large, "core-musl", "core-zl
 const (
 	variantFrontend = "frontend"
 	variantChain    = "dockerfile-chain"
+	// variantChecked is the frontend with the build-time check and smoke
+	// tests on, what the bake file does for every image: its time over the
+	// frontend's is the check's overhead.
+	variantChecked = "frontend-check"
 )
 
 // variant is one way to build the composition.
@@ -61,17 +66,23 @@ func variants(env *benchEnv, dir string) ([]variant, error) {
 			build: testbed.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml"}},
 		{name: variantChain, label: "b: FROM scratch + COPY --from chain", repo: "bench/chain",
 			build: testbed.DockerfileBuild{DockerfileDir: chainDir, ContextDir: chainDir}},
+		{name: variantChecked, label: "c: frontend, STAGEX_CHECK=strict", repo: "bench/checked",
+			build: testbed.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml",
+				BuildArgs: map[string]string{frontend.ArgCheck: string(frontend.CheckStrict)}}},
 	}, nil
 }
 
 // specYAML is the frontend's spec for the packages (core-filesystem is the
 // default base, so it is not listed).
-func specYAML(frontend string, pkgs []string) string {
+func specYAML(frontendRef string, pkgs []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# syntax=%s\nversion: 1\nname: bench\npackages:\n", frontend)
+	fmt.Fprintf(&b, "# syntax=%s\nversion: 1\nname: bench\npackages:\n", frontendRef)
 	for _, p := range pkgs {
 		fmt.Fprintf(&b, "  - %s\n", p)
 	}
+	// One smoke test, so that variant c measures a test container too
+	// (busybox is a real static binary).
+	b.WriteString("check:\n  tests:\n    - {name: os-release, run: [/bin/cat, /etc/os-release], output: ID=stagex}\n")
 	return b.String()
 }
 

@@ -41,6 +41,9 @@ type ComposeReport struct {
 	Results []Result `json:"results"`
 	// Ratios is, per cache state, the chain's median over the frontend's.
 	Ratios map[string]float64 `json:"ratios"`
+	// CheckRatios is, per cache state, the median of the frontend with
+	// STAGEX_CHECK=strict over the frontend's: the check's overhead.
+	CheckRatios map[string]float64 `json:"check_ratios,omitempty"`
 }
 
 // Result is one variant in one cache state over all runs.
@@ -93,11 +96,17 @@ func (c *ComposeReport) result(cache, variant string) *Result {
 }
 
 func (c *ComposeReport) ratios() {
-	c.Ratios = map[string]float64{}
+	c.Ratios, c.CheckRatios = map[string]float64{}, map[string]float64{}
 	for _, cache := range []string{cacheCold, cacheWarm} {
-		a, b := c.result(cache, variantFrontend), c.result(cache, variantChain)
-		if a != nil && b != nil && a.MedianSeconds > 0 {
+		a := c.result(cache, variantFrontend)
+		if a == nil || a.MedianSeconds <= 0 {
+			continue
+		}
+		if b := c.result(cache, variantChain); b != nil {
 			c.Ratios[cache] = round3(b.MedianSeconds / a.MedianSeconds)
+		}
+		if ch := c.result(cache, variantChecked); ch != nil {
+			c.CheckRatios[cache] = round3(ch.MedianSeconds / a.MedianSeconds)
 		}
 	}
 }
@@ -107,7 +116,7 @@ func (c *ComposeReport) ratios() {
 func (c *ComposeReport) frontendUpstream() bool {
 	n := 0
 	for _, r := range c.Results {
-		if r.Variant == variantFrontend {
+		if r.Variant == variantFrontend || r.Variant == variantChecked {
 			n++
 			if !r.LayersAreUpstream {
 				return false
@@ -170,13 +179,18 @@ func (r *Report) tables() []table {
 		t := table{
 			title: fmt.Sprintf("Compose %s (%s upstream layers): median of %d runs, push included",
 				strings.Join(c.Packages, " + "), bytesText(c.UpstreamLayerBytes), r.Runs),
-			header: []string{"cache", "variant", "median", "min", "max", "b/a", "layers", "new layer bytes", "layers = upstream", "daemon cache"},
+			header: []string{"cache", "variant", "median", "min", "max", "÷ a", "layers", "new layer bytes", "layers = upstream", "daemon cache"},
 		}
 		for _, res := range c.Results {
 			ratio := ""
-			if res.Variant == variantChain {
+			switch res.Variant {
+			case variantChain:
 				if v, ok := c.Ratios[res.Cache]; ok {
 					ratio = fmt.Sprintf("%.1f×", v)
+				}
+			case variantChecked:
+				if v, ok := c.CheckRatios[res.Cache]; ok {
+					ratio = fmt.Sprintf("%.2f×", v)
 				}
 			}
 			t.rows = append(t.rows, []string{
