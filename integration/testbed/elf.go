@@ -279,7 +279,8 @@ func GoVersion(goroot string) (string, error) {
 // GOSUMDB are empty unless the image sets them) and no VERSION file. It is
 // trimmed to what `go build` with CGO_ENABLED=0 reads: bin/go, the tools
 // in goTools, pkg/include (assembler headers), and of src/ the std module
-// files and the non-test files of GoStdPackages and their dependencies.
+// files, the non-test files of GoStdPackages and their dependencies, and
+// every C header (the runtime's assembly includes runtime/cgo's).
 // No gofmt, no lib/ (time zones, wasm, FIPS snapshots), no cmd/ sources.
 func (h *hostBuilds) goEntries() ([]entry, string, error) {
 	goroot, err := h.goRoot()
@@ -303,6 +304,11 @@ func (h *hostBuilds) goEntries() ([]entry, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	headers, err := goHeaders(goroot)
+	if err != nil {
+		return nil, "", err
+	}
+	rel = append(rel, headers...)
 	for _, d := range dirs {
 		files, err := regularFiles(goroot, d)
 		if err != nil {
@@ -368,6 +374,34 @@ func goStdDirs(goroot string) ([]string, error) {
 		dirs = append(dirs, filepath.ToSlash(r))
 	}
 	return dirs, nil
+}
+
+// goHeaders lists the .h files anywhere under goroot/src but in testdata,
+// relative to goroot, sorted: assembly includes headers of other folders
+// ("cgo/abi_amd64.h" from runtime/), and all of them are a few dozen KiB.
+func goHeaders(goroot string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(filepath.Join(goroot, "src"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() && strings.HasSuffix(p, ".h") {
+			r, err := filepath.Rel(goroot, p)
+			if err != nil {
+				return err
+			}
+			out = append(out, filepath.ToSlash(r))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("core-go: %w", err)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // regularFiles lists the regular files directly in goroot/dir (not in

@@ -148,6 +148,59 @@ func TestGoFixture(t *testing.T) {
 	}
 }
 
+// core-go works as StageX's does: unpacked, its go finds its GOROOT from
+// its own place, has no GOPROXY or GOSUMDB (no go.env: base-go sets them),
+// and builds and runs a small module offline with the sources it ships.
+// (The reference application, which needs much more of std, is built
+// inside BuildKit by the integration tests and `make demo`.)
+func TestGoFixtureBuilds(t *testing.T) {
+	f, err := BuildFixture(Go, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	extract(t, f, root)
+	gobin := filepath.Join(root, "usr/lib/go/bin/go")
+	env := []string{"PATH=/usr/bin:/bin", "HOME=" + filepath.Join(root, "home"), "CGO_ENABLED=0", "GOTOOLCHAIN=local",
+		"GOCACHE=" + filepath.Join(root, "cache"), "GOFLAGS=", "GOPROXY=", "GOSUMDB="}
+	run := func(dir, prog string, args ...string) string {
+		cmd := exec.Command(prog, args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", prog, strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if got := run(root, gobin, "env", "GOROOT", "GOPROXY", "GOSUMDB"); got != filepath.Join(root, "usr/lib/go")+"\n\n\n" {
+		t.Errorf("go env GOROOT GOPROXY GOSUMDB = %q, want the unpacked root and two empty lines", got)
+	}
+	mod := filepath.Join(root, "mod")
+	if err := os.MkdirAll(mod, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"go.mod":  "module example.com/small\n\ngo 1.22\n",
+		"main.go": "package main\n\nimport \"os\"\n\nfunc main() { os.Stdout.WriteString(\"built by core-go\\n\") }\n",
+	} {
+		if err := os.WriteFile(filepath.Join(mod, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(root, "small")
+	run(mod, gobin, "build", "-trimpath", "-o", out, ".")
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := readELF(t, "small", string(b)); info.interp != "" || len(info.needed) != 0 {
+		t.Errorf("small: interp %q, needed %v; want a static program", info.interp, info.needed)
+	}
+	if got := run(mod, out); got != "built by core-go\n" {
+		t.Errorf("small printed %q", got)
+	}
+}
+
 func mustGoRoot(t *testing.T) string {
 	t.Helper()
 	r, err := (&hostBuilds{}).goRoot()
