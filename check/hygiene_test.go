@@ -219,7 +219,9 @@ func TestAccept(t *testing.T) {
 // The table and JSON of a report are pinned by golden files.
 func TestRender(t *testing.T) {
 	r := &check.Report{
-		Arch: "x86_64",
+		Image:    "oci:out:stagex-base",
+		Platform: "linux/amd64",
+		Arch:     "x86_64",
 		Layers: []check.LayerReport{
 			{Layer: check.Layer{Index: 0, DiffID: "sha256:aa", Files: 3, Bytes: 1200}, Package: "core-filesystem", Shadowed: 20},
 			{Layer: check.Layer{Index: 1, DiffID: "sha256:bb", Files: 2, Bytes: 800000}, Package: "core-musl"},

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 )
 
 // Warning is a lint finding: a rule name (CamelCase, like BuildKit's
@@ -93,7 +92,7 @@ func lintDuplicates(s *Spec, r *Resolved) []Warning {
 }
 
 func lintShellInStatic(s *Spec, r *Resolved) []Warning {
-	if !strings.Contains(strings.ToLower(s.Name), "static") {
+	if !s.NoShell() {
 		return nil
 	}
 	const hint = "remove the shell, or drop \"static\" from the name"

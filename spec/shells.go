@@ -29,3 +29,10 @@ func IsShellPackage(name string) bool {
 	_, rest, ok := strings.Cut(name, "-")
 	return ok && slices.Contains(Shells, rest)
 }
+
+// NoShell reports whether the image must hold no shell: its name says
+// static. The lint warns about a spec that composes one, and the
+// composition check fails an image that contains one.
+func (s *Spec) NoShell() bool {
+	return strings.Contains(strings.ToLower(s.Name), "static")
+}
