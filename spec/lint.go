@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Warning is a lint finding: a rule name (CamelCase, like BuildKit's
