@@ -147,3 +147,55 @@ target "base-java" {
   dockerfile = "base-java.yaml"
   tags       = ["${REGISTRY}/stagex-base-java:${TAG}"]
 }
+
+# The reference application (examples/): a Go service built from source in
+# stagex-base-go and composed on stagex-base-static's packages. Not in the
+# default group: `docker buildx bake examples` builds it, `make demo` too
+# (offline, against the fixtures) and checks its answers.
+variable "EXAMPLES_TEST_OUT" {
+  default     = ""
+  description = "Folder example-app-test exports the application's answers to (empty: kept in the build cache only)"
+}
+
+group "examples" {
+  targets = ["example-app", "example-app-test"]
+}
+
+# The service binary: examples/Dockerfile, stage "bin" (go build in base-go,
+# network none). Only ever a named context of "example-app", never exported.
+target "example-app-bin" {
+  context    = "examples"
+  dockerfile = "Dockerfile"
+  target     = "bin"
+  platforms  = ["linux/amd64"]
+  contexts = {
+    "stagex-base-go" = "target:base-go"
+  }
+}
+
+# The application image: examples/app.yaml, copying the binary from the
+# named context app-bin (target example-app-bin). The frontend context comes from _image.
+target "example-app" {
+  inherits   = ["_image"]
+  context    = "examples"
+  dockerfile = "app.yaml"
+  tags       = ["${REGISTRY}/stagex-example-app:${TAG}"]
+  contexts = {
+    "app-bin" = "target:example-app-bin"
+  }
+}
+
+# The application's test: examples/Dockerfile, stage "test" starts it in the
+# app image (network none) and fails on a wrong answer; "test-result" holds
+# the answers.
+target "example-app-test" {
+  context    = "examples"
+  dockerfile = "Dockerfile"
+  target     = "test-result"
+  platforms  = ["linux/amd64"]
+  contexts = {
+    "app"         = "target:example-app"
+    "stagex-base" = "target:base"
+  }
+  output = [EXAMPLES_TEST_OUT == "" ? "type=cacheonly" : "type=local,dest=${EXAMPLES_TEST_OUT}"]
+}

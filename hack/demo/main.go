@@ -4,8 +4,12 @@
 // (STAGEX_LOCK) and the registry (REGISTRY) are overridden, and the frontend
 // image packs a binary built here instead of compiling in pallet-go.
 //
-// It prints the platform manifest digests, then the SBOM and the provenance
-// of one image as `buildx imagetools inspect` shows them.
+// It then builds the reference application (examples/, bake group
+// "examples") from source on the base-go it just built, runs it in its
+// image, checks its answers, and builds it a second time without cache to
+// show the same digest. It prints the platform manifest digests, then the
+// SBOM and the provenance of one image as `buildx imagetools inspect` shows
+// them.
 //
 //	go run ./hack/demo [-bed demo] [-keep] [-digests DIGESTS.md] [-show base-java]
 //
@@ -104,7 +108,14 @@ func run(ctx context.Context, bedName string, keep bool, digests, show, progress
 	if err != nil {
 		return err
 	}
-	step("built in %s; the images (fixture packages, NOT StageX):", time.Since(start).Round(time.Second))
+	step("built in %s", time.Since(start).Round(time.Second))
+
+	app, err := referenceApp(ctx, root, work, prefix, progress, off, builder)
+	if err != nil {
+		return err
+	}
+	imgs = append(imgs, app)
+	step("the images (fixture packages, NOT StageX):")
 	if err := imageset.WriteTable(os.Stdout, imgs); err != nil {
 		return err
 	}
@@ -149,6 +160,53 @@ func run(ctx context.Context, bedName string, keep bool, digests, show, progress
 		printHead(out, lines, file)
 	}
 	return nil
+}
+
+// referenceApp bakes the reference application (group "examples": built
+// from source in base-go, composed on base-static's packages, then run in
+// its image and asked on loopback, network none), compares its answers with
+// examples/test/expected, builds it a second time without cache and fails
+// unless both builds give the same platform manifest digest.
+func referenceApp(ctx context.Context, root, work, prefix, progress string, off *imageset.Offline, builder *imageset.Builder) (*imageset.Image, error) {
+	testOut := filepath.Join(work, imageset.AppTestTarget)
+	if err := os.RemoveAll(testOut); err != nil {
+		return nil, err
+	}
+	var builds []*imageset.Image
+	for i, noCache := range []bool{false, true} {
+		bk := off.BakeExamples(prefix, testOut, noCache)
+		bk.Progress, bk.Output = progress, os.Stderr
+		what := "build, run and ask it"
+		if noCache {
+			what = "second build, without cache"
+		}
+		step("reference application (examples/), %s: buildx bake %s", what, strings.Join(bk.Targets, " "))
+		results, err := builder.Run(ctx, bk)
+		if err != nil {
+			return nil, err
+		}
+		img, err := imageset.InspectAll(ctx, []string{imageset.AppTarget}, results)
+		if err != nil {
+			return nil, err
+		}
+		builds = append(builds, img[0])
+		if i > 0 {
+			continue
+		}
+		answers, err := imageset.CheckAppAnswers(root, testOut)
+		for _, a := range answers {
+			fmt.Printf("%s answered %s: %s\n", imageset.Repo(imageset.AppTarget), a.File, a.Got)
+		}
+		if err != nil {
+			return nil, err
+		}
+		fmt.Printf("the answers are examples/test/expected's\n")
+	}
+	if differ := imageset.Compare(builds[:1], builds[1:]); len(differ) > 0 {
+		return nil, fmt.Errorf("the reference application is not reproducible: %s, then %s", builds[0].Digest, builds[1].Digest)
+	}
+	fmt.Printf("%s: %s in both builds\n", imageset.Repo(imageset.AppTarget), builds[0].Digest)
+	return builds[0], nil
 }
 
 // printHead prints the first n lines of out, and where the rest is.

@@ -8,9 +8,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -123,15 +125,44 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 	f.Lock = fl
 	f.LockPath = path.Join(FixtureLockDir, strings.NewReplacer(":", "_", "/", "_").Replace(registry)+".lock.yaml")
 	f.LockFile = filepath.Join(root, SpecDir, filepath.FromSlash(f.LockPath))
-	if err := os.MkdirAll(filepath.Dir(f.LockFile), 0o755); err != nil {
-		return nil, err
-	}
 	header := "# Fixture lock written by hack/imageset for the registry " + registry + ": fixture\n" +
 		"# packages and archives, NOT StageX. Generated; git-ignored; safe to delete.\n"
-	if err := os.WriteFile(f.LockFile, append([]byte(header), data...), 0o644); err != nil {
+	// The same lock under the same relative path beside the example's spec,
+	// so that one STAGEX_LOCK serves every bake target.
+	for _, dir := range []string{SpecDir, ExamplesDir} {
+		file := filepath.Join(root, dir, filepath.FromSlash(f.LockPath))
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(file, append([]byte(header), data...), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if err := coversExampleLock(root, fl); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// coversExampleLock fails when the example's lock names a package the
+// fixtures do not have (the example would not build offline).
+func coversExampleLock(root string, fl *spec.Lock) error {
+	p := filepath.Join(root, ExamplesDir, spec.DefaultLockFile)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	l, err := spec.ParseLock(filepath.Join(ExamplesDir, spec.DefaultLockFile), data)
+	if err != nil {
+		return err
+	}
+	for _, n := range slices.Sorted(maps.Keys(l.Packages)) {
+		if _, ok := fl.Packages[n]; !ok {
+			return fmt.Errorf("%s names %s, which images/%s does not: the fixtures are made for the images' lock; use the images' packages in the example",
+				filepath.Join(ExamplesDir, spec.DefaultLockFile), n, spec.DefaultLockFile)
+		}
+	}
+	return nil
 }
 
 // PushArchive uploads an archive as a blob of <registry>/fixture-archives/

@@ -68,8 +68,10 @@ var DefaultFixtureNames = []string{
 	Filesystem,
 	Busybox,
 	"core-ca-certificates",
-	"core-hello",
-	"core-musl",
+	Hello,
+	HelloBroken,
+	LibHello,
+	Musl,
 	"core-zlib",
 	PalletTools,
 }
@@ -80,8 +82,10 @@ var packageMeta = map[string][2]string{
 	Filesystem:             {"2024.09.0", "MIT"},
 	Busybox:                {"1.36.1", "GPL-2.0-only"},
 	"core-ca-certificates": {"20240203", "MPL-2.0"},
-	"core-hello":           {"2.12.1", "GPL-3.0-or-later"},
-	"core-musl":            {"1.2.5", "MIT"},
+	Hello:                  {"1.0.0", "MIT"},
+	HelloBroken:            {"1.0.0", "MIT"},
+	LibHello:               {"1.0.0", "MIT"},
+	Musl:                   {"1.2.5", "MIT"},
 	"core-zlib":            {"1.3.1", "Zlib"},
 	PalletTools:            {"1.0.0", "MIT"},
 	Large:                  {"1.0.0", "CC0-1.0"},
@@ -100,8 +104,18 @@ type Options struct {
 	Large bool
 	// LargeSize overrides the size of core-large's payload (bytes).
 	LargeSize int64
-	// Extra names are built as well (generic packages, see BuildFixture).
+	// Extra names are built as well (generic packages, see BuildFixture;
+	// core-go is built only when named here).
 	Extra []string
+	// MuslLoader is the host's musl loader core-musl is made from
+	// (default MuslLoader, from Debian's musl package).
+	MuslLoader string
+	// MuslGCC compiles core-libhello, core-hello and core-hello-broken
+	// (default DefaultMuslGCC, from Debian's musl-tools).
+	MuslGCC string
+	// GoRoot is the toolchain core-go is made from (default: `go env
+	// GOROOT`).
+	GoRoot string
 }
 
 // Fixture is one built fixture package image.
@@ -156,11 +170,13 @@ func BuildFixtures(opts Options) (FixtureSet, error) {
 		return nil, err
 	}
 	set := FixtureSet{Filesystem: fs}
+	h := newHostBuilds(opts)
+	defer h.close()
 	for _, n := range names {
 		if _, ok := set[n]; ok {
 			continue
 		}
-		f, err := buildPackage(n, fs, opts)
+		f, err := buildPackage(n, fs, h)
 		if err != nil {
 			return nil, fmt.Errorf("fixture %s: %w", n, err)
 		}
@@ -180,7 +196,9 @@ func BuildFixture(pkg string, opts Options) (*Fixture, error) {
 	if pkg == Filesystem {
 		return fs, nil
 	}
-	return buildPackage(pkg, fs, opts)
+	h := newHostBuilds(opts)
+	defer h.close()
+	return buildPackage(pkg, fs, h)
 }
 
 // ---------------------------------------------------------------------------
@@ -279,8 +297,14 @@ func filesystemEntries() []entry {
 	return withDirs(e)
 }
 
-func packageEntries(pkg string, opts Options) ([]entry, error) {
+// packageEntries are the files of pkg and, for core-go, the version of the
+// toolchain they are made from ("" for the others: their version is meta's).
+func packageEntries(pkg string, h *hostBuilds) ([]entry, string, error) {
+	opts := h.opts
 	e := []entry{marker(pkg)}
+	var own []entry
+	var version string
+	var err error
 	switch pkg {
 	case Busybox:
 		bb := opts.Busybox
@@ -289,20 +313,22 @@ func packageEntries(pkg string, opts Options) ([]entry, error) {
 			if p == "" {
 				p = DefaultBusyboxPath
 			}
-			var err error
 			if bb, err = readStaticBinary(p); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 		}
 		e = append(e, file("usr/bin/busybox", 0o755, bb))
 		for _, applet := range []string{"cat", "echo", "env", "id", "ls", "mkdir", "sh", "test"} {
 			e = append(e, symlink("usr/bin/"+applet, "busybox"))
 		}
-	case "core-musl":
-		e = append(e,
-			file("usr/lib/libc.so", 0o755, []byte("stagex fixture: musl libc marker (not executable)\n")),
-			symlink("usr/lib/ld-musl-x86_64.so.1", "libc.so"),
-		)
+	case Musl:
+		own, err = h.muslEntries()
+	case LibHello:
+		own, err = h.libHelloEntries()
+	case HelloBroken:
+		own, err = h.helloBrokenEntries()
+	case Go:
+		own, version, err = h.goEntries()
 	case "core-ca-certificates":
 		e = append(e, text("etc/ssl/certs/ca-certificates.crt",
 			"-----BEGIN CERTIFICATE-----\nU1RBR0VYIFRFU1QgRklYVFVSRSBDRVJUSUZJQ0FURSAtIE5PVCBBIFJFQUwgQ0VSVA==\n-----END CERTIFICATE-----\n"))
@@ -312,8 +338,9 @@ func packageEntries(pkg string, opts Options) ([]entry, error) {
 			symlink("usr/lib/libz.so.1", "libz.so.1.3.1"),
 			symlink("usr/lib/libz.so", "libz.so.1.3.1"),
 		)
-	case "core-hello":
+	case Hello:
 		e = append(e, text("usr/share/hello/hello.txt", "Hello, StageX!\n"))
+		own, err = h.helloEntries()
 	case Large:
 		size := opts.LargeSize
 		if size <= 0 {
@@ -322,7 +349,10 @@ func packageEntries(pkg string, opts Options) ([]entry, error) {
 		e = append(e, entry{path: "usr/share/core-large/blob.bin", mode: 0o644, typ: tar.TypeReg,
 			size: size, stream: func(w io.Writer) error { return seededStream(w, size) }})
 	}
-	return withDirs(e), nil
+	if err != nil {
+		return nil, "", err
+	}
+	return withDirs(append(e, own...)), version, nil
 }
 
 // seededStream writes n bytes of incompressible, deterministic data.
@@ -438,11 +468,15 @@ func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); retur
 func newLayer(entries []entry) (*memLayer, error) {
 	var comp bytes.Buffer
 	compHash := sha256.New()
+	// Big layers (core-large: incompressible anyway; core-go: a toolchain)
+	// are compressed fast: fixtures are built on every test run.
 	level := gzip.DefaultCompression
+	var size int64
 	for _, e := range entries {
-		if e.stream != nil {
-			level = gzip.BestSpeed // incompressible anyway
-		}
+		size += int64(len(e.data)) + e.size
+	}
+	if size > 8<<20 {
+		level = gzip.BestSpeed
 	}
 	zw, err := gzip.NewWriterLevel(io.MultiWriter(&comp, compHash), level)
 	if err != nil {
@@ -537,11 +571,11 @@ func buildFilesystem() (*Fixture, error) {
 	return finish(Filesystem, img, "1000:1000")
 }
 
-func buildPackage(pkg string, fs *Fixture, opts Options) (*Fixture, error) {
+func buildPackage(pkg string, fs *Fixture, h *hostBuilds) (*Fixture, error) {
 	if pkg == PalletTools {
-		return buildPallet(opts)
+		return buildPallet()
 	}
-	entries, err := packageEntries(pkg, opts)
+	entries, version, err := packageEntries(pkg, h)
 	if err != nil {
 		return nil, err
 	}
@@ -556,12 +590,16 @@ func buildPackage(pkg string, fs *Fixture, opts Options) (*Fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	return finish(pkg, img, "1000:1000")
+	f, err := finish(pkg, img, "1000:1000")
+	if err == nil && version != "" {
+		f.Version = version
+	}
+	return f, err
 }
 
 // buildPallet builds pallet-tools: three layers of its own, the first a
 // small root filesystem that is NOT core-filesystem's layer.
-func buildPallet(opts Options) (*Fixture, error) {
+func buildPallet() (*Fixture, error) {
 	layers := [][]entry{
 		withDirs([]entry{
 			dir("etc", 0o755), dir("tmp", 0o1777), dir("usr/bin", 0o755), dir("usr/lib", 0o755),

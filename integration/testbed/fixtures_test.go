@@ -113,9 +113,9 @@ func TestFixtureShape(t *testing.T) {
 	if bb["usr/bin/sh"] != "-> busybox" || bb["usr/bin/busybox"] != "#!fake busybox\n" {
 		t.Errorf("busybox: sh = %q, busybox = %q", bb["usr/bin/sh"], bb["usr/bin/busybox"])
 	}
-	musl := flatten(t, set["core-musl"])
-	if musl["usr/lib/ld-musl-x86_64.so.1"] != "-> libc.so" {
-		t.Errorf("musl loader = %q", musl["usr/lib/ld-musl-x86_64.so.1"])
+	musl := flatten(t, set[Musl])
+	if musl["usr/lib/libc.so"] != "-> /usr/lib/ld-musl-x86_64.so.1" || musl["usr/lib/libc.musl-x86_64.so.1"] != "-> ld-musl-x86_64.so.1" {
+		t.Errorf("musl links: libc.so %q, libc.musl-x86_64.so.1 %q", musl["usr/lib/libc.so"], musl["usr/lib/libc.musl-x86_64.so.1"])
 	}
 	large, _ := set[Large].Image.Layers()
 	if sz, _ := large[1].Size(); sz < 3<<20 {
