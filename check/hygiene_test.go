@@ -109,8 +109,14 @@ func TestHygieneConfig(t *testing.T) {
 			}
 		})
 	}
+	// Without the filesystem layer there is no /etc/passwd and no home.
+	r := run(t, image(t, good, base[1:]...), nil)
+	want := []ruleAt{{check.RuleHome, "/home/nonroot"}, {check.RuleUser, "/etc/passwd"}, {check.RuleWorkdir, "/home/nonroot"}}
+	if got := rulesAt(r); !slices.Equal(got, want) || !strings.Contains(r.Findings[1].Detail, "the image has no /etc/passwd") {
+		t.Errorf("got %+v, want %v", r.Findings, want)
+	}
 	// An ELF entrypoint whose loader is missing cannot start either.
-	r := run(t, image(t, v1.Config{Entrypoint: []string{"/usr/bin/prog"}}, base[2]), nil)
+	r = run(t, image(t, v1.Config{Entrypoint: []string{"/usr/bin/prog"}}, base[2]), nil)
 	var ep []check.Finding
 	for _, f := range r.Findings {
 		if f.Rule == check.RuleEntrypoint {
