@@ -1,0 +1,93 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/check"
+	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+)
+
+// checkSpec composes the ELF fixtures: musl, and either hello with its
+// library or hello-broken, whose library no package ships.
+const checkSpec = `version: 1
+name: %NAME%
+packages: [core-musl, %PACKAGES%]
+config:
+  env: {HOME: /home/nonroot}
+  user: nonroot
+  workdir: /home/nonroot
+  entrypoint: [%PROGRAM%]
+accounts:
+  groups: [{name: nonroot, gid: 65532}]
+  users: [{name: nonroot, uid: 65532, gid: 65532, home: /home/nonroot}]
+paths:
+  - {path: /home/nonroot, type: directory, mode: "0750", uid: 65532, gid: 65532}
+`
+
+// TestCheckCommandOnPushedImages builds two images with the frontend,
+// pushes them to the bed's registry and runs `stagex check` on each by
+// reference: the one whose libraries are all there passes; the one missing
+// a library fails, naming the soname, the file and the package.
+func TestCheckCommandOnPushedImages(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	b := bed(t)
+	fixtures(t)
+	frontend := frontendImage(t)
+	c := client1(ctx, t)
+	cli := stagexCLI(t)
+
+	build := func(name, packages, program string) string {
+		body := strings.NewReplacer("%NAME%", name, "%PACKAGES%", packages, "%PROGRAM%", program).Replace(checkSpec)
+		dir := specDir(t, frontend, body)
+		ref := b.Ref("it/" + name + ":check")
+		res, err := buildSpec(ctx, t, c, dir, ref, map[string]string{"SOURCE_DATE_EPOCH": "1700000000"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return b.Ref("it/" + name + "@" + res.Digest)
+	}
+
+	good := build("check-hello", testbed.LibHello+", "+testbed.Hello, "/usr/bin/hello")
+	r := run(ctx, t, nil, cli, "check", good)
+	mustPass(t, r, "stagex check "+good)
+	t.Logf("stagex check %s:\n%s", good, r.out)
+	for _, want := range []string{"image: " + good, testbed.Hello, "efficiency:", "PASS: 0 errors"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("passing check output lacks %q:\n%s", want, r.out)
+		}
+	}
+
+	broken := build("check-broken", testbed.HelloBroken, "/usr/bin/hello-broken")
+	r = run(ctx, t, nil, cli, "check", broken)
+	if r.code != 1 {
+		t.Fatalf("stagex check %s: exit %d, want 1\n%s", broken, r.code, r.out)
+	}
+	t.Logf("stagex check %s:\n%s", broken, r.out)
+	for _, want := range []string{string(check.RuleNeededMissing), testbed.MissingSoname, "/usr/bin/hello-broken", testbed.HelloBroken, "FAIL: 1 errors"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("failing check output lacks %q:\n%s", want, r.out)
+		}
+	}
+
+	// The JSON report says the same, field by field.
+	r = run(ctx, t, nil, cli, "check", "--format", "json", broken)
+	var rep check.Report
+	if err := json.Unmarshal([]byte(r.out[:strings.LastIndex(r.out, "}")+1]), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r.out)
+	}
+	var missing []check.Finding
+	for _, f := range rep.Findings {
+		if f.Rule == check.RuleNeededMissing {
+			missing = append(missing, f)
+		}
+	}
+	if r.code != 1 || rep.Passed || len(missing) != 1 || missing[0].Soname != testbed.MissingSoname ||
+		missing[0].Path != "/usr/bin/hello-broken" || missing[0].Package != testbed.HelloBroken {
+		t.Errorf("exit %d, findings %+v", r.code, rep.Findings)
+	}
+}
