@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,18 +42,18 @@ func TestCheckCommandOnPushedImages(t *testing.T) {
 	c := client1(ctx, t)
 	cli := stagexCLI(t)
 
-	build := func(name, packages, program string) string {
+	build := func(name, packages, program string, extra ...string) (string, string) {
 		body := strings.NewReplacer("%NAME%", name, "%PACKAGES%", packages, "%PROGRAM%", program).Replace(checkSpec)
-		dir := specDir(t, frontend, body)
+		dir := specDir(t, frontend, body+strings.Join(extra, ""))
 		ref := b.Ref("it/" + name + ":check")
 		res, err := buildSpec(ctx, t, c, dir, ref, map[string]string{"SOURCE_DATE_EPOCH": "1700000000"})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		return b.Ref("it/" + name + "@" + res.Digest)
+		return b.Ref("it/" + name + "@" + res.Digest), filepath.Join(dir, "stagex.yaml")
 	}
 
-	good := build("check-hello", testbed.LibHello+", "+testbed.Hello, "/usr/bin/hello")
+	good, _ := build("check-hello", testbed.LibHello+", "+testbed.Hello, "/usr/bin/hello")
 	r := run(ctx, t, nil, cli, "check", good)
 	mustPass(t, r, "stagex check "+good)
 	t.Logf("stagex check %s:\n%s", good, r.out)
@@ -62,7 +63,7 @@ func TestCheckCommandOnPushedImages(t *testing.T) {
 		}
 	}
 
-	broken := build("check-broken", testbed.HelloBroken, "/usr/bin/hello-broken")
+	broken, _ := build("check-broken", testbed.HelloBroken, "/usr/bin/hello-broken")
 	r = run(ctx, t, nil, cli, "check", broken)
 	if r.code != 1 {
 		t.Fatalf("stagex check %s: exit %d, want 1\n%s", broken, r.code, r.out)
@@ -89,5 +90,31 @@ func TestCheckCommandOnPushedImages(t *testing.T) {
 	if r.code != 1 || rep.Passed || len(missing) != 1 || missing[0].Soname != testbed.MissingSoname ||
 		missing[0].Path != "/usr/bin/hello-broken" || missing[0].Package != testbed.HelloBroken {
 		t.Errorf("exit %d, findings %+v", r.code, rep.Findings)
+	}
+
+	// Hygiene: a spec named static that composes a shell (read with
+	// --spec), a folder and a file anyone may write, a working folder that
+	// is not there; accepted with a reason, a finding passes but shows.
+	hygiene, specFile := build("check-hygiene-static", testbed.LibHello+", "+testbed.Hello+", core-busybox", "/usr/bin/hello",
+		"  - {path: /srv, type: directory, mode: \"0777\"}\n",
+		"  - {path: /etc/app.conf, type: file, mode: \"0666\", content: \"x\"}\n")
+	r = run(ctx, t, nil, cli, "check", "--format", "json", "--spec", specFile, hygiene)
+	rep = check.Report{}
+	if err := json.Unmarshal([]byte(r.out[:strings.LastIndex(r.out, "}")+1]), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r.out)
+	}
+	got := map[string]bool{}
+	for _, f := range rep.Findings {
+		if f.Severity == check.SeverityError {
+			got[string(f.Rule)+" "+f.Path] = true
+		}
+	}
+	for _, want := range []string{"world-writable /srv", "world-writable /etc/app.conf", "shell-present /usr/bin/busybox", "shell-present /usr/bin/sh"} {
+		if !got[want] {
+			t.Errorf("no %s finding in %+v", want, rep.Findings)
+		}
+	}
+	if r.code != 1 || rep.Passed {
+		t.Errorf("hygiene: exit %d, passed %v", r.code, rep.Passed)
 	}
 }
