@@ -64,3 +64,21 @@ func TestTreeApplyReplaces(t *testing.T) {
 		t.Error("a hard link to nothing was applied")
 	}
 }
+
+// A symlink loop ends in an error, never a hang, and the entrypoint
+// through it is reported missing.
+func TestSymlinkLoop(t *testing.T) {
+	tr := tree(t, []ent{symlink("a", "b"), symlink("b", "/a"), dir("d/", 0o755), symlink("d/up", "../d/up")})
+	for _, name := range []string{"a", "d/up"} {
+		if _, err := tr.Open(name); err == nil {
+			t.Errorf("opened %s", name)
+		}
+	}
+	r, err := check.Run(tr, check.Options{Config: check.Config{Entrypoint: []string{"/a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Findings) != 1 || r.Findings[0].Rule != check.RuleEntrypoint || r.Passed {
+		t.Fatalf("got %+v", r.Findings)
+	}
+}
