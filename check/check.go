@@ -210,6 +210,8 @@ type Options struct {
 
 // Report is the result of a check.
 type Report struct {
+	Image      string         `json:"image,omitempty"`    // what was checked, as its caller names it
+	Platform   string         `json:"platform,omitempty"` // os/arch[/variant], when known
 	Arch       string         `json:"arch,omitempty"`
 	Layers     []LayerReport  `json:"layers,omitempty"`     // nil when the FS has no layers
 	Efficiency *Efficiency    `json:"efficiency,omitempty"` // nil when the FS has no layers

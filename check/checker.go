@@ -124,12 +124,12 @@ func (c *checker) layerPackage(i int) string {
 
 func (c *checker) report() *Report {
 	r := &Report{Arch: c.opts.Arch, Layers: c.layers, Efficiency: c.eff, Summary: map[string]int{}}
-	fs := slices.Clone(c.findings)
+	found := slices.Clone(c.findings)
 	used := make([]bool, len(c.opts.Accept))
-	for i := range fs {
+	for i := range found {
 		for j, a := range c.opts.Accept {
-			if a.Matches(string(fs[i].Rule), fs[i].Path, fs[i].Soname) {
-				fs[i].Accepted, fs[i].Reason = true, a.Reason
+			if a.Matches(string(found[i].Rule), found[i].Path, found[i].Soname) {
+				found[i].Accepted, found[i].Reason = true, a.Reason
 				used[j] = true
 				break
 			}
@@ -137,7 +137,7 @@ func (c *checker) report() *Report {
 	}
 	for j, a := range c.opts.Accept {
 		if !used[j] {
-			fs = append(fs, Finding{
+			found = append(found, Finding{
 				Rule:     RuleAcceptUnused,
 				Severity: rules[RuleAcceptUnused],
 				Path:     a.Path,
@@ -146,10 +146,10 @@ func (c *checker) report() *Report {
 			})
 		}
 	}
-	slices.SortFunc(fs, compareFindings)
-	fs = slices.CompactFunc(fs, func(a, b Finding) bool { return compareFindings(a, b) == 0 })
+	slices.SortFunc(found, compareFindings)
+	found = slices.CompactFunc(found, func(a, b Finding) bool { return compareFindings(a, b) == 0 })
 	r.Passed = true
-	for _, f := range fs {
+	for _, f := range found {
 		switch {
 		case f.Accepted:
 			r.Summary["accepted"]++
@@ -160,9 +160,9 @@ func (c *checker) report() *Report {
 			r.Passed = false
 		}
 	}
-	if fs == nil {
-		fs = []Finding{}
+	if found == nil {
+		found = []Finding{}
 	}
-	r.Findings = fs
+	r.Findings = found
 	return r
 }

@@ -3,6 +3,7 @@ package check_test
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -362,5 +363,44 @@ func TestLoaderReservedNameTable(t *testing.T) {
 		if got := check.IsLoaderItself(name, "/lib/ld-musl-x86_64.so.1"); got != want {
 			t.Errorf("%s: %v, want %v", name, got, want)
 		}
+	}
+}
+
+// A library of another machine, a static program in a library's place and
+// a truncated ELF file: the loader cannot map them, so the search stops
+// there with an error; the truncated file is also reported on its own.
+func TestNeededUnloadable(t *testing.T) {
+	k := musl(t)
+	foreign := bytes.Clone(k.libfoo)
+	binary.LittleEndian.PutUint16(foreign[18:], uint16(elf.EM_AARCH64))
+	goBin, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "bin", "gofmt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		lib  []byte
+		want string
+	}{
+		{"foreign", foreign, "which is for EM_AARCH64, not EM_X86_64"},
+		{"static", goBin, "which has no PT_DYNAMIC segment"},
+		{"truncated", k.libfoo[:100], "which does not parse as ELF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if runtime.GOARCH != "amd64" && tc.name == "foreign" {
+				t.Skip("the foreign machine is arm64 only on amd64")
+			}
+			img := image(t, v1.Config{}, k.muslBase(), pkg{"core-app", []ent{
+				program("usr/lib/libfoo.so.1", tc.lib), dir("usr/bin/", 0o755), program("usr/bin/prog", k.prog)}})
+			r := run(t, img, nil)
+			got := findings(r, check.RuleNeededInvalid)
+			if len(got) != 1 || got[0].Path != "/usr/bin/prog" || !strings.Contains(got[0].Detail, tc.want) {
+				t.Fatalf("got %+v", r.Findings)
+			}
+			bad := findings(r, check.RuleELFInvalid)
+			if (tc.name == "truncated") != (len(bad) == 1) {
+				t.Errorf("elf-invalid findings: %+v", bad)
+			}
+		})
 	}
 }

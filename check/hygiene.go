@@ -245,26 +245,12 @@ func (c *checker) checkAccounts() {
 	var user dbEntry
 	if cfg.User != "" {
 		name, group, hasGroup := strings.Cut(cfg.User, ":")
-		passwd, ok := c.readDB("/etc/passwd")
-		switch {
-		case !ok:
-			c.add(RuleUser, "/etc/passwd", "", fmt.Sprintf("config.user is %q, and the image has no /etc/passwd", cfg.User))
-		case find(passwd, name) == nil:
-			c.add(RuleUser, "/etc/passwd", "", fmt.Sprintf("config.user %q: no user %s in /etc/passwd", cfg.User, name))
-		default:
-			user = find(passwd, name)
-		}
+		user = c.account(RuleUser, "/etc/passwd", "user", name)
 		if !hasGroup && len(user) >= 4 {
 			group, hasGroup = user[3], true
 		}
 		if hasGroup {
-			groups, ok := c.readDB("/etc/group")
-			switch {
-			case !ok:
-				c.add(RuleGroup, "/etc/group", "", fmt.Sprintf("config.user is %q, and the image has no /etc/group", cfg.User))
-			case find(groups, group) == nil:
-				c.add(RuleGroup, "/etc/group", "", fmt.Sprintf("config.user %q: no group %s in /etc/group", cfg.User, group))
-			}
+			c.account(RuleGroup, "/etc/group", "group", group)
 		}
 	}
 	if cfg.WorkingDir != "" {
@@ -275,6 +261,21 @@ func (c *checker) checkAccounts() {
 	} else if len(user) >= 6 && user[5] != "" {
 		c.checkDir(RuleHome, user[5], "the home of "+user[0]+" in /etc/passwd")
 	}
+}
+
+// account looks up v (a name or a number) in the account file p for
+// config.user; a miss is a finding of rule.
+func (c *checker) account(rule Rule, p, kind, v string) dbEntry {
+	es, ok := c.readDB(p)
+	if !ok {
+		c.add(rule, p, "", fmt.Sprintf("config.user is %q, and the image has no %s", c.opts.Config.User, p))
+		return nil
+	}
+	e := find(es, v)
+	if e == nil {
+		c.add(rule, p, "", fmt.Sprintf("config.user %q: no %s %s in %s", c.opts.Config.User, kind, v, p))
+	}
+	return e
 }
 
 func (c *checker) checkDir(rule Rule, p, what string) {

@@ -109,8 +109,14 @@ func TestHygieneConfig(t *testing.T) {
 			}
 		})
 	}
+	// Without the filesystem layer there is no /etc/passwd and no home.
+	r := run(t, image(t, good, base[1:]...), nil)
+	want := []ruleAt{{check.RuleHome, "/home/nonroot"}, {check.RuleUser, "/etc/passwd"}, {check.RuleWorkdir, "/home/nonroot"}}
+	if got := rulesAt(r); !slices.Equal(got, want) || !strings.Contains(r.Findings[1].Detail, "the image has no /etc/passwd") {
+		t.Errorf("got %+v, want %v", r.Findings, want)
+	}
 	// An ELF entrypoint whose loader is missing cannot start either.
-	r := run(t, image(t, v1.Config{Entrypoint: []string{"/usr/bin/prog"}}, base[2]), nil)
+	r = run(t, image(t, v1.Config{Entrypoint: []string{"/usr/bin/prog"}}, base[2]), nil)
 	var ep []check.Finding
 	for _, f := range r.Findings {
 		if f.Rule == check.RuleEntrypoint {
@@ -219,7 +225,9 @@ func TestAccept(t *testing.T) {
 // The table and JSON of a report are pinned by golden files.
 func TestRender(t *testing.T) {
 	r := &check.Report{
-		Arch: "x86_64",
+		Image:    "oci:out:stagex-base",
+		Platform: "linux/amd64",
+		Arch:     "x86_64",
 		Layers: []check.LayerReport{
 			{Layer: check.Layer{Index: 0, DiffID: "sha256:aa", Files: 3, Bytes: 1200}, Package: "core-filesystem", Shadowed: 20},
 			{Layer: check.Layer{Index: 1, DiffID: "sha256:bb", Files: 2, Bytes: 800000}, Package: "core-musl"},

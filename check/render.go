@@ -24,6 +24,13 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // marked with their reason) and the verdict.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if r.Image != "" {
+		fmt.Fprintf(w, "image: %s", r.Image)
+		if r.Platform != "" {
+			fmt.Fprintf(w, " (%s)", r.Platform)
+		}
+		fmt.Fprintln(w)
+	}
 	if r.Layers != nil {
 		fmt.Fprintln(tw, "LAYER\tPACKAGE\tFILES\tBYTES\tHIDDEN BYTES")
 		for _, l := range r.Layers {

@@ -103,8 +103,10 @@ func RunTest(ctx context.Context, userSpec, out string, args []string) error {
 	defer cancel()
 	var buf tailBuffer
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Stdout = io.MultiWriter(&buf, os.Stdout)
-	cmd.Stderr = io.MultiWriter(&buf, os.Stderr)
+	// One writer for both, so that os/exec gives the command one pipe: the
+	// output keeps its order, and one goroutine writes the buffer.
+	both := io.MultiWriter(&buf, os.Stdout)
+	cmd.Stdout, cmd.Stderr = both, both
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	err = cmd.Run()
 	res.Output = buf.String()

@@ -3,252 +3,118 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/check"
-	"edp.buildth.ing/devfw-cicd/stagex/frontend"
 	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 )
 
-// checkedHead is a spec on the fixtures whose programs really run (the
-// fixture busybox is a static binary), running as a user of the base's
-// /etc/passwd: without accounts there is no generated layer rewriting it,
-// so nothing is shadowed and the check has nothing to report.
-const checkedHead = `version: 1
-name: checked
-packages: [core-musl, core-busybox]
+// checkSpec composes the ELF fixtures: musl, and either hello with its
+// library or hello-broken, whose library no package ships.
+const checkSpec = `version: 1
+name: %NAME%
+packages: [core-musl, %PACKAGES%]
 config:
-  env: {PATH: /usr/bin:/bin}
-  user: nobody
-  workdir: /
+  env: {HOME: /home/nonroot}
+  user: nonroot
+  workdir: /home/nonroot
+  entrypoint: [%PROGRAM%]
+accounts:
+  groups: [{name: nonroot, gid: 65532}]
+  users: [{name: nonroot, uid: 65532, gid: 65532, home: /home/nonroot}]
+paths:
+  - {path: /home/nonroot, type: directory, mode: "0750", uid: 65532, gid: 65532}
 `
 
-// checkedSpec passes the check, and its smoke tests pass: they read the
-// image, show the user they run as, expect a non-zero exit code, and find
-// the root read-only.
-const checkedSpec = checkedHead + `check:
-  tests:
-    - {name: os-release, run: [/bin/cat, /etc/os-release], output: "ID=stagex"}
-    - {name: user, run: [/usr/bin/id], output: "uid=65534(nobody) gid=65534(nogroup)"}
-    - {name: exit-code, run: [/bin/sh, -c, "exit 3"], exit: 3}
-    - {name: read-only-root, run: [/bin/mkdir, /x], exit: 1, output: "Read-only file system"}
-`
-
-// checkBuild builds dir's spec with STAGEX_CHECK=mode (and extra build
-// args), pushing to it/check:<tag>.
-func checkBuild(ctx context.Context, t *testing.T, dir, tag, mode string, args map[string]string) (*testbed.SolveResult, string, error) {
-	t.Helper()
+// TestCheckCommandOnPushedImages builds two images with the frontend,
+// pushes them to the bed's registry and runs `stagex check` on each by
+// reference: the one whose libraries are all there passes; the one missing
+// a library fails, naming the soname, the file and the package.
+func TestCheckCommandOnPushedImages(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
 	b := bed(t)
-	ref := b.Ref("it/check:" + tag)
-	buildArgs := map[string]string{frontend.ArgCheck: mode}
-	for k, v := range args {
-		buildArgs[k] = v
-	}
-	res, err := testbed.SolveDockerfile(ctx, client1(ctx, t), testbed.DockerfileBuild{
-		DockerfileDir: dir,
-		ContextDir:    dir,
-		Filename:      "stagex.yaml",
-		BuildArgs:     buildArgs,
-		Push:          ref,
-	})
-	return res, ref, err
-}
+	fixtures(t)
+	frontend := frontendImage(t)
+	c := client1(ctx, t)
+	cli := stagexCLI(t)
 
-// checkAttestation reads the check attestation of the image at ref.
-func checkAttestation(t *testing.T, ref, digest string) frontend.CheckPredicate {
-	t.Helper()
-	b := bed(t)
-	_, atts, err := testbed.Attestations(b.Ref("it/check@" + digest))
-	if err != nil {
-		t.Fatalf("%s: %v", ref, err)
-	}
-	var found []testbed.Attestation
-	for _, a := range atts {
-		if a.PredicateType == frontend.CheckPredicateType {
-			found = append(found, a)
+	build := func(name, packages, program string, extra ...string) (string, string) {
+		body := strings.NewReplacer("%NAME%", name, "%PACKAGES%", packages, "%PROGRAM%", program).Replace(checkSpec)
+		dir := specDir(t, frontend, body+strings.Join(extra, ""))
+		ref := b.Ref("it/" + name + ":check")
+		res, err := buildSpec(ctx, t, c, dir, ref, map[string]string{"SOURCE_DATE_EPOCH": "1700000000"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
+		return b.Ref("it/" + name + "@" + res.Digest), filepath.Join(dir, "stagex.yaml")
 	}
-	if len(found) != 1 {
-		t.Fatalf("%s: %d attestations of type %s among %d", ref, len(found), frontend.CheckPredicateType, len(atts))
-	}
-	var pred frontend.CheckPredicate
-	if err := json.Unmarshal(found[0].Predicate, &pred); err != nil {
-		t.Fatalf("the check predicate: %v", err)
-	}
-	if pred.Report == nil {
-		t.Fatalf("the check predicate has no report: %s", found[0].Predicate)
-	}
-	return pred
-}
 
-// TestCheckStrictPasses builds an image that passes the check and its
-// smoke tests in strict mode: the report travels with the image as an
-// attestation of this project's predicate type, with no findings, and every
-// test ran and passed.
-func TestCheckStrictPasses(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	dir := specDir(t, frontendImage(t), checkedSpec)
-	res, ref, err := checkBuild(ctx, t, dir, "strict", string(frontend.CheckStrict), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pred := checkAttestation(t, ref, res.Digest)
-	if pred.Mode != frontend.CheckStrict || !pred.Report.Passed || len(pred.Report.Findings) != 0 {
-		t.Errorf("check report: mode %s, passed %v, findings %+v", pred.Mode, pred.Report.Passed, pred.Report.Findings)
-	}
-	want := map[string]int{"os-release": 0, "user": 0, "exit-code": 3, "read-only-root": 1}
-	if len(pred.Tests) != len(want) {
-		t.Fatalf("tests = %+v", pred.Tests)
-	}
-	for _, tr := range pred.Tests {
-		if tr.Status != frontend.TestPassed || tr.Exit == nil || *tr.Exit != want[tr.Name] {
-			t.Errorf("test %s: %s (exit %v), want passed with exit %d", tr.Name, tr.Status, tr.Exit, want[tr.Name])
+	good, _ := build("check-hello", testbed.LibHello+", "+testbed.Hello, "/usr/bin/hello")
+	r := run(ctx, t, nil, cli, "check", good)
+	mustPass(t, r, "stagex check "+good)
+	t.Logf("stagex check %s:\n%s", good, r.out)
+	for _, want := range []string{"image: " + good, testbed.Hello, "efficiency:", "PASS: 0 errors"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("passing check output lacks %q:\n%s", want, r.out)
 		}
 	}
 
-	// On stand-in packages every test is reported as not run, never passed.
-	res, ref, err = checkBuild(ctx, t, dir, "fixture", string(frontend.CheckStrict), map[string]string{frontend.ArgTests: string(frontend.TestsFixture)})
-	if err != nil {
-		t.Fatal(err)
+	broken, _ := build("check-broken", testbed.HelloBroken, "/usr/bin/hello-broken")
+	r = run(ctx, t, nil, cli, "check", broken)
+	if r.code != 1 {
+		t.Fatalf("stagex check %s: exit %d, want 1\n%s", broken, r.code, r.out)
 	}
-	pred = checkAttestation(t, ref, res.Digest)
-	for _, tr := range pred.Tests {
-		if tr.Status != frontend.TestNotRun || tr.Reason != "fixture" || tr.Exit != nil {
-			t.Errorf("test %s with %s=fixture: %+v, want not run: fixture", tr.Name, frontend.ArgTests, tr)
+	t.Logf("stagex check %s:\n%s", broken, r.out)
+	for _, want := range []string{string(check.RuleNeededMissing), testbed.MissingSoname, "/usr/bin/hello-broken", testbed.HelloBroken, "FAIL: 1 errors"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("failing check output lacks %q:\n%s", want, r.out)
 		}
 	}
-	if !strings.Contains(res.Log, "smoke test os-release: not run: fixture") {
-		t.Errorf("the build output does not say the tests were not run:\n%s", testbed.TailLines(res.Log, 40))
-	}
 
-	// Off (the default) adds no attestation and runs nothing.
-	res, ref, err = checkBuild(ctx, t, dir, string(frontend.CheckOff), string(frontend.CheckOff), nil)
-	if err != nil {
-		t.Fatal(err)
+	// The JSON report says the same, field by field.
+	r = run(ctx, t, nil, cli, "check", "--format", "json", broken)
+	var rep check.Report
+	if err := json.Unmarshal([]byte(r.out[:strings.LastIndex(r.out, "}")+1]), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r.out)
 	}
-	if strings.Contains(res.Log, "[stagex] check the composed image") || strings.Contains(res.Log, "[stagex] smoke test") {
-		t.Errorf("%s=off ran the check:\n%s", frontend.ArgCheck, testbed.TailLines(res.Log, 40))
-	}
-	if _, atts, err := testbed.Attestations(bed(t).Ref("it/check@" + res.Digest)); err == nil {
-		for _, a := range atts {
-			if a.PredicateType == frontend.CheckPredicateType {
-				t.Errorf("%s: %s=off attached a check attestation", ref, frontend.ArgCheck)
-			}
+	var missing []check.Finding
+	for _, f := range rep.Findings {
+		if f.Rule == check.RuleNeededMissing {
+			missing = append(missing, f)
 		}
 	}
-}
+	if r.code != 1 || rep.Passed || len(missing) != 1 || missing[0].Soname != testbed.MissingSoname ||
+		missing[0].Path != "/usr/bin/hello-broken" || missing[0].Package != testbed.HelloBroken {
+		t.Errorf("exit %d, findings %+v", r.code, rep.Findings)
+	}
 
-// brokenSpec composes the negative fixture: /usr/bin/hello-broken needs
-// libmissing.so.1, which no package ships.
-const brokenSpec = `version: 1
-name: broken
-packages: [core-musl, core-libhello, core-hello-broken]
-`
-
-// TestCheckStrictFailsAndPushesNothing: a strict build of an image with a
-// missing library fails, naming the soname, the file and the package, and
-// the registry has no image under the tag.
-func TestCheckStrictFailsAndPushesNothing(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	dir := specDir(t, frontendImage(t), brokenSpec)
-	_, ref, err := checkBuild(ctx, t, dir, "strict-fails", string(frontend.CheckStrict), nil)
-	if err == nil {
-		t.Fatalf("the strict build of an image missing %s succeeded", testbed.MissingSoname)
+	// Hygiene: a spec named static that composes a shell (read with
+	// --spec), a folder and a file anyone may write, a working folder that
+	// is not there; accepted with a reason, a finding passes but shows.
+	hygiene, specFile := build("check-hygiene-static", testbed.LibHello+", "+testbed.Hello+", core-busybox", "/usr/bin/hello",
+		"  - {path: /srv, type: directory, mode: \"0777\"}\n",
+		"  - {path: /etc/app.conf, type: file, mode: \"0666\", content: \"x\"}\n")
+	r = run(ctx, t, nil, cli, "check", "--format", "json", "--spec", specFile, hygiene)
+	rep = check.Report{}
+	if err := json.Unmarshal([]byte(r.out[:strings.LastIndex(r.out, "}")+1]), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r.out)
 	}
-	t.Logf("the build failed as it should:\n%s", firstLines(err.Error(), 4))
-	want := string(check.RuleNeededMissing) + " /usr/bin/hello-broken (package " + testbed.HelloBroken + "): "
-	if !strings.Contains(err.Error(), "the composition check failed") || !strings.Contains(err.Error(), want) ||
-		!strings.Contains(err.Error(), testbed.MissingSoname) {
-		t.Errorf("the error does not say %q:\n%v", want, err)
-	}
-	if _, err := testbed.Index(ref); err == nil {
-		t.Errorf("%s was pushed although the strict check failed", ref)
-	}
-}
-
-// worldWritableSpec trips a hygiene rule: a file everyone may write.
-const worldWritableSpec = checkedHead + `paths:
-  - {path: /etc/open.conf, type: file, mode: "0666", content: "x\n"}
-`
-
-// TestCheckWarn: warn builds an image with an error finding, shows the
-// finding as a build warning, and the attestation says it did not pass.
-func TestCheckWarn(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	dir := specDir(t, frontendImage(t), worldWritableSpec)
-	res, ref, err := checkBuild(ctx, t, dir, "warn", string(frontend.CheckWarn), nil)
-	if err != nil {
-		t.Fatalf("the warn build failed: %v", err)
-	}
-	want := "WARNING: stagex check: " + string(check.RuleWorldWritable) + " /etc/open.conf (package " + check.Generated + ")"
-	if !strings.Contains(res.Log, want) {
-		t.Errorf("the warn build shows no warning %q:\n%s", want, testbed.TailLines(res.Log, 40))
-	}
-	pred := checkAttestation(t, ref, res.Digest)
-	if pred.Report.Passed || pred.Mode != frontend.CheckWarn {
-		t.Errorf("warn report: mode %s passed %v", pred.Mode, pred.Report.Passed)
-	}
-}
-
-// TestCheckRunsDynamicPrograms: a program linked against a shared library
-// with musl-gcc passes the check, and its smoke test runs it through musl's
-// loader as the image's user.
-func TestCheckRunsDynamicPrograms(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	dir := specDir(t, frontendImage(t), `version: 1
-name: hello
-packages: [core-musl, core-libhello, core-hello]
-config:
-  user: nobody
-check:
-  tests:
-    - {name: hello, run: [/usr/bin/hello], output: "`+testbed.HelloOutput+`"}
-`)
-	res, ref, err := checkBuild(ctx, t, dir, "hello", string(frontend.CheckStrict), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pred := checkAttestation(t, ref, res.Digest)
-	if !pred.Report.Passed || len(pred.Tests) != 1 || pred.Tests[0].Status != frontend.TestPassed {
-		t.Errorf("report passed %v, findings %+v, tests %+v", pred.Report.Passed, pred.Report.Findings, pred.Tests)
-	}
-}
-
-// TestCheckFailingSmokeTest: a smoke test that does not pass fails the
-// build with its name, its command, the exit code and its output.
-func TestCheckFailingSmokeTest(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	dir := specDir(t, frontendImage(t), checkedHead+`check:
-  tests:
-    - {name: fine, run: [/bin/echo, ok], output: ok}
-    - {name: must-pass, run: [/bin/sh, -c, "echo boom >&2; exit 2"]}
-`)
-	_, ref, err := checkBuild(ctx, t, dir, "test-fails", string(frontend.CheckWarn), nil)
-	if err == nil {
-		t.Fatal("a failing smoke test did not fail the build")
-	}
-	t.Logf("the build failed as it should:\n%s", firstLines(err.Error(), 12))
-	for _, want := range []string{"smoke test must-pass failed", `["/bin/sh", "-c", "echo boom >&2; exit 2"]`, "exit code 2, want 0", "boom", "stagex.yaml:"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("the error does not say %q:\n%v", want, err)
+	got := map[string]bool{}
+	for _, f := range rep.Findings {
+		if f.Severity == check.SeverityError {
+			got[string(f.Rule)+" "+f.Path] = true
 		}
 	}
-	if _, err := testbed.Index(ref); err == nil {
-		t.Errorf("%s was pushed although a smoke test failed", ref)
+	for _, want := range []string{"world-writable /srv", "world-writable /etc/app.conf", "shell-present /usr/bin/busybox", "shell-present /usr/bin/sh"} {
+		if !got[want] {
+			t.Errorf("no %s finding in %+v", want, rep.Findings)
+		}
 	}
-}
-
-func firstLines(s string, n int) string {
-	lines := strings.SplitN(s, "\n", n+1)
-	if len(lines) > n {
-		lines = lines[:n]
+	if r.code != 1 || rep.Passed {
+		t.Errorf("hygiene: exit %d, passed %v", r.code, rep.Passed)
 	}
-	return strings.Join(lines, "\n")
 }

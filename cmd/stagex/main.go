@@ -4,6 +4,7 @@
 //	stagex sign   --key cosign.key IMAGE@DIGEST
 //	stagex verify --threshold N --key k1.pub --key k2.pub … IMAGE
 //	stagex policy --threshold N --key k1.pub … --image-pattern PATTERN [-o FILE]
+//	stagex check  [--format table|json] [--spec SPEC] IMAGE
 //
 // Signatures are cosign's key-based format (see package signing), so
 // `cosign verify --key` and Kyverno read them.
@@ -31,12 +32,16 @@ const usage = `usage:
   stagex sign   --key KEY IMAGE@sha256:DIGEST
   stagex verify --threshold N --key PUB [--key PUB]… IMAGE
   stagex policy --threshold N --key PUB [--key PUB]… --image-pattern PATTERN… [--name NAME] [-o FILE]
+  stagex check  [--format table|json] [--spec SPEC] [--no-shell] [--platform P] IMAGE
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
         PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD)
 verify  passes when at least N distinct keys signed exactly the image's digest
         (a tag is resolved to the digest it points to now)
 policy  writes the Kyverno ClusterPolicy that requires the same N of the keys
+check   checks that an image can run: ELF closure, layer efficiency, hygiene
+        (IMAGE: a registry reference, oci:DIR[:REF], oci-archive:FILE[:REF] or
+        docker-archive:FILE; see stagex check -h)
 `
 
 // exitError carries an exit code; the message has been printed already
@@ -78,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runVerify(ctx, args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdout, stderr)
+	case "check":
+		return runCheck(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
