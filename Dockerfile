@@ -19,6 +19,10 @@ RUN go mod download
 COPY . .
 RUN go build -ldflags="-s -w -buildid=" -o /out/frontend ./cmd/frontend
 
+# The binary is /bin/frontend in both targets: with STAGEX_CHECK on, the
+# frontend runs its own image's /bin/frontend inside the build (the check and
+# the smoke tests; frontend/check.go), so the path is part of the contract.
+
 # frontend-prebuilt expects the build context to hold the binary as ./frontend.
 FROM scratch AS frontend-prebuilt
 LABEL moby.buildkit.frontend.network.none="true"
