@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"edp.buildth.ing/devfw-cicd/stagex/frontend"
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
@@ -121,8 +122,23 @@ func TestBakeBuildsEveryTarget(t *testing.T) {
 	for _, tg := range imageset.Images {
 		img := s.images[tg]
 		names := imageset.PredicateNames(img.Predicates)
-		if !slices.Equal(names, []string{"provenance", "sbom"}) {
-			t.Errorf("%s: attestations %v (%v), want provenance and sbom", tg, names, img.Predicates)
+		if !slices.Equal(names, []string{"check", "provenance", "sbom"}) {
+			t.Errorf("%s: attestations %v (%v), want check, provenance and sbom", tg, names, img.Predicates)
+		}
+		// The bake file checks every image; on the fixtures, the images whose
+		// programs are stand-ins warn and report their tests not run.
+		wantMode, wantStatus := frontend.CheckWarn, frontend.TestNotRun
+		if slices.Contains(imageset.FixtureTestImages, tg) {
+			wantMode, wantStatus = frontend.CheckStrict, frontend.TestPassed
+		}
+		if c := img.Check; c == nil || c.Mode != wantMode {
+			t.Errorf("%s: check attestation %+v, want mode %s", tg, c, wantMode)
+		} else {
+			for _, tr := range c.Tests {
+				if tr.Status != wantStatus {
+					t.Errorf("%s: smoke test %s %s %s, want %s", tg, tr.Name, tr.Status, tr.Reason, wantStatus)
+				}
+			}
 		}
 		if img.Config.OS != "linux" || img.Config.Architecture != "amd64" {
 			t.Errorf("%s: platform %s/%s", tg, img.Config.OS, img.Config.Architecture)
