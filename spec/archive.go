@@ -105,17 +105,8 @@ func (s *Spec) validateArchives(v *validator) {
 	seen := map[string]string{}
 	for i, a := range s.Archives {
 		at := joinIndex("archives", i)
-		switch {
-		case a.Name == "":
-			v.errorf(joinField(at, "name"), "add name: <short name>, e.g. temurin-jre", "name is required")
-		case !packageNamePattern.MatchString(a.Name):
-			v.errorf(joinField(at, "name"), "archive names are lowercase letters, digits, '.', '_' and '-', e.g. temurin-jre", "invalid archive name %s", quoteShort(a.Name))
-		default:
-			if first, dup := seen[a.Name]; dup {
-				v.errorf(joinField(at, "name"), "first listed at "+v.firstAt(first)+"; give each archive its own name", "duplicate archive name %s", quoteShort(a.Name))
-			}
-			seen[a.Name] = joinField(at, "name")
-		}
+		v.entryName(at, a.Name, seen, packageNamePattern, "archive", "temurin-jre",
+			"archive names are lowercase letters, digits, '.', '_' and '-', e.g. temurin-jre")
 		if msg, hint := checkArchiveURL(a.URL); msg != "" {
 			v.errorf(joinField(at, "url"), hint, "%s", msg)
 		}

@@ -97,17 +97,7 @@ func (s *Spec) validateCheck(v *validator) {
 	seen := map[string]string{}
 	for i, t := range s.Check.Tests {
 		at := joinIndex("check.tests", i)
-		switch {
-		case t.Name == "":
-			v.errorf(joinField(at, "name"), "add name: <short name>, e.g. ssl", "name is required")
-		case !testNamePattern.MatchString(t.Name):
-			v.errorf(joinField(at, "name"), "test names are letters, digits, '.', '_' and '-'", "invalid test name %s", quoteShort(t.Name))
-		default:
-			if first, dup := seen[t.Name]; dup {
-				v.errorf(joinField(at, "name"), "first listed at "+v.firstAt(first)+"; give each test its own name", "duplicate test name %s", quoteShort(t.Name))
-			}
-			seen[t.Name] = joinField(at, "name")
-		}
+		v.entryName(at, t.Name, seen, testNamePattern, "test", "ssl", "test names are letters, digits, '.', '_' and '-'")
 		switch {
 		case len(t.Run) == 0:
 			v.errorf(joinField(at, "run"), "add run: [program, arg, ...], e.g. run: [/usr/bin/python3, --version]", "run is required")

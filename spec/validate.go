@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"path"
+	"regexp"
 )
 
 // validator collects the problems of a decoded spec or lock, locating each
@@ -148,5 +149,23 @@ func (v *validator) id(path string, id int) {
 func (v *validator) mode(path string, m *uint32) {
 	if m != nil && *m > maxMode {
 		v.errorf(path, "use at most 0777: setuid, setgid and sticky bits cannot be written", "invalid file mode %o", *m)
+	}
+}
+
+// entryName checks the name of a list entry at path at (an archive, a
+// test): required, matching pattern, and unique in the list; seen maps the
+// names so far to where they were written.
+func (v *validator) entryName(at, name string, seen map[string]string, pattern *regexp.Regexp, what, example, patternHint string) {
+	field := joinField(at, "name")
+	switch {
+	case name == "":
+		v.errorf(field, "add name: <short name>, e.g. "+example, "name is required")
+	case !pattern.MatchString(name):
+		v.errorf(field, patternHint, "invalid %s name %s", what, quoteShort(name))
+	default:
+		if first, dup := seen[name]; dup {
+			v.errorf(field, "first listed at "+v.firstAt(first)+"; give each "+what+" its own name", "duplicate %s name %s", what, quoteShort(name))
+		}
+		seen[name] = field
 	}
 }
