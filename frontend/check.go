@@ -193,7 +193,9 @@ func (r *request) runCheck(ctx context.Context, c client.Client, self bkllb.Stat
 		opts = append(opts, bkllb.AddMount(checkLayers+"/"+strconv.Itoa(i), in.State, bkllb.Readonly))
 	}
 	run := self.Run(opts...)
-	ref, err := solveRef(ctx, c, run.AddMount(checkOutDir, bkllb.Scratch()), bkllb.Platform(p))
+	// No platform: the check is analysis, so it runs the frontend's own
+	// binary on the frontend's platform whatever the image's is.
+	ref, err := solveRef(ctx, c, run.AddMount(checkOutDir, bkllb.Scratch()))
 	if err != nil {
 		return nil, err
 	}
