@@ -89,7 +89,9 @@ images:
 
 ## demo: the same specs and bake file offline, against fixture packages, on
 ## bed "demo" (taken down afterwards; KEEP_BED=1 keeps it): the digests
-## (also into DIGESTS.md), then one image's SBOM and provenance
+## (also into DIGESTS.md), the reference application (examples/: built in
+## base-go, run and asked in its image, built twice for the same digest),
+## then one image's SBOM and provenance
 DEMO_FLAGS ?=
 demo:
 	$(GO) run ./hack/demo -digests DIGESTS.md $(DEMO_FLAGS)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +27,15 @@ func TestReferenceApp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	prefix := s.registry + "/it-bake"
-	out := t.TempDir()
+	// Inside the repository: bake writes a local output elsewhere only
+	// with an fs.write entitlement.
+	out, err := imageset.WorkDir(s.root, "it-example-app-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(out); err != nil {
+		t.Fatal(err)
+	}
 
 	build := func(noCache bool) *imageset.Image {
 		t.Helper()
