@@ -404,3 +404,32 @@ func TestNeededUnloadable(t *testing.T) {
 		})
 	}
 }
+
+// With no architecture in the options, a library no program loads is
+// resolved by the loader its ELF machine names, and so by that loader's
+// path file.
+func TestArchFromMachine(t *testing.T) {
+	k := musl(t)
+	img := image(t, v1.Config{}, k.muslBase(), pkg{"core-lib", []ent{
+		dir("etc/", 0o755), text("etc/ld-musl-"+muslArch+".path", "/opt/lib\n"),
+		dir("opt/", 0o755), dir("opt/lib/", 0o755), program("opt/lib/libfoo.so.1", k.libfoo),
+		program("usr/lib/libbar.so.1", k.libbar)}})
+	if r := run(t, img, func(o *check.Options) { o.Arch = "" }); !r.Passed || len(r.Findings) != 0 {
+		t.Fatalf("the path file of the machine's loader was not read: %+v", r.Findings)
+	}
+	if r := run(t, img, func(o *check.Options) { o.Arch = "other" }); len(findings(r, check.RuleNeededMissing)) != 1 {
+		t.Fatalf("another loader's path file was read: %+v", r.Findings)
+	}
+}
+
+func TestMuslArch(t *testing.T) {
+	for in, want := range map[[2]string]string{
+		{"amd64", ""}: "x86_64", {"arm64", "v8"}: "aarch64", {"386", ""}: "i386", {"arm", "v7"}: "armhf",
+		{"riscv64", ""}: "riscv64", {"s390x", ""}: "s390x", {"ppc64le", ""}: "powerpc64le", {"loong64", ""}: "loongarch64",
+		{"wasm", ""}: "",
+	} {
+		if got := check.MuslArch(in[0], in[1]); got != want {
+			t.Errorf("MuslArch(%s, %s) = %q, want %q", in[0], in[1], got, want)
+		}
+	}
+}
