@@ -433,3 +433,49 @@ func TestMuslArch(t *testing.T) {
 		}
 	}
 }
+
+// Only what can run or be loaded by name is a root: a program without an
+// execute bit and a library not named *.so or *.so.* are left alone, while
+// a library needs no execute bit.
+func TestRoots(t *testing.T) {
+	k := musl(t)
+	img := image(t, v1.Config{}, k.muslBase(), pkg{"core-src", []ent{
+		dir("src/", 0o755), dir("src/testdata/", 0o755),
+		file("src/testdata/prog", 0o644, k.progGone),
+		file("src/testdata/libbar.so_", 0o644, k.libbar),
+		dir("usr/lib/", 0o755), file("usr/lib/libbar.so.1", 0o644, k.libbar),
+	}})
+	got := findings(run(t, img, nil), check.RuleNeededMissing)
+	if len(got) != 1 || got[0].Path != "/usr/lib/libbar.so.1" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+// The ELF test data of Go's source tree, which StageX's core-go ships
+// under /usr/lib/go/src, is no finding.
+func TestGoSourceTestdata(t *testing.T) {
+	src := filepath.Join(runtime.GOROOT(), "src")
+	var ents []ent
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || !strings.Contains(p, "testdata") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.HasPrefix(b, []byte("\x7fELF")) {
+			return err
+		}
+		rel, _ := filepath.Rel(runtime.GOROOT(), p)
+		ents = append(ents, file("usr/lib/go/"+filepath.ToSlash(rel), 0o644, b))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) < 10 {
+		t.Fatalf("only %d ELF files under %s/…/testdata", len(ents), src)
+	}
+	r := run(t, image(t, v1.Config{}, pkg{"core-go", ents}), nil)
+	if len(r.Findings) != 0 {
+		t.Fatalf("%d ELF test files: %+v", len(ents), r.Findings)
+	}
+}
