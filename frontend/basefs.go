@@ -13,14 +13,16 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// baseFS reads the base image's files through the gateway. The base is
-// solved on first use only, so an image that llb.Compose needs nothing of it
-// for (no generated layer, no archive, no config.user name to look up) never
-// pulls it into the frontend.
+// baseFS reads the files of the packages merged (llb.Packages) through the
+// gateway: what the archives and the generated layer lie on, so that llb can
+// refuse an entry that would replace a link or a file any package holds, not
+// only the base's. It is solved on first use only, so an image that
+// llb.Compose needs nothing of it for (no generated layer, no archive, no
+// config.user name to look up) never pulls the packages into the frontend.
 type baseFS struct {
-	c   client.Client
-	ref string
-	p   ocispecs.Platform
+	c  client.Client
+	st bkllb.State
+	p  ocispecs.Platform
 
 	once   sync.Once
 	solved client.Reference
@@ -34,7 +36,7 @@ var _ llb.BaseFS = (*baseFS)(nil)
 
 func (b *baseFS) solve(ctx context.Context) (client.Reference, error) {
 	b.once.Do(func() {
-		b.solved, b.err = solveRef(ctx, b.c, bkllb.Image(b.ref, bkllb.Platform(b.p)), bkllb.Platform(b.p))
+		b.solved, b.err = solveRef(ctx, b.c, b.st, bkllb.Platform(b.p))
 	})
 	return b.solved, b.err
 }

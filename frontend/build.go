@@ -148,9 +148,11 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 		SourceMap: r.src.SourceMap,
 		Meta:      llb.Meta{Version: r.opts.Version, Revision: r.opts.Revision, Source: r.opts.Source},
 	}
-	if resolved.Base != nil {
-		in.BaseFS = &baseFS{c: c, ref: resolved.Base.Ref, p: p}
+	parts, err := llb.Plan(resolved, images)
+	if err != nil {
+		return nil, err
 	}
+	in.BaseFS = &baseFS{c: c, st: llb.Packages(parts, p), p: p}
 	out, err := llb.Compose(ctx, in)
 	if err != nil {
 		return nil, withSource(err, r.files)

@@ -21,8 +21,8 @@ type Input struct {
 	Images   map[string]ImageInfo
 	Platform ocispecs.Platform
 	Epoch    time.Time
-	// BaseFS reads the base's filesystem for the generated layer; nil when
-	// the base is scratch.
+	// BaseFS reads the filesystem the archives and the generated layer lie
+	// on, the packages merged (Packages); nil when there is none to read.
 	BaseFS BaseFS
 	// Contexts are the build contexts copies may read from: "context" is
 	// the main one, the others are named contexts.
@@ -71,24 +71,7 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var inputs []bkllb.State
-	var base bkllb.State
-	for _, p := range parts {
-		img := bkllb.Image(p.Package.Ref,
-			bkllb.Platform(in.Platform),
-			bkllb.WithCustomName(fmt.Sprintf("[stagex] %s %s", p.Package.Name, p.Package.Ref)),
-			in.locationAt(p.Package.Pos),
-		)
-		switch p.Mode {
-		case ModeBase:
-			base = img
-			inputs = append(inputs, img)
-		case ModeDiff:
-			inputs = append(inputs, bkllb.Diff(base, img, in.locationAt(p.Package.Pos)))
-		case ModeWhole:
-			inputs = append(inputs, img)
-		}
-	}
+	inputs := packageInputs(parts, in.Platform, in.locationAt)
 	archives, archiveInfos, err := archiveLayers(ctx, in)
 	if err != nil {
 		return nil, err
@@ -111,6 +94,41 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 
 		GeneratedFiles: genFiles,
 	}, nil
+}
+
+// packageInputs are the merge inputs of the packages, as the plan says.
+func packageInputs(parts []Part, platform ocispecs.Platform, at func(spec.Pos) bkllb.ConstraintsOpt) []bkllb.State {
+	var inputs []bkllb.State
+	var base bkllb.State
+	for _, p := range parts {
+		img := bkllb.Image(p.Package.Ref,
+			bkllb.Platform(platform),
+			bkllb.WithCustomName(fmt.Sprintf("[stagex] %s %s", p.Package.Name, p.Package.Ref)),
+			at(p.Package.Pos),
+		)
+		switch p.Mode {
+		case ModeBase:
+			base = img
+			inputs = append(inputs, img)
+		case ModeDiff:
+			inputs = append(inputs, bkllb.Diff(base, img, at(p.Package.Pos)))
+		case ModeWhole:
+			inputs = append(inputs, img)
+		}
+	}
+	return inputs
+}
+
+// Packages is the merge of the packages alone, what the archives and the
+// generated layer lie on: the filesystem a BaseFS reads. Its ops are the
+// ones Compose merges (names and source locations are metadata), so
+// BuildKit solves them once for both.
+func Packages(parts []Part, platform ocispecs.Platform) bkllb.State {
+	inputs := packageInputs(parts, platform, func(spec.Pos) bkllb.ConstraintsOpt { return noLocation })
+	if len(inputs) == 1 {
+		return inputs[0]
+	}
+	return bkllb.Merge(inputs, bkllb.WithCustomName(fmt.Sprintf("[stagex] merge %d packages", len(inputs))))
 }
 
 // readBaseAccounts reads the base's /etc/passwd and /etc/group once for the
