@@ -57,7 +57,7 @@ type Result struct {
 
 // Compose builds the LLB state and image config for one platform.
 func Compose(ctx context.Context, in *Input) (*Result, error) {
-	if err := checkArchiveLabels(in.Spec); err != nil {
+	if err := checkLabels(in.Spec); err != nil {
 		return nil, err
 	}
 	basePasswd, baseGroup, err := readBaseAccounts(ctx, in)
