@@ -3,7 +3,9 @@ package frontend
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -32,7 +34,7 @@ type baseFS struct {
 	dirs map[string]map[string]*llb.FileInfo // directory → name → entry
 }
 
-var _ llb.BaseFS = (*baseFS)(nil)
+var _ llb.LayerFS = (*baseFS)(nil)
 
 func (b *baseFS) solve(ctx context.Context) (client.Reference, error) {
 	b.once.Do(func() {
@@ -50,28 +52,51 @@ func (b *baseFS) Lstat(ctx context.Context, p string) (*llb.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, name := path.Split(path.Clean(p))
-	if name == "" {
+	p = path.Clean(p)
+	dir, name := path.Dir(p), path.Base(p)
+	if p == "/" {
 		return &llb.FileInfo{Mode: fs.ModeDir | 0o755}, nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	entries, ok := b.dirs[dir]
-	if !ok {
-		list, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: dir})
-		if err != nil && !isNotExist(err) {
-			return nil, err
-		}
-		entries = map[string]*llb.FileInfo{}
-		for _, st := range list {
-			entries[path.Base(st.Path)] = &llb.FileInfo{Mode: fs.FileMode(st.Mode), UID: st.Uid, GID: st.Gid, Linkname: st.Linkname}
-		}
-		if b.dirs == nil {
-			b.dirs = map[string]map[string]*llb.FileInfo{}
-		}
-		b.dirs[dir] = entries
+	entries, err := b.list(ctx, ref, dir)
+	if err != nil {
+		return nil, err
 	}
 	return entries[name], nil
+}
+
+// ReadDir returns the names in folder p, sorted.
+func (b *baseFS) ReadDir(ctx context.Context, p string) ([]string, error) {
+	ref, err := b.solve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := b.list(ctx, ref, path.Clean(p))
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(entries)), nil
+}
+
+// list returns the entries of folder dir by name, listing it once.
+func (b *baseFS) list(ctx context.Context, ref client.Reference, dir string) (map[string]*llb.FileInfo, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if entries, ok := b.dirs[dir]; ok {
+		return entries, nil
+	}
+	list, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: dir})
+	if err != nil && !isNotExist(err) {
+		return nil, err
+	}
+	entries := map[string]*llb.FileInfo{}
+	for _, st := range list {
+		entries[path.Base(st.Path)] = &llb.FileInfo{Mode: fs.FileMode(st.Mode), UID: st.Uid, GID: st.Gid, Linkname: st.Linkname}
+	}
+	if b.dirs == nil {
+		b.dirs = map[string]map[string]*llb.FileInfo{}
+	}
+	b.dirs[dir] = entries
+	return entries, nil
 }
 
 func (b *baseFS) ReadFile(ctx context.Context, p string) ([]byte, error) {

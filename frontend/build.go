@@ -176,6 +176,12 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	if err != nil {
 		return nil, withSource(err, r.files)
 	}
+	if out.NeedsCopyCheck() {
+		layer := &baseFS{c: c, st: *out.GeneratedLayer, p: p}
+		if err := out.CheckCopies(ctx, in.BaseFS, layer); err != nil {
+			return nil, withSource(err, r.files)
+		}
+	}
 	def, err := out.State.Marshal(ctx, bkllb.Platform(p))
 	if err != nil {
 		return nil, err

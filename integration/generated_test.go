@@ -154,20 +154,28 @@ func TestGeneratedLayerReplacesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name, body string
 		want       []string
+		files      map[string]string
 	}{
 		{"folder over /lib", "paths:\n  - {path: /lib, type: directory}\n",
-			[]string{"stagex.yaml:5:", "/lib as a symlink to usr/lib"}},
+			[]string{"stagex.yaml:5:", "/lib as a symlink to usr/lib"}, nil},
 		{"copy over /bin", "copy:\n  - {src: dist, dst: /bin}\n",
-			[]string{"stagex.yaml:5:", "/bin as a symlink to usr/bin", "/usr/bin"}},
+			[]string{"stagex.yaml:5:", "/bin as a symlink to usr/bin", "/usr/bin"}, nil},
 		{"file over a package's link", "paths:\n  - {path: /lib/ld-musl-x86_64.so.1, type: file}\n",
-			[]string{"stagex.yaml:5:", "/usr/lib/ld-musl-x86_64.so.1 as a symlink to libc.so"}},
+			[]string{"stagex.yaml:5:", "/usr/lib/ld-musl-x86_64.so.1 as a symlink to libc.so"}, nil},
 		{"copy into the accounts' folder", "accounts:\n  groups: [{name: app, gid: 10}]\ncopy:\n  - {src: dist, dst: /etc}\n",
-			[]string{"stagex.yaml:7:", "could overwrite /etc/group"}},
+			[]string{"stagex.yaml:7:", "could overwrite /etc/group"}, nil},
 		{"folder copied onto a package's file", "copy:\n  - {src: dist, dst: /etc/ssl/certs/ca-certificates.crt}\n",
-			[]string{"not a directory"}},
+			[]string{"not a directory"}, nil},
+		{"a rootfs with bin/ copied into /", "copy:\n  - {src: rootfs, dst: /}\n",
+			[]string{"stagex.yaml:5:", "the copy into / puts a folder at /bin: the packages hold /bin as a symlink to usr/bin"},
+			map[string]string{"rootfs/bin/tool": "x", "rootfs/etc/tool.conf": "y"}},
+		{"a file over a package's link, copied into its folder", "copy:\n  - {src: lib, dst: /usr/lib}\n",
+			[]string{"stagex.yaml:5:", "puts a file at /usr/lib/ld-musl-x86_64.so.1: the packages hold /usr/lib/ld-musl-x86_64.so.1 as a symlink"},
+			map[string]string{"lib/ld-musl-x86_64.so.1": "not a loader"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := specDir(t, fe, head+tc.body)
+			writeContext(t, dir, tc.files)
 			ref := b.Ref("it/replace:" + strings.ReplaceAll(strings.ReplaceAll(tc.name, " ", "-"), "'", ""))
 			_, err := testbed.SolveDockerfile(ctx, c, testbed.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Filename: "stagex.yaml", Push: ref})
 			if err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -219,5 +220,60 @@ func TestCopyStagesWhatIsBelow(t *testing.T) {
 	}
 	if !staged {
 		t.Error("/etc/ssl must be staged with the packages' mode 0750 and group 42")
+	}
+}
+
+// ReadDir lists a folder of the in-memory filesystem.
+func (m mapFS) ReadDir(_ context.Context, p string) ([]string, error) {
+	var names []string
+	for k := range m {
+		if k != p && path.Dir(k) == p {
+			names = append(names, path.Base(k))
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// What a copy into a folder the packages hold brings is only known once
+// BuildKit has copied it: CheckCopies reads the solved layer back and
+// refuses what would replace the packages' entries with another kind, at
+// the copy's line.
+func TestCheckCopies(t *testing.T) {
+	base := maps.Clone(filesystem)
+	base["/usr/lib"] = dir(0o755)
+	base["/usr/lib/ld-musl-x86_64.so.1"] = link("libc.so")
+	y := "version: 1\npackages: [core-musl]\ncopy:\n  - {src: app, dst: /srv/app}\n  - {src: rootfs, dst: /}\n"
+	s, r := resolve(t, y)
+	res, err := Compose(context.Background(), &Input{Spec: s, Resolved: r, Images: images(t, r), Platform: amd64, BaseFS: base,
+		Contexts: map[string]bkllb.State{spec.DefaultCopyFrom: bkllb.Scratch()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.NeedsCopyCheck() {
+		t.Fatal("a copy into / needs its content checked")
+	}
+	for name, c := range map[string]struct {
+		layer mapFS
+		want  string
+	}{
+		"a folder over /bin": {mapFS{"/srv": dir(0o755), "/srv/app": file(0o755, ""), "/bin": dir(0o755), "/bin/tool": file(0o755, "")},
+			"stagex.yaml:5:24: the copy into / puts a folder at /bin: the packages hold /bin as a symlink to usr/bin"},
+		"a file over a package's link": {mapFS{"/usr": dir(0o755), "/usr/lib": dir(0o755), "/usr/lib/ld-musl-x86_64.so.1": file(0o755, "")},
+			"the copy into / puts a file at /usr/lib/ld-musl-x86_64.so.1: the packages hold /usr/lib/ld-musl-x86_64.so.1 as a symlink to libc.so"},
+		"a link over a folder": {mapFS{"/etc": link("/srv/etc")},
+			"the copy into / puts a symlink at /etc: the packages hold /etc as a folder"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := res.CheckCopies(context.Background(), base, c.layer)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %s", err, c.want)
+			}
+		})
+	}
+	ok := mapFS{"/srv": dir(0o755), "/srv/app": file(0o755, ""), "/usr": dir(0o700), "/usr/bin": dir(0o755),
+		"/usr/bin/tool": file(0o755, ""), "/etc": dir(0o755), "/etc/passwd": file(0o644, ""), "/lib": link("usr/lib")}
+	if err := res.CheckCopies(context.Background(), base, ok); err != nil {
+		t.Fatalf("same kinds over the packages' entries: %v", err)
 	}
 }

@@ -26,6 +26,14 @@ type BaseFS interface {
 	ReadFile(ctx context.Context, p string) ([]byte, error)
 }
 
+// LayerFS reads a solved layer: what a copy put into it.
+type LayerFS interface {
+	BaseFS
+	// ReadDir returns the names in folder p, sorted; none when p does not
+	// exist.
+	ReadDir(ctx context.Context, p string) ([]string, error)
+}
+
 // maxSymlinkHops bounds symlink resolution, as Linux's ELOOP does.
 const maxSymlinkHops = 40
 

@@ -53,6 +53,12 @@ type Result struct {
 	Archives []ArchiveInfo
 	// GeneratedFiles lists what the generated layer writes, for the SBOM.
 	GeneratedFiles []GeneratedFile
+	// GeneratedLayer is the generated layer alone (nil when there is
+	// none), for CheckCopies to read.
+	GeneratedLayer *bkllb.State
+
+	plan *layerPlan
+	spec *spec.Spec
 }
 
 // Compose builds the LLB state and image config for one platform.
@@ -77,12 +83,14 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 		return nil, err
 	}
 	inputs = append(inputs, archives...)
-	gen, genFiles, err := generatedLayer(ctx, in, basePasswd, baseGroup)
+	gen, plan, err := generatedLayer(ctx, in, basePasswd, baseGroup)
 	if err != nil {
 		return nil, err
 	}
+	var genFiles []GeneratedFile
 	if gen != nil {
 		inputs = append(inputs, *gen)
+		genFiles = plan.files
 	}
 	st := bkllb.Merge(inputs, bkllb.WithCustomName(fmt.Sprintf("[stagex] merge %d inputs", len(inputs))))
 	return &Result{
@@ -93,6 +101,9 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 		Archives:  archiveInfos,
 
 		GeneratedFiles: genFiles,
+		GeneratedLayer: gen,
+		plan:           plan,
+		spec:           in.Spec,
 	}, nil
 }
 

@@ -56,6 +56,10 @@ type layerPlan struct {
 	entries []planned
 	files   []GeneratedFile
 	locs    []bkllb.ConstraintsOpt
+	// intoFolders are the copies into folders the packages hold: what
+	// the build context puts there is only known once BuildKit has copied
+	// it, so CheckCopies reads it back.
+	intoFolders []planned
 }
 
 // generatedLayer builds the one extra layer on top of the packages: the
@@ -68,7 +72,7 @@ type layerPlan struct {
 // epoch: creating a file in a directory moves the directory's mtime to the
 // wall clock, and the copy sets a directory's times after its contents, so
 // the second step is what makes the layer bytes reproducible.
-func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte) (*bkllb.State, []GeneratedFile, error) {
+func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte) (*bkllb.State, *layerPlan, error) {
 	plan, err := planGenerated(ctx, in, basePasswd, baseGroup)
 	if plan == nil || err != nil {
 		return nil, nil, err
@@ -83,7 +87,7 @@ func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte
 		bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
 		bkllb.WithCustomName("[stagex] generated layer"),
 	)
-	return &layer, plan.files, nil
+	return &layer, plan, nil
 }
 
 // planGenerated decides what the generated layer writes, or returns nil when
@@ -219,6 +223,9 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 		plan.locs = append(plan.locs, in.location(at))
 		need(dst, at)
 		switch {
+		case dst == "/":
+			// The root is always there, and always a folder.
+			plan.intoFolders = append(plan.intoFolders, planned{dst, kindCopy, at, nil})
 		case fi != nil && fi.Mode.IsDir():
 			// The copy goes into the folder below, as Dockerfile COPY does
 			// into an existing folder: staging it keeps a file from landing
@@ -226,6 +233,7 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 			if _, ok := dirs[dst]; !ok {
 				dirs[dst] = dirEntry{owner: at}
 			}
+			plan.intoFolders = append(plan.intoFolders, planned{dst, kindCopy, at, nil})
 		case fi != nil:
 			// A file below may be replaced by a file; staging one first makes
 			// BuildKit fail the copy when the context holds a folder there.
@@ -343,4 +351,83 @@ func copyFrom(src bkllb.State, c spec.Copy, dst string, t time.Time) func(*bkllb
 	return func(fa *bkllb.FileAction) *bkllb.FileAction {
 		return fa.Copy(src, c.Src, dst, info)
 	}
+}
+
+// NeedsCopyCheck reports whether CheckCopies has anything to read.
+func (r *Result) NeedsCopyCheck() bool { return r.plan != nil && len(r.plan.intoFolders) > 0 }
+
+// CheckCopies reads back, from the solved generated layer, what each copy
+// into a folder the packages hold put there, and refuses what would replace
+// a link, file or folder of theirs with another kind: a context holding
+// bin/ copied into / would replace the link /bin -> usr/bin. Compose checks
+// every other entry before anything is solved; this is the part only the
+// build context's content decides. lower is what Compose read as BaseFS.
+func (r *Result) CheckCopies(ctx context.Context, lower BaseFS, layer LayerFS) error {
+	if !r.NeedsCopyCheck() {
+		return nil
+	}
+	var errs spec.ErrorList
+	for _, c := range r.plan.intoFolders {
+		err := walkLayer(ctx, layer, c.path, func(p string, fi *FileInfo) (bool, error) {
+			below, refused, hint, err := replaces(ctx, lower, p, kindOf(fi))
+			if err != nil {
+				return false, err
+			}
+			if refused != "" {
+				errs = append(errs, r.spec.Errorf(c.at+".dst", "leave it out of what the copy brings; "+hint,
+					"the copy into %s puts a %s at %s: %s", c.path, kindOf(fi), p, refused))
+				return false, nil
+			}
+			// Below a folder the packages do not hold, nothing of theirs
+			// can be replaced.
+			return below != nil && fi.Mode.IsDir(), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// walkLayer calls fn for every entry below folder dir of layer, in path
+// order, descending into the folders for which fn returns true.
+func walkLayer(ctx context.Context, layer LayerFS, dir string, fn func(p string, fi *FileInfo) (bool, error)) error {
+	names, err := layer.ReadDir(ctx, dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		p := path.Join(dir, name)
+		fi, err := layer.Lstat(ctx, p)
+		if err != nil {
+			return err
+		}
+		if fi == nil {
+			return fmt.Errorf("internal error: %s is listed but not found in the generated layer", p)
+		}
+		descend, err := fn(p, fi)
+		if err != nil {
+			return err
+		}
+		if descend {
+			if err := walkLayer(ctx, layer, p, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// kindOf is the entryKind of a file in a layer.
+func kindOf(fi *FileInfo) entryKind {
+	switch {
+	case fi.Mode&fs.ModeSymlink != 0:
+		return kindSymlink
+	case fi.Mode.IsDir():
+		return kindDir
+	}
+	return kindFile
 }
