@@ -9,61 +9,6 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// policyDoc is the written policy as kubectl reads it (sigs.k8s.io/yaml,
-// strict): every field the writer emits, and nothing else.
-type policyDoc struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name        string            `json:"name"`
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec struct {
-		Background           bool `json:"background"`
-		WebhookConfiguration struct {
-			FailurePolicy  string `json:"failurePolicy"`
-			TimeoutSeconds int    `json:"timeoutSeconds"`
-		} `json:"webhookConfiguration"`
-		Rules []struct {
-			Name  string `json:"name"`
-			Match struct {
-				Any []struct {
-					Resources struct {
-						Kinds []string `json:"kinds"`
-					} `json:"resources"`
-				} `json:"any"`
-			} `json:"match"`
-			VerifyImages []struct {
-				ImageReferences []string         `json:"imageReferences"`
-				FailureAction   string           `json:"failureAction"`
-				MutateDigest    bool             `json:"mutateDigest"`
-				VerifyDigest    bool             `json:"verifyDigest"`
-				Required        bool             `json:"required"`
-				Attestors       []policyAttestor `json:"attestors"`
-				Attestations    []struct {
-					Type      string           `json:"type"`
-					Attestors []policyAttestor `json:"attestors"`
-				} `json:"attestations"`
-			} `json:"verifyImages"`
-		} `json:"rules"`
-	} `json:"spec"`
-}
-
-type policyAttestor struct {
-	Count   int `json:"count"`
-	Entries []struct {
-		Keys struct {
-			PublicKeys string `json:"publicKeys"`
-			Rekor      struct {
-				IgnoreTlog bool `json:"ignoreTlog"`
-			} `json:"rekor"`
-			CTLog struct {
-				IgnoreSCT bool `json:"ignoreSCT"`
-			} `json:"ctlog"`
-		} `json:"keys"`
-	} `json:"entries"`
-}
-
 // FuzzClusterPolicy feeds the policy writer random key files, key names,
 // image patterns, thresholds and command lines. Whatever it is given, the
 // output is either refused or a policy that kubectl's YAML reader parses
@@ -96,7 +41,10 @@ func FuzzClusterPolicy(f *testing.F) {
 		if err != nil {
 			return // refused
 		}
-		var p policyDoc
+		// kubectl's reader, strict, into the writer's own types: their
+		// field names are the YAML keys but for case, which encoding/json
+		// ignores.
+		var p clusterPolicy
 		if err := yaml.UnmarshalStrict(y, &p); err != nil {
 			t.Fatalf("the policy does not parse strictly: %v\n%s", err, y)
 		}

@@ -371,19 +371,26 @@ func TestSpecErrorsPointAtTheLine(t *testing.T) {
 			if tc.args != nil {
 				build.Attrs = map[string]string{"platform": "linux/arm64"}
 			}
-			_, err := testbed.SolveDockerfile(ctx, c, build)
-			if err == nil {
-				t.Fatal("built")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
-			if _, err := testbed.Descriptor(ref); err == nil {
-				t.Fatal("a failed build pushed an image")
-			}
+			requireBuildFails(ctx, t, c, build, tc.want...)
 		})
+	}
+}
+
+// requireBuildFails builds and requires an error holding each of want, and
+// nothing pushed to the build's Push reference.
+func requireBuildFails(ctx context.Context, t *testing.T, c *client.Client, build testbed.DockerfileBuild, want ...string) {
+	t.Helper()
+	_, err := testbed.SolveDockerfile(ctx, c, build)
+	if err == nil {
+		t.Fatal("built")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	if _, err := testbed.Descriptor(build.Push); err == nil {
+		t.Fatal("a failed build pushed an image")
 	}
 }
 
