@@ -88,7 +88,10 @@ func (r *request) lintError(res *lint.LintResults, err error) *lint.BuildError {
 	}
 	sm := r.src.SourceMap
 	if data, ok := r.files[file]; ok && file != r.src.Filename {
-		sm = bkllb.NewSourceMap(nil, file, specLanguage, data)
+		// The lock is read from the spec's context, so it shares the
+		// spec's source definition.
+		sm = bkllb.NewSourceMap(r.src.State, file, specLanguage, data)
+		sm.Definition = r.src.Definition
 	}
 	idx := res.AddSource(sm) // the spec's own index when it is the spec
 	return &lint.BuildError{Message: err.Error(), Location: pb.Location{
