@@ -111,7 +111,7 @@ func checkPlan(t *testing.T, plan *layerPlan) {
 				t.Fatalf("%s %s replaces the base's link to %s", e.kind, e.path, below.Linkname)
 			}
 		case below.Mode.IsDir():
-			if e.kind != kindDir && !(e.kind == kindCopy && again && prev == kindDir) {
+			if e.kind != kindDir && !(e.kind == kindCopy && folders[e.path]) {
 				t.Fatalf("%s %s replaces the base's folder", e.kind, e.path)
 			}
 		default:
@@ -120,7 +120,7 @@ func checkPlan(t *testing.T, plan *layerPlan) {
 			}
 		}
 		// Copies may share a dst: two folders copied into one.
-		if again && !(e.kind == kindCopy && (prev == kindDir || prev == kindCopy || staged)) {
+		if again && !(e.kind == kindCopy && (folders[e.path] || prev == kindCopy || staged)) {
 			t.Fatalf("%s %s is written twice (first as %s)", e.kind, e.path, prev)
 		}
 		if e.kind == kindCopy {
