@@ -127,8 +127,9 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 		}
 		return dup
 	}
-	// below reports whether writing p as kind would replace what the
-	// layers below hold there; fi is what they hold (nil when nothing).
+	// below checks that writing p as kind replaces nothing of another kind
+	// that the layers below hold, reporting at at; fi is what they hold
+	// there (nil when nothing), ok false when p is refused.
 	below := func(p string, kind entryKind, at string) (fi *FileInfo, ok bool) {
 		fi, refused, hint, err := replaces(ctx, in.BaseFS, p, kind)
 		switch {
@@ -149,10 +150,10 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 		plan.files = append(plan.files,
 			GeneratedFile{Path: "/etc/passwd", Type: "file", Content: passwd},
 			GeneratedFile{Path: "/etc/group", Type: "file", Content: group})
-		for p, data := range map[string][]byte{"/etc/passwd": passwd, "/etc/group": group} {
-			below(p, kindFile, "accounts")
-			written[p] = claim{at: "accounts"}
-			accounts = append(accounts, planned{p, kindFile, "accounts", mkfile(p, 0o644, 0, 0, data, in.Epoch)})
+		for _, f := range plan.files {
+			below(f.Path, kindFile, "accounts")
+			written[f.Path] = claim{at: "accounts"}
+			accounts = append(accounts, planned{f.Path, kindFile, "accounts", mkfile(f.Path, 0o644, 0, 0, f.Content, in.Epoch)})
 		}
 		need("/etc/passwd", "accounts")
 		plan.locs = append(plan.locs, in.location("accounts"))
@@ -271,7 +272,6 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 		}
 		plan.entries = append(plan.entries, planned{d, kindDir, at, mkdir(d, e.mode, e.uid, e.gid, in.Epoch)})
 	}
-	slices.SortFunc(accounts, func(a, b planned) int { return cmp.Compare(b.path, a.path) }) // passwd, then group
 	slices.SortStableFunc(leaves, func(a, b planned) int { return cmp.Compare(a.path, b.path) })
 	plan.entries = slices.Concat(plan.entries, accounts, leaves, copies)
 	slices.SortStableFunc(plan.files, func(a, b GeneratedFile) int { return cmp.Compare(a.Path, b.Path) })
