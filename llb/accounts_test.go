@@ -180,9 +180,8 @@ func TestGeneratedReplacesNothingBelow(t *testing.T) {
 
 // A copy into a folder the packages hold goes into it, as Dockerfile COPY
 // does: the folder is staged with the packages' metadata, so a file from the
-// context cannot land at the folder's own path and replace it. A copy onto
-// a file they hold is staged over a file, so that a folder in the context
-// fails the copy instead of replacing the file.
+// context cannot land at the folder's own path and replace it. Both it and
+// a copy onto a file they hold are read back after the solve (CheckCopies).
 func TestCopyStagesWhatIsBelow(t *testing.T) {
 	base := maps.Clone(filesystem)
 	base["/etc/ssl"] = memFile{FileInfo: FileInfo{Mode: fs.ModeDir | 0o750, UID: 0, GID: 42}}
@@ -196,7 +195,7 @@ func TestCopyStagesWhatIsBelow(t *testing.T) {
 	for _, e := range plan.entries {
 		got = append(got, e.kind.String()+" "+e.path)
 	}
-	want := "folder /etc, folder /etc/ssl, copy /etc/ssl, file /etc/passwd, copy /etc/passwd"
+	want := "folder /etc, folder /etc/ssl, copy /etc/ssl, copy /etc/passwd"
 	if strings.Join(got, ", ") != want {
 		t.Fatalf("entries = %s, want %s", strings.Join(got, ", "), want)
 	}
@@ -221,6 +220,13 @@ func TestCopyStagesWhatIsBelow(t *testing.T) {
 	if !staged {
 		t.Error("/etc/ssl must be staged with the packages' mode 0750 and group 42")
 	}
+	var back []string
+	for _, e := range plan.readBack {
+		back = append(back, e.path)
+	}
+	if strings.Join(back, " ") != "/etc/ssl /etc/passwd" {
+		t.Errorf("read back after the solve: %v, want both copies", back)
+	}
 }
 
 // ReadDir lists a folder of the in-memory filesystem.
@@ -243,7 +249,7 @@ func TestCheckCopies(t *testing.T) {
 	base := maps.Clone(filesystem)
 	base["/usr/lib"] = dir(0o755)
 	base["/usr/lib/ld-musl-x86_64.so.1"] = link("libc.so")
-	y := "version: 1\npackages: [core-musl]\ncopy:\n  - {src: app, dst: /srv/app}\n  - {src: rootfs, dst: /}\n"
+	y := "version: 1\npackages: [core-musl]\ncopy:\n  - {src: app, dst: /srv/app}\n  - {src: rootfs, dst: /}\n  - {src: passwd, dst: /etc/passwd}\n"
 	s, r := resolve(t, y)
 	res, err := Compose(context.Background(), &Input{Spec: s, Resolved: r, Images: images(t, r), Platform: amd64, BaseFS: base,
 		Contexts: map[string]bkllb.State{spec.DefaultCopyFrom: bkllb.Scratch()}})
@@ -258,11 +264,13 @@ func TestCheckCopies(t *testing.T) {
 		want  string
 	}{
 		"a folder over /bin": {mapFS{"/srv": dir(0o755), "/srv/app": file(0o755, ""), "/bin": dir(0o755), "/bin/tool": file(0o755, "")},
-			"stagex.yaml:5:24: the copy into / puts a folder at /bin: the packages hold /bin as a symlink to usr/bin"},
+			"stagex.yaml:5:24: the copy to / puts a folder at /bin: the packages hold /bin as a symlink to usr/bin"},
 		"a file over a package's link": {mapFS{"/usr": dir(0o755), "/usr/lib": dir(0o755), "/usr/lib/ld-musl-x86_64.so.1": file(0o755, "")},
-			"the copy into / puts a file at /usr/lib/ld-musl-x86_64.so.1: the packages hold /usr/lib/ld-musl-x86_64.so.1 as a symlink to libc.so"},
+			"the copy to / puts a file at /usr/lib/ld-musl-x86_64.so.1: the packages hold /usr/lib/ld-musl-x86_64.so.1 as a symlink to libc.so"},
 		"a link over a folder": {mapFS{"/etc": link("/srv/etc")},
-			"the copy into / puts a symlink at /etc: the packages hold /etc as a folder"},
+			"the copy to / puts a symlink at /etc: the packages hold /etc as a folder"},
+		"a folder onto a file": {mapFS{"/etc": dir(0o755), "/etc/passwd": dir(0o755), "/etc/passwd/x": file(0o644, "")},
+			"stagex.yaml:6:24: the copy to /etc/passwd puts a folder at /etc/passwd: the packages hold /etc/passwd as a file"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := res.CheckCopies(context.Background(), base, c.layer)

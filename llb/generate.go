@@ -56,10 +56,11 @@ type layerPlan struct {
 	entries []planned
 	files   []GeneratedFile
 	locs    []bkllb.ConstraintsOpt
-	// intoFolders are the copies into folders the packages hold: what
-	// the build context puts there is only known once BuildKit has copied
-	// it, so CheckCopies reads it back.
-	intoFolders []planned
+	// readBack are the copies onto what the packages hold (a folder, a
+	// file): whether the build context's content there is of the same
+	// kind is only known once BuildKit has copied it, so CheckCopies reads
+	// it back.
+	readBack []planned
 }
 
 // generatedLayer builds the one extra layer on top of the packages: the
@@ -223,22 +224,16 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 		}
 		plan.locs = append(plan.locs, in.location(at))
 		need(dst, at)
-		switch {
-		case dst == "/":
-			// The root is always there, and always a folder.
-			plan.intoFolders = append(plan.intoFolders, planned{dst, kindCopy, at, nil})
-		case fi != nil && fi.Mode.IsDir():
+		if fi != nil && fi.Mode.IsDir() && dst != "/" {
 			// The copy goes into the folder below, as Dockerfile COPY does
 			// into an existing folder: staging it keeps a file from landing
 			// at dst itself, where it would replace the folder.
 			if _, ok := dirs[dst]; !ok {
 				dirs[dst] = dirEntry{owner: at}
 			}
-			plan.intoFolders = append(plan.intoFolders, planned{dst, kindCopy, at, nil})
-		case fi != nil:
-			// A file below may be replaced by a file; staging one first makes
-			// BuildKit fail the copy when the context holds a folder there.
-			copies = append(copies, planned{dst, kindFile, at, mkfile(dst, fi.Mode.Perm(), int(fi.UID), int(fi.GID), nil, in.Epoch)})
+		}
+		if fi != nil || dst == "/" { // the root is always there
+			plan.readBack = append(plan.readBack, planned{dst, kindCopy, at, nil})
 		}
 		copies = append(copies, planned{dst, kindCopy, at, copyFrom(src, c, dst, in.Epoch)})
 		plan.files = append(plan.files, GeneratedFile{Path: dst, Type: "copy", Source: from + ":" + c.Src})
@@ -354,35 +349,36 @@ func copyFrom(src bkllb.State, c spec.Copy, dst string, t time.Time) func(*bkllb
 }
 
 // NeedsCopyCheck reports whether CheckCopies has anything to read.
-func (r *Result) NeedsCopyCheck() bool { return r.plan != nil && len(r.plan.intoFolders) > 0 }
+func (r *Result) NeedsCopyCheck() bool { return r.plan != nil && len(r.plan.readBack) > 0 }
 
 // CheckCopies reads back, from the solved generated layer, what each copy
-// into a folder the packages hold put there, and refuses what would replace
-// a link, file or folder of theirs with another kind: a context holding
-// bin/ copied into / would replace the link /bin -> usr/bin. Compose checks
-// every other entry before anything is solved; this is the part only the
-// build context's content decides. lower is what Compose read as BaseFS.
+// onto a folder or file the packages hold put there, and refuses what would
+// replace a link, file or folder of theirs with another kind: a context
+// holding bin/ copied into / would replace the link /bin -> usr/bin, a
+// folder copied onto a file would replace the file. Compose checks every
+// other entry before anything is solved; this is the part only the build
+// context's content decides. lower is what Compose read as BaseFS.
 func (r *Result) CheckCopies(ctx context.Context, lower BaseFS, layer LayerFS) error {
 	if !r.NeedsCopyCheck() {
 		return nil
 	}
 	var errs spec.ErrorList
-	for _, c := range r.plan.intoFolders {
-		err := walkLayer(ctx, layer, c.path, func(p string, fi *FileInfo) (bool, error) {
+	for _, c := range r.plan.readBack {
+		check := func(p string, fi *FileInfo) (bool, error) {
 			below, refused, hint, err := replaces(ctx, lower, p, kindOf(fi))
 			if err != nil {
 				return false, err
 			}
 			if refused != "" {
 				errs = append(errs, r.spec.Errorf(c.at+".dst", "leave it out of what the copy brings; "+hint,
-					"the copy into %s puts a %s at %s: %s", c.path, kindOf(fi), p, refused))
+					"the copy to %s puts a %s at %s: %s", c.path, kindOf(fi), p, refused))
 				return false, nil
 			}
 			// Below a folder the packages do not hold, nothing of theirs
 			// can be replaced.
 			return below != nil && fi.Mode.IsDir(), nil
-		})
-		if err != nil {
+		}
+		if err := checkLayer(ctx, layer, c.path, check); err != nil {
 			return err
 		}
 	}
@@ -390,6 +386,21 @@ func (r *Result) CheckCopies(ctx context.Context, lower BaseFS, layer LayerFS) e
 		return errs
 	}
 	return nil
+}
+
+// checkLayer calls fn for p in layer (unless p is the root) and, while fn
+// returns true for a folder, for everything below it, in path order.
+func checkLayer(ctx context.Context, layer LayerFS, p string, fn func(p string, fi *FileInfo) (bool, error)) error {
+	if p != "/" {
+		fi, err := layer.Lstat(ctx, p)
+		if err != nil || fi == nil { // nil: the copy brought nothing
+			return err
+		}
+		if descend, err := fn(p, fi); err != nil || !descend {
+			return err
+		}
+	}
+	return walkLayer(ctx, layer, p, fn)
 }
 
 // walkLayer calls fn for every entry below folder dir of layer, in path
