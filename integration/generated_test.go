@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +141,9 @@ func TestGeneratedLayerMatchesSBOM(t *testing.T) {
 	}
 }
 
+// nonTag matches what a tag cannot hold.
+var nonTag = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
 // TestGeneratedLayerReplacesNothing: entries that would replace a link or
 // a file of the packages with another kind fail with the spec's line,
 // pushing nothing; for copies onto the packages' folders and files that is
@@ -177,7 +181,7 @@ func TestGeneratedLayerReplacesNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := specDir(t, fe, head+tc.body)
 			writeContext(t, dir, tc.files)
-			ref := b.Ref("it/replace:" + strings.ReplaceAll(strings.ReplaceAll(tc.name, " ", "-"), "'", ""))
+			ref := b.Ref("it/replace:" + strings.Trim(nonTag.ReplaceAllString(tc.name, "-"), "-"))
 			requireBuildFails(ctx, t, c, testbed.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Filename: "stagex.yaml", Push: ref}, tc.want...)
 		})
 	}
