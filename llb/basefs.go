@@ -122,8 +122,9 @@ func baseDir(ctx context.Context, base BaseFS, d string) (e dirEntry, refused st
 // hint, or "" when it would not; fi is what they hold (nil when nothing).
 // A folder over a folder, a file over a file and a link over a link are
 // what a layer may do. A copy may go into a folder (it is staged there) or
-// onto a file; a link it would always replace, since /bin -> usr/bin and its
-// kind are what every dynamic binary's loader path depends on.
+// onto a file, and what it brings there is checked once BuildKit has copied
+// it (Result.CheckCopies); a link it would always replace, and /bin ->
+// usr/bin is what every dynamic binary's loader path depends on.
 func replaces(ctx context.Context, lower BaseFS, p string, kind entryKind) (fi *FileInfo, refused, hint string, err error) {
 	if lower == nil {
 		return nil, "", "", nil
