@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -34,7 +35,15 @@ type LockPackage struct {
 	License string            `yaml:"license"` // SPDX expression
 	Source  string            `yaml:"source"`  // optional: the StageX source package folder, e.g. "core/musl"
 	Digests map[string]string `yaml:"digests"` // platform ("linux/amd64", "linux/arm64/v8") -> "sha256:<64 hex>"
+	// Signers is optional: per platform of Digests, the OpenPGP primary key
+	// fingerprints (uppercase hex) whose signatures over that digest were
+	// verified when the lock was written (see package lock).
+	Signers map[string][]string `yaml:"signers"`
 }
+
+// fingerprintPattern is an OpenPGP primary key fingerprint as the lock
+// records it: uppercase hex, 40 digits (v4 keys) or 64 (v6 keys).
+var fingerprintPattern = regexp.MustCompile(`^(?:[0-9A-F]{40}|[0-9A-F]{64})$`)
 
 // ParseLock strictly decodes and validates a lock file. It returns an
 // ErrorList holding every problem found.
@@ -117,6 +126,25 @@ func (l *Lock) validatePackage(v *validator, name string, p LockPackage) {
 			v.errorf(dp, "write sha256: followed by 64 lowercase hex digits", "package %s: invalid digest %s for %s", name, quoteShort(d), platform)
 		}
 	}
+	for _, platform := range sortedKeys(p.Signers) {
+		sp := joinField(joinField(at, "signers"), platform)
+		if _, ok := p.Digests[platform]; !ok {
+			v.keyErrorf(sp, "list signers under a platform the digests name, spelled the same way", "package %s: signers for %s, which has no digest", name, platform)
+			continue
+		}
+		fprs := p.Signers[platform]
+		if len(fprs) == 0 {
+			v.errorf(sp, "list the fingerprints that signed the digest, or leave the platform out", "package %s: no signers listed for %s", name, platform)
+		}
+		for i, f := range fprs {
+			switch {
+			case !fingerprintPattern.MatchString(f):
+				v.errorf(sp, "write a primary key fingerprint: 40 (or 64) uppercase hex digits, no spaces", "package %s: invalid signer %s for %s", name, quoteShort(f), platform)
+			case i > 0 && f <= fprs[i-1]:
+				v.errorf(sp, "list each fingerprint once, sorted", "package %s: signers for %s are not sorted and distinct at %s", name, platform, f)
+			}
+		}
+	}
 }
 
 // checkRegistry checks that a registry prefix forms valid references when
@@ -197,6 +225,17 @@ func (l *Lock) Marshal() ([]byte, error) {
 			addField(digests, platform, stringNode(p.Digests[platform]))
 		}
 		addField(pn, "digests", digests)
+		if len(p.Signers) > 0 {
+			signers := mappingNode()
+			for _, platform := range sortedKeys(p.Signers) {
+				seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+				for _, f := range p.Signers[platform] {
+					seq.Content = append(seq.Content, stringNode(f))
+				}
+				addField(signers, platform, seq)
+			}
+			addField(pn, "signers", signers)
+		}
 		addField(pkgs, name, pn)
 	}
 	addField(top, "packages", pkgs)

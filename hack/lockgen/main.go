@@ -21,9 +21,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
+	"edp.buildth.ing/devfw-cicd/stagex/lock"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -118,7 +118,7 @@ func generate(o options) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	list, err := ParseTSV(o.in, f)
+	list, err := lock.ParseReleaseList(o.in, f)
 	if err != nil {
 		return nil, err
 	}
@@ -138,17 +138,16 @@ func generate(o options) ([]byte, error) {
 	case len(o.only) > 0:
 		names = o.only
 	default:
-		names, err = specNames(o.fromSpecs, o.out)
+		names, err = lock.SpecPackages(o.fromSpecs, o.out)
 		if err != nil {
 			return nil, err
 		}
-		names = append(names, spec.DefaultBase)
 	}
-	lock, err := buildLock(list, o.release, o.registry, names)
+	l, err := buildLock(list, o.release, o.registry, names)
 	if err != nil {
 		return nil, err
 	}
-	data, err := lock.Marshal()
+	data, err := l.Marshal()
 	if err != nil {
 		return nil, err
 	}
@@ -159,114 +158,27 @@ func generate(o options) ([]byte, error) {
 }
 
 // buildLock makes the lock of the named packages from the release list.
-// A name the release does not have is an error, with the closest names.
-func buildLock(list *ReleaseList, release, registry string, names []string) (*spec.Lock, error) {
-	lock := &spec.Lock{Version: 1, Release: release, Registry: registry, Packages: map[string]spec.LockPackage{}}
-	var missing []string
-	for _, n := range names {
-		row, ok := list.Rows[n]
-		if !ok {
-			missing = append(missing, n)
-			continue
+// A name the release does not have is an error, with the closest names;
+// so is a row without a digest, since this tool copies digests and never
+// resolves one.
+func buildLock(list *lock.ReleaseList, release, registry string, names []string) (*spec.Lock, error) {
+	rows, err := list.Select(release, names)
+	if err != nil {
+		return nil, err
+	}
+	l := &spec.Lock{Version: 1, Release: release, Registry: registry, Packages: map[string]spec.LockPackage{}}
+	for _, row := range rows {
+		if row.Digest == "" {
+			return nil, fmt.Errorf("line %d: image %s has no digest: this tool copies the list's digests (stagex lock resolves them)", row.Line, row.Name)
 		}
-		lock.Packages[n] = spec.LockPackage{
+		l.Packages[row.Name] = spec.LockPackage{
 			Version: row.Version,
 			License: row.License,
 			Source:  row.Source,
 			Digests: map[string]string{platform: row.Digest},
 		}
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		var msgs []string
-		for _, n := range uniq(missing) {
-			msg := fmt.Sprintf("release %s has no image %s", release, n)
-			if near := nearNames(list, n); len(near) > 0 {
-				msg += " (did you mean " + strings.Join(near, ", ") + "?)"
-			}
-			msgs = append(msgs, msg)
-		}
-		return nil, fmt.Errorf("%s", strings.Join(msgs, "\n"))
-	}
-	return lock, nil
-}
-
-// specNames parses every spec in dir and returns the short package names
-// they use (packages and base), sorted and without duplicates. Full image
-// references are not resolved through the lock and are left out. The lock
-// being written, and other locks (*.lock.yaml), are not specs.
-func specNames(dir, out string) ([]string, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	outAbs, _ := filepath.Abs(out)
-	var names []string
-	var problems []string
-	specs := 0
-	for _, file := range files {
-		if abs, _ := filepath.Abs(file); abs == outAbs || strings.HasSuffix(file, ".lock.yaml") {
-			continue
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		s, err := spec.ParseSpec(file, data)
-		if err != nil {
-			problems = append(problems, err.Error())
-			continue
-		}
-		specs++
-		if s.Base != spec.Scratch && !isFullRef(s.Base) {
-			names = append(names, s.Base)
-		}
-		for _, p := range s.Packages {
-			if !isFullRef(p.Ref) {
-				names = append(names, p.Ref)
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(problems, "\n"))
-	}
-	if specs == 0 {
-		return nil, fmt.Errorf("no specs (*.yaml) in %s", dir)
-	}
-	sort.Strings(names)
-	return uniq(names), nil
-}
-
-// isFullRef tells a full image reference from a lock short name, as the
-// spec package does: short names carry no repository path, tag or digest.
-func isFullRef(s string) bool { return strings.ContainsAny(s, "/:@") }
-
-func uniq(sorted []string) []string {
-	out := sorted[:0]
-	for i, s := range sorted {
-		if i == 0 || s != sorted[i-1] {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// nearNames returns up to three release images whose names contain the
-// asked name's last element or are contained in it ("python3" finds
-// core-python).
-func nearNames(list *ReleaseList, name string) []string {
-	key := name[strings.LastIndex(name, "-")+1:]
-	var near []string
-	for _, n := range list.Names() {
-		tail := n[strings.LastIndex(n, "-")+1:]
-		if key != "" && (strings.Contains(n, key) || len(tail) >= 3 && strings.Contains(key, tail)) {
-			near = append(near, n)
-			if len(near) == 3 {
-				break
-			}
-		}
-	}
-	return near
+	return l, nil
 }
 
 // writeFile replaces path with data, leaving it untouched when the bytes
