@@ -144,4 +144,3 @@ func TestParseReleaseListErrors(t *testing.T) {
 		})
 	}
 }
-

@@ -1,0 +1,375 @@
+package lock
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	"github.com/ProtonMail/go-crypto/openpgp"
+)
+
+// fixture is a small StageX release on an in-process registry: core-musl
+// for amd64 and arm64, core-busybox for amd64 only, keys A and B in the
+// keyring (B signs with a subkey) and C outside it.
+type fixture struct {
+	registry   string
+	musl, bbox map[string]string
+	a, b, c    *openpgp.Entity
+	keyring    *Keyring
+	side       *lookaside
+	rows       []Row
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{registry: testRegistry(t)}
+	f.musl = pushPackage(t, f.registry, "core-musl", "1.2.5", "linux/amd64", "linux/arm64")
+	f.bbox = pushPackage(t, f.registry, "core-busybox", "1.37.0", "linux/amd64")
+	f.a, f.b, f.c = newKey(t, "a", false), newKey(t, "b", true), newKey(t, "c", false)
+	f.keyring = mustKeyring(t, f.a, f.b)
+	f.side = newLookaside(t)
+	f.rows = []Row{
+		{Name: "core-busybox", Version: "1.37.0", License: "GPL-2.0-only", Source: "core/busybox", Digest: f.bbox["linux/amd64"], Line: 4},
+		{Name: "core-musl", Version: "1.2.5", License: "MIT", Source: "core/musl", Line: 5},
+	}
+	return f
+}
+
+// signAll has A and B sign every digest, naming the images as StageX does
+// (stagex/<name>:<version>, i.e. docker.io/stagex/...).
+func (f *fixture) signAll() {
+	for _, d := range f.musl {
+		f.side.signBy("stagex/core-musl:1.2.5", d, f.a, f.b)
+	}
+	f.side.signBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.a, f.b)
+}
+
+func (f *fixture) options(lookasideLoc string) Options {
+	side, err := OpenLookaside(lookasideLoc, nil)
+	if err != nil {
+		panic(err)
+	}
+	return Options{
+		Registry:  f.registry,
+		Identity:  "docker.io/stagex",
+		Platforms: []string{"linux/amd64", "linux/arm64"},
+		Policy:    Policy{Keyring: f.keyring, Lookaside: side},
+	}
+}
+
+func TestBuildQuorumMet(t *testing.T) {
+	f := newFixture(t)
+	f.signAll()
+	for _, loc := range []struct{ name, where string }{{"http", f.side.serve()}, {"folder", f.side.dir}} {
+		t.Run(loc.name, func(t *testing.T) {
+			l, res, err := Build(ctx, f.options(loc.where), "2026.03.0", f.rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signers := []string{Fingerprint(f.a), Fingerprint(f.b)}
+			slices.Sort(signers)
+			want := map[string]spec.LockPackage{
+				"core-musl": {Version: "1.2.5", License: "MIT", Source: "core/musl", Digests: f.musl,
+					Signers: map[string][]string{"linux/amd64": signers, "linux/arm64": signers}},
+				"core-busybox": {Version: "1.37.0", License: "GPL-2.0-only", Source: "core/busybox", Digests: f.bbox,
+					Signers: map[string][]string{"linux/amd64": signers}},
+			}
+			if !reflect.DeepEqual(l.Packages, want) {
+				t.Errorf("packages = %+v\nwant %+v", l.Packages, want)
+			}
+			if len(res.Checked) != 3 {
+				t.Errorf("checked %d digests, want 3", len(res.Checked))
+			}
+			if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "core-busybox:1.37.0: not published for linux/arm64") {
+				t.Errorf("notes = %q", res.Notes)
+			}
+			// The lock written parses back to the same lock, and verifies.
+			data, err := l.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := spec.ParseLock("stagex.lock.yaml", data)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, data)
+			}
+			if !reflect.DeepEqual(back.Packages, l.Packages) {
+				t.Errorf("round trip changed the packages:\n%s", data)
+			}
+			if _, err := Verify(ctx, f.options(loc.where), back); err != nil {
+				t.Errorf("verify: %v", err)
+			}
+		})
+	}
+}
+
+func TestBuildFailsClosed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// sign fills the lookaside; every digest but musl's amd64 one is
+		// signed by A and B first.
+		sign func(f *fixture, digest string)
+		want func(f *fixture) []string
+	}{
+		{
+			name: "one key signed twice",
+			sign: func(f *fixture, d string) { f.side.signBy("stagex/core-musl:1.2.5", d, f.a, f.a) },
+			want: func(f *fixture) []string {
+				return []string{"core-musl (linux/amd64) " + f.musl["linux/amd64"], "signature-2: a second signature by " + Fingerprint(f.a), "signature-1"}
+			},
+		},
+		{
+			name: "a signature of another digest",
+			sign: func(f *fixture, d string) {
+				f.side.signBy("stagex/core-musl:1.2.5", d, f.a)
+				f.side.put("stagex/core-musl", d, sign(f.b, simpleSigning("stagex/core-musl:1.2.5", f.musl["linux/arm64"])))
+			},
+			want: func(f *fixture) []string {
+				return []string{"core-musl (linux/amd64) " + f.musl["linux/amd64"], "signature-2: signature is for another digest: " + f.musl["linux/arm64"]}
+			},
+		},
+		{
+			name: "a signature of another image",
+			sign: func(f *fixture, d string) {
+				f.side.signBy("stagex/core-musl:1.2.5", d, f.a)
+				f.side.put("stagex/core-musl", d, sign(f.b, simpleSigning("stagex/core-busybox:1.37.0", d)))
+			},
+			want: func(f *fixture) []string {
+				return []string{"signature-2: signature is for another image: docker.io/stagex/core-busybox, want docker.io/stagex/core-musl"}
+			},
+		},
+		{
+			name: "a key not in the keyring",
+			sign: func(f *fixture, d string) { f.side.signBy("stagex/core-musl:1.2.5", d, f.a, f.c) },
+			want: func(f *fixture) []string {
+				return []string{"core-musl (linux/amd64) " + f.musl["linux/amd64"], "1 distinct keyring key(s) signed, the quorum is 2 (" + Fingerprint(f.a) + ")",
+					"not counted: ", "signature-2: signed by key ID", "not in the keyring"}
+			},
+		},
+		{
+			name: "a missing lookaside entry",
+			sign: func(f *fixture, d string) {},
+			want: func(f *fixture) []string {
+				return []string{"core-musl (linux/amd64) " + f.musl["linux/amd64"] + ": no signatures",
+					"stagex/core-musl@sha256=" + strings.TrimPrefix(f.musl["linux/amd64"], "sha256:") + "/signature-1"}
+			},
+		},
+		{
+			name: "a tampered payload",
+			sign: func(f *fixture, d string) {
+				f.side.signBy("stagex/core-musl:1.2.5", d, f.a)
+				sig := sign(f.b, simpleSigning("stagex/core-musl:1.2.5", d))
+				i := bytes.Index(sig, []byte("1.2.5"))
+				sig[i+4] = '6' // now names core-musl:1.2.6
+				f.side.put("stagex/core-musl", d, sig)
+			},
+			want: func(f *fixture) []string {
+				return []string{"signature-2: bad signature by " + Fingerprint(f.b)}
+			},
+		},
+		{
+			name: "not a signature",
+			sign: func(f *fixture, d string) {
+				f.side.signBy("stagex/core-musl:1.2.5", d, f.a, f.b)
+				f.side.put("stagex/core-musl", d, simpleSigning("stagex/core-musl:1.2.5", d))
+			},
+			want: func(f *fixture) []string { return []string{"signature-3: not an OpenPGP signed message"} },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			amd := f.musl["linux/amd64"]
+			f.side.signBy("stagex/core-musl:1.2.5", f.musl["linux/arm64"], f.a, f.b)
+			f.side.signBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.a, f.b)
+			tc.sign(f, amd)
+			l, _, err := Build(ctx, f.options(f.side.serve()), "2026.03.0", f.rows)
+			if l != nil {
+				t.Errorf("a lock was returned despite the error")
+			}
+			wantErr(t, err, tc.want(f)...)
+			// Only the broken digest is reported.
+			if err != nil && strings.Contains(err.Error(), f.musl["linux/arm64"]+":") {
+				t.Errorf("the good arm64 digest is reported too: %v", err)
+			}
+		})
+	}
+}
+
+func TestUnknownKeyDoesNotCountNorFail(t *testing.T) {
+	f := newFixture(t)
+	f.signAll()
+	f.side.signBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.c)
+	l, _, err := Build(ctx, f.options(f.side.dir), "2026.03.0", f.rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Packages["core-busybox"].Signers["linux/amd64"]; slices.Contains(got, Fingerprint(f.c)) || len(got) != 2 {
+		t.Errorf("signers = %v: C is outside the keyring and must not be recorded", got)
+	}
+}
+
+func TestSubkeySignatureCountsForPrimary(t *testing.T) {
+	f := newFixture(t)
+	// B signs with its subkey: once more with the primary key's identity
+	// would be the same key, so a second signature by B must fail.
+	if len(f.b.Subkeys) < 2 {
+		t.Fatalf("key B has %d subkeys; want an encryption and a signing one", len(f.b.Subkeys))
+	}
+	amd := f.musl["linux/amd64"]
+	f.side.signBy("stagex/core-musl:1.2.5", amd, f.b)
+	keyring := mustKeyring(t, f.b)
+	signed, err := Policy{Keyring: keyring, Lookaside: dirLookaside(f.side.dir), Quorum: 1}.CheckDigest(ctx,
+		Subject{Package: "core-musl", Platform: "linux/amd64", Digest: amd, Identity: "docker.io/stagex/core-musl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{Fingerprint(f.b)}; !reflect.DeepEqual(signed.Signers, want) {
+		t.Errorf("signers = %v, want B's primary %v", signed.Signers, want)
+	}
+}
+
+func TestReleaseListDigestIsChecked(t *testing.T) {
+	f := newFixture(t)
+	f.signAll()
+	f.rows[0].Digest = f.musl["linux/amd64"] // busybox's row names musl's digest
+	_, _, err := Build(ctx, f.options(f.side.dir), "2026.03.0", f.rows)
+	wantErr(t, err, "core-busybox:1.37.0 (linux/amd64) is "+f.bbox["linux/amd64"], "release list (line 4) says "+f.musl["linux/amd64"])
+}
+
+func TestLookasideServerErrorFailsClosed(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	_, _, err := Build(ctx, f.options(srv.URL), "2026.03.0", f.rows)
+	wantErr(t, err, "503")
+}
+
+func TestVerify(t *testing.T) {
+	f := newFixture(t)
+	f.signAll()
+	o := f.options(f.side.dir)
+	l, _, err := Build(ctx, o, "2026.03.0", f.rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Verify(ctx, o, l)
+	if err != nil || len(res.Checked) != 3 {
+		t.Fatalf("verify: %v, %+v", err, res)
+	}
+
+	// A signature that disappears fails the lock that recorded it.
+	sig := filepath.Join(f.side.dir, filepath.FromSlash(SignaturePath("stagex/core-busybox", f.bbox["linux/amd64"], 2)))
+	if err := os.Remove(sig); err != nil {
+		t.Fatal(err)
+	}
+	o.Policy.Quorum = 1
+	_, err = Verify(ctx, o, l)
+	wantErr(t, err, "core-busybox (linux/amd64) "+f.bbox["linux/amd64"], "no longer verified")
+
+	// A lock without signers is not trusted by verify.
+	bare := *l
+	bare.Packages = map[string]spec.LockPackage{"core-musl": {Version: "1.2.5", Digests: f.musl}}
+	_, err = Verify(ctx, o, &bare)
+	wantErr(t, err, "core-musl (linux/amd64)", "the lock records no signers")
+}
+
+func TestUpdateAndDiff(t *testing.T) {
+	f := newFixture(t)
+	f.signAll()
+	o := f.options(f.side.dir)
+	o.Platforms = nil // Update takes the old lock's platforms
+	old, _, err := Build(ctx, f.options(f.side.dir), "2026.03.0", f.rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Archives = map[string]spec.LockArchive{"temurin-jre": {URL: "https://example.com/jre.tar.gz", SHA256: strings.Repeat("a", 64)}}
+	next := pushPackage(t, f.registry, "core-musl", "1.2.6", "linux/amd64", "linux/arm64")
+	for _, d := range next {
+		f.side.signBy("stagex/core-musl:1.2.6", d, f.a, f.b)
+	}
+	list, err := ParseReleaseList("next.tsv", strings.NewReader(tsv(
+		"core-musl\t1.2.6\tMIT\tcore/musl\t"+next["linux/amd64"],
+		"core-busybox\t1.37.0\tGPL-2.0-only\tcore/busybox\t",
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _, err := Update(ctx, o, old, "2026.04.0", list, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cur.Packages["core-musl"].Digests, next) || !reflect.DeepEqual(cur.Archives, old.Archives) {
+		t.Errorf("updated lock = %+v", cur)
+	}
+	want := []string{"release 2026.03.0 -> 2026.04.0", "~ core-musl 1.2.5 -> 1.2.6"}
+	if got := Diff(old, cur); !reflect.DeepEqual(got, want) {
+		t.Errorf("diff = %q, want %q", got, want)
+	}
+
+	// A package the new release lacks is an error, not a silent drop.
+	short, _ := ParseReleaseList("short.tsv", strings.NewReader(tsv("core-musl\t1.2.6\tMIT\tcore/musl\t")))
+	_, _, err = Update(ctx, o, old, "2026.04.0", short, nil)
+	wantErr(t, err, "release 2026.04.0 has no image core-busybox")
+}
+
+func TestDiffRebuildAndPlatforms(t *testing.T) {
+	a := &spec.Lock{Release: "r", Packages: map[string]spec.LockPackage{
+		"x": {Version: "1", Digests: map[string]string{"linux/amd64": "sha256:1", "linux/arm64": "sha256:2"}},
+		"y": {Version: "2"},
+	}}
+	b := &spec.Lock{Release: "r", Packages: map[string]spec.LockPackage{
+		"x": {Version: "1", Digests: map[string]string{"linux/amd64": "sha256:3", "linux/riscv64": "sha256:4"}},
+		"z": {Version: "3"},
+	}}
+	want := []string{"~ x 1: new digest for linux/amd64", "~ x 1: dropped linux/arm64", "~ x 1: added linux/riscv64", "- y 2", "+ z 3"}
+	if got := Diff(a, b); !reflect.DeepEqual(got, want) {
+		t.Errorf("diff = %q\nwant %q", got, want)
+	}
+}
+
+func TestPolicyAndKeyringErrors(t *testing.T) {
+	_, err := LoadKeyring(nil)
+	wantErr(t, err, "no keyring given", "MAINTAINERS", "docs/lock.md")
+	_, err = LoadKeyring([]string{filepath.Join(t.TempDir(), "missing.asc")})
+	wantErr(t, err, "missing.asc", "no such file", "MAINTAINERS")
+	empty := filepath.Join(t.TempDir(), "empty.asc")
+	os.WriteFile(empty, nil, 0o644)
+	_, err = LoadKeyring([]string{empty})
+	wantErr(t, err, "empty.asc holds no OpenPGP public key")
+
+	k := newKey(t, "a", false)
+	err = Policy{Keyring: mustKeyring(t, k), Lookaside: dirLookaside(t.TempDir())}.Check()
+	wantErr(t, err, "quorum 2, but the keyring holds only 1 key(s)")
+
+	_, err = OpenLookaside("", nil)
+	wantErr(t, err, "no lookaside given")
+	_, err = OpenLookaside("ftp://x/y", nil)
+	wantErr(t, err, "want an http(s):// URL or a folder")
+}
+
+func TestKeyringReadsBinaryAndFolders(t *testing.T) {
+	a, b := newKey(t, "a", false), newKey(t, "b", false)
+	dir := t.TempDir()
+	var bin bytes.Buffer
+	if err := a.Serialize(&bin); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a.gpg"), bin.Bytes(), 0o644)
+	writeKeyring(t, dir, b, a) // keyring.asc: b and a again
+	k, err := LoadKeyring([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{Fingerprint(a), Fingerprint(b)}
+	slices.Sort(want)
+	if got := k.Fingerprints(); !reflect.DeepEqual(got, want) {
+		t.Errorf("fingerprints = %v, want %v (a key given twice counts once)", got, want)
+	}
+}
