@@ -139,9 +139,9 @@ func (l *Lock) validatePackage(v *validator, name string, p LockPackage) {
 		for i, f := range fprs {
 			switch {
 			case !fingerprintPattern.MatchString(f):
-				v.errorf(sp, "write a primary key fingerprint: 40 (or 64) uppercase hex digits, no spaces", "package %s: invalid signer %s for %s", name, quoteShort(f), platform)
+				v.errorf(joinIndex(sp, i), "write a primary key fingerprint: 40 (or 64) uppercase hex digits, no spaces", "package %s: invalid signer %s for %s", name, quoteShort(f), platform)
 			case i > 0 && f <= fprs[i-1]:
-				v.errorf(sp, "list each fingerprint once, sorted", "package %s: signers for %s are not sorted and distinct at %s", name, platform, f)
+				v.errorf(joinIndex(sp, i), "list each fingerprint once, sorted", "package %s: signers for %s are not sorted and distinct at %s", name, platform, f)
 			}
 		}
 	}
