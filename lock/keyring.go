@@ -16,9 +16,9 @@ import (
 // KeyringHint says where StageX's maintainer keys come from; every keyring
 // error carries it, since a missing or empty keyring is the usual first
 // mistake.
-const KeyringHint = "get StageX's maintainer keys from the MAINTAINERS file of the StageX source at the release's signed tag " +
-	"(each maintainer's OpenPGP fingerprint, published on keys.openpgp.org and their Keyoxide profile), " +
-	"check the fingerprints out of band, and export them into one file: gpg --export --armor FPR1 FPR2 … > stagex-keyring.asc (see docs/lock.md)"
+const KeyringHint = "StageX's README points to its maintainers' public keys (the keys folder of the StageX repository) " +
+	"and MAINTAINERS links each maintainer's Keyoxide profile; fetch the keys (e.g. from keys.openpgp.org), " +
+	"check their fingerprints out of band, and export them: gpg --export --armor FPR1 FPR2 … > stagex-keyring.asc (see docs/lock.md)"
 
 // Keyring is the set of OpenPGP keys whose signatures count.
 type Keyring struct {

@@ -1,7 +1,8 @@
-package lock
+package lock_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	. "edp.buildth.ing/devfw-cicd/stagex/lock"
+	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/ProtonMail/go-crypto/openpgp"
 )
@@ -23,17 +26,17 @@ type fixture struct {
 	musl, bbox map[string]string
 	a, b, c    *openpgp.Entity
 	keyring    *Keyring
-	side       *lookaside
+	side       *locktest.Lookaside
 	rows       []Row
 }
 
 func newFixture(t *testing.T) *fixture {
-	f := &fixture{registry: testRegistry(t)}
-	f.musl = pushPackage(t, f.registry, "core-musl", "1.2.5", "linux/amd64", "linux/arm64")
-	f.bbox = pushPackage(t, f.registry, "core-busybox", "1.37.0", "linux/amd64")
-	f.a, f.b, f.c = newKey(t, "a", false), newKey(t, "b", true), newKey(t, "c", false)
-	f.keyring = mustKeyring(t, f.a, f.b)
-	f.side = newLookaside(t)
+	f := &fixture{registry: locktest.Registry(t)}
+	f.musl = locktest.PushPackage(t, f.registry, "core-musl", "1.2.5", "linux/amd64", "linux/arm64")
+	f.bbox = locktest.PushPackage(t, f.registry, "core-busybox", "1.37.0", "linux/amd64")
+	f.a, f.b, f.c = locktest.NewKey(t, "a", false), locktest.NewKey(t, "b", true), locktest.NewKey(t, "c", false)
+	f.keyring = locktest.Keyring(t, f.a, f.b)
+	f.side = locktest.NewLookaside(t)
 	f.rows = []Row{
 		{Name: "core-busybox", Version: "1.37.0", License: "GPL-2.0-only", Source: "core/busybox", Digest: f.bbox["linux/amd64"], Line: 4},
 		{Name: "core-musl", Version: "1.2.5", License: "MIT", Source: "core/musl", Line: 5},
@@ -45,9 +48,9 @@ func newFixture(t *testing.T) *fixture {
 // (stagex/<name>:<version>, i.e. docker.io/stagex/...).
 func (f *fixture) signAll() {
 	for _, d := range f.musl {
-		f.side.signBy("stagex/core-musl:1.2.5", d, f.a, f.b)
+		f.side.SignBy("stagex/core-musl:1.2.5", d, f.a, f.b)
 	}
-	f.side.signBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.a, f.b)
+	f.side.SignBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.a, f.b)
 }
 
 func (f *fixture) options(lookasideLoc string) Options {
@@ -63,10 +66,21 @@ func (f *fixture) options(lookasideLoc string) Options {
 	}
 }
 
+var ctx = context.Background()
+
+func mustOpen(t *testing.T, loc string) Lookaside {
+	t.Helper()
+	l, err := OpenLookaside(loc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 func TestBuildQuorumMet(t *testing.T) {
 	f := newFixture(t)
 	f.signAll()
-	for _, loc := range []struct{ name, where string }{{"http", f.side.serve()}, {"folder", f.side.dir}} {
+	for _, loc := range []struct{ name, where string }{{"http", f.side.Serve()}, {"folder", f.side.Dir}} {
 		t.Run(loc.name, func(t *testing.T) {
 			l, res, err := Build(ctx, f.options(loc.where), "2026.03.0", f.rows)
 			if err != nil {
@@ -118,7 +132,7 @@ func TestBuildFailsClosed(t *testing.T) {
 	}{
 		{
 			name: "one key signed twice",
-			sign: func(f *fixture, d string) { f.side.signBy("stagex/core-musl:1.2.5", d, f.a, f.a) },
+			sign: func(f *fixture, d string) { f.side.SignBy("stagex/core-musl:1.2.5", d, f.a, f.a) },
 			want: func(f *fixture) []string {
 				return []string{"core-musl (linux/amd64) " + f.musl["linux/amd64"], "signature-2: a second signature by " + Fingerprint(f.a), "signature-1"}
 			},
@@ -126,8 +140,8 @@ func TestBuildFailsClosed(t *testing.T) {
 		{
 			name: "a signature of another digest",
 			sign: func(f *fixture, d string) {
-				f.side.signBy("stagex/core-musl:1.2.5", d, f.a)
-				f.side.put("stagex/core-musl", d, sign(f.b, simpleSigning("stagex/core-musl:1.2.5", f.musl["linux/arm64"])))
+				f.side.SignBy("stagex/core-musl:1.2.5", d, f.a)
+				f.side.Put("stagex/core-musl", d, locktest.Sign(f.b, locktest.Payload("stagex/core-musl:1.2.5", f.musl["linux/arm64"])))
 			},
 			want: func(f *fixture) []string {
 				return []string{"core-musl (linux/amd64) " + f.musl["linux/amd64"], "signature-2: signature is for another digest: " + f.musl["linux/arm64"]}
@@ -136,8 +150,8 @@ func TestBuildFailsClosed(t *testing.T) {
 		{
 			name: "a signature of another image",
 			sign: func(f *fixture, d string) {
-				f.side.signBy("stagex/core-musl:1.2.5", d, f.a)
-				f.side.put("stagex/core-musl", d, sign(f.b, simpleSigning("stagex/core-busybox:1.37.0", d)))
+				f.side.SignBy("stagex/core-musl:1.2.5", d, f.a)
+				f.side.Put("stagex/core-musl", d, locktest.Sign(f.b, locktest.Payload("stagex/core-busybox:1.37.0", d)))
 			},
 			want: func(f *fixture) []string {
 				return []string{"signature-2: signature is for another image: docker.io/stagex/core-busybox, want docker.io/stagex/core-musl"}
@@ -145,7 +159,7 @@ func TestBuildFailsClosed(t *testing.T) {
 		},
 		{
 			name: "a key not in the keyring",
-			sign: func(f *fixture, d string) { f.side.signBy("stagex/core-musl:1.2.5", d, f.a, f.c) },
+			sign: func(f *fixture, d string) { f.side.SignBy("stagex/core-musl:1.2.5", d, f.a, f.c) },
 			want: func(f *fixture) []string {
 				return []string{"core-musl (linux/amd64) " + f.musl["linux/amd64"], "1 distinct keyring key(s) signed, the quorum is 2 (" + Fingerprint(f.a) + ")",
 					"not counted: ", "signature-2: signed by key ID", "not in the keyring"}
@@ -162,11 +176,11 @@ func TestBuildFailsClosed(t *testing.T) {
 		{
 			name: "a tampered payload",
 			sign: func(f *fixture, d string) {
-				f.side.signBy("stagex/core-musl:1.2.5", d, f.a)
-				sig := sign(f.b, simpleSigning("stagex/core-musl:1.2.5", d))
+				f.side.SignBy("stagex/core-musl:1.2.5", d, f.a)
+				sig := locktest.Sign(f.b, locktest.Payload("stagex/core-musl:1.2.5", d))
 				i := bytes.Index(sig, []byte("1.2.5"))
 				sig[i+4] = '6' // now names core-musl:1.2.6
-				f.side.put("stagex/core-musl", d, sig)
+				f.side.Put("stagex/core-musl", d, sig)
 			},
 			want: func(f *fixture) []string {
 				return []string{"signature-2: bad signature by " + Fingerprint(f.b)}
@@ -175,8 +189,8 @@ func TestBuildFailsClosed(t *testing.T) {
 		{
 			name: "not a signature",
 			sign: func(f *fixture, d string) {
-				f.side.signBy("stagex/core-musl:1.2.5", d, f.a, f.b)
-				f.side.put("stagex/core-musl", d, simpleSigning("stagex/core-musl:1.2.5", d))
+				f.side.SignBy("stagex/core-musl:1.2.5", d, f.a, f.b)
+				f.side.Put("stagex/core-musl", d, locktest.Payload("stagex/core-musl:1.2.5", d))
 			},
 			want: func(f *fixture) []string { return []string{"signature-3: not an OpenPGP signed message"} },
 		},
@@ -184,14 +198,14 @@ func TestBuildFailsClosed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			amd := f.musl["linux/amd64"]
-			f.side.signBy("stagex/core-musl:1.2.5", f.musl["linux/arm64"], f.a, f.b)
-			f.side.signBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.a, f.b)
+			f.side.SignBy("stagex/core-musl:1.2.5", f.musl["linux/arm64"], f.a, f.b)
+			f.side.SignBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.a, f.b)
 			tc.sign(f, amd)
-			l, _, err := Build(ctx, f.options(f.side.serve()), "2026.03.0", f.rows)
+			l, _, err := Build(ctx, f.options(f.side.Serve()), "2026.03.0", f.rows)
 			if l != nil {
 				t.Errorf("a lock was returned despite the error")
 			}
-			wantErr(t, err, tc.want(f)...)
+			locktest.WantErr(t, err, tc.want(f)...)
 			// Only the broken digest is reported.
 			if err != nil && strings.Contains(err.Error(), f.musl["linux/arm64"]+":") {
 				t.Errorf("the good arm64 digest is reported too: %v", err)
@@ -203,8 +217,8 @@ func TestBuildFailsClosed(t *testing.T) {
 func TestUnknownKeyDoesNotCountNorFail(t *testing.T) {
 	f := newFixture(t)
 	f.signAll()
-	f.side.signBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.c)
-	l, _, err := Build(ctx, f.options(f.side.dir), "2026.03.0", f.rows)
+	f.side.SignBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.c)
+	l, _, err := Build(ctx, f.options(f.side.Dir), "2026.03.0", f.rows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,9 +235,9 @@ func TestSubkeySignatureCountsForPrimary(t *testing.T) {
 		t.Fatalf("key B has %d subkeys; want an encryption and a signing one", len(f.b.Subkeys))
 	}
 	amd := f.musl["linux/amd64"]
-	f.side.signBy("stagex/core-musl:1.2.5", amd, f.b)
-	keyring := mustKeyring(t, f.b)
-	signed, err := Policy{Keyring: keyring, Lookaside: dirLookaside(f.side.dir), Quorum: 1}.CheckDigest(ctx,
+	f.side.SignBy("stagex/core-musl:1.2.5", amd, f.b)
+	keyring := locktest.Keyring(t, f.b)
+	signed, err := Policy{Keyring: keyring, Lookaside: mustOpen(t, f.side.Dir), Quorum: 1}.CheckDigest(ctx,
 		Subject{Package: "core-musl", Platform: "linux/amd64", Digest: amd, Identity: "docker.io/stagex/core-musl"})
 	if err != nil {
 		t.Fatal(err)
@@ -237,8 +251,8 @@ func TestReleaseListDigestIsChecked(t *testing.T) {
 	f := newFixture(t)
 	f.signAll()
 	f.rows[0].Digest = f.musl["linux/amd64"] // busybox's row names musl's digest
-	_, _, err := Build(ctx, f.options(f.side.dir), "2026.03.0", f.rows)
-	wantErr(t, err, "core-busybox:1.37.0 (linux/amd64) is "+f.bbox["linux/amd64"], "release list (line 4) says "+f.musl["linux/amd64"])
+	_, _, err := Build(ctx, f.options(f.side.Dir), "2026.03.0", f.rows)
+	locktest.WantErr(t, err, "core-busybox:1.37.0 (linux/amd64) is "+f.bbox["linux/amd64"], "release list (line 4) says "+f.musl["linux/amd64"])
 }
 
 func TestLookasideServerErrorFailsClosed(t *testing.T) {
@@ -248,13 +262,13 @@ func TestLookasideServerErrorFailsClosed(t *testing.T) {
 	}))
 	defer srv.Close()
 	_, _, err := Build(ctx, f.options(srv.URL), "2026.03.0", f.rows)
-	wantErr(t, err, "503")
+	locktest.WantErr(t, err, "503")
 }
 
 func TestVerify(t *testing.T) {
 	f := newFixture(t)
 	f.signAll()
-	o := f.options(f.side.dir)
+	o := f.options(f.side.Dir)
 	l, _, err := Build(ctx, o, "2026.03.0", f.rows)
 	if err != nil {
 		t.Fatal(err)
@@ -265,34 +279,34 @@ func TestVerify(t *testing.T) {
 	}
 
 	// A signature that disappears fails the lock that recorded it.
-	sig := filepath.Join(f.side.dir, filepath.FromSlash(SignaturePath("stagex/core-busybox", f.bbox["linux/amd64"], 2)))
+	sig := filepath.Join(f.side.Dir, filepath.FromSlash(SignaturePath("stagex/core-busybox", f.bbox["linux/amd64"], 2)))
 	if err := os.Remove(sig); err != nil {
 		t.Fatal(err)
 	}
 	o.Policy.Quorum = 1
 	_, err = Verify(ctx, o, l)
-	wantErr(t, err, "core-busybox (linux/amd64) "+f.bbox["linux/amd64"], "no longer verified")
+	locktest.WantErr(t, err, "core-busybox (linux/amd64) "+f.bbox["linux/amd64"], "no longer verified")
 
 	// A lock without signers is not trusted by verify.
 	bare := *l
 	bare.Packages = map[string]spec.LockPackage{"core-musl": {Version: "1.2.5", Digests: f.musl}}
 	_, err = Verify(ctx, o, &bare)
-	wantErr(t, err, "core-musl (linux/amd64)", "the lock records no signers")
+	locktest.WantErr(t, err, "core-musl (linux/amd64)", "the lock records no signers")
 }
 
 func TestUpdateAndDiff(t *testing.T) {
 	f := newFixture(t)
 	f.signAll()
-	o := f.options(f.side.dir)
+	o := f.options(f.side.Dir)
 	o.Platforms = nil // Update takes the old lock's platforms
-	old, _, err := Build(ctx, f.options(f.side.dir), "2026.03.0", f.rows)
+	old, _, err := Build(ctx, f.options(f.side.Dir), "2026.03.0", f.rows)
 	if err != nil {
 		t.Fatal(err)
 	}
 	old.Archives = map[string]spec.LockArchive{"temurin-jre": {URL: "https://example.com/jre.tar.gz", SHA256: strings.Repeat("a", 64)}}
-	next := pushPackage(t, f.registry, "core-musl", "1.2.6", "linux/amd64", "linux/arm64")
+	next := locktest.PushPackage(t, f.registry, "core-musl", "1.2.6", "linux/amd64", "linux/arm64")
 	for _, d := range next {
-		f.side.signBy("stagex/core-musl:1.2.6", d, f.a, f.b)
+		f.side.SignBy("stagex/core-musl:1.2.6", d, f.a, f.b)
 	}
 	list, err := ParseReleaseList("next.tsv", strings.NewReader(tsv(
 		"core-musl\t1.2.6\tMIT\tcore/musl\t"+next["linux/amd64"],
@@ -316,7 +330,7 @@ func TestUpdateAndDiff(t *testing.T) {
 	// A package the new release lacks is an error, not a silent drop.
 	short, _ := ParseReleaseList("short.tsv", strings.NewReader(tsv("core-musl\t1.2.6\tMIT\tcore/musl\t")))
 	_, _, err = Update(ctx, o, old, "2026.04.0", short, nil)
-	wantErr(t, err, "release 2026.04.0 has no image core-busybox")
+	locktest.WantErr(t, err, "release 2026.04.0 has no image core-busybox")
 }
 
 func TestDiffRebuildAndPlatforms(t *testing.T) {
@@ -336,33 +350,33 @@ func TestDiffRebuildAndPlatforms(t *testing.T) {
 
 func TestPolicyAndKeyringErrors(t *testing.T) {
 	_, err := LoadKeyring(nil)
-	wantErr(t, err, "no keyring given", "MAINTAINERS", "docs/lock.md")
+	locktest.WantErr(t, err, "no keyring given", "MAINTAINERS", "docs/lock.md")
 	_, err = LoadKeyring([]string{filepath.Join(t.TempDir(), "missing.asc")})
-	wantErr(t, err, "missing.asc", "no such file", "MAINTAINERS")
+	locktest.WantErr(t, err, "missing.asc", "no such file", "MAINTAINERS")
 	empty := filepath.Join(t.TempDir(), "empty.asc")
 	os.WriteFile(empty, nil, 0o644)
 	_, err = LoadKeyring([]string{empty})
-	wantErr(t, err, "empty.asc holds no OpenPGP public key")
+	locktest.WantErr(t, err, "empty.asc holds no OpenPGP public key")
 
-	k := newKey(t, "a", false)
-	err = Policy{Keyring: mustKeyring(t, k), Lookaside: dirLookaside(t.TempDir())}.Check()
-	wantErr(t, err, "quorum 2, but the keyring holds only 1 key(s)")
+	k := locktest.NewKey(t, "a", false)
+	err = Policy{Keyring: locktest.Keyring(t, k), Lookaside: mustOpen(t, t.TempDir())}.Check()
+	locktest.WantErr(t, err, "quorum 2, but the keyring holds only 1 key(s)")
 
 	_, err = OpenLookaside("", nil)
-	wantErr(t, err, "no lookaside given")
+	locktest.WantErr(t, err, "no lookaside given")
 	_, err = OpenLookaside("ftp://x/y", nil)
-	wantErr(t, err, "want an http(s):// URL or a folder")
+	locktest.WantErr(t, err, "want an http(s):// URL or a folder")
 }
 
 func TestKeyringReadsBinaryAndFolders(t *testing.T) {
-	a, b := newKey(t, "a", false), newKey(t, "b", false)
+	a, b := locktest.NewKey(t, "a", false), locktest.NewKey(t, "b", false)
 	dir := t.TempDir()
 	var bin bytes.Buffer
 	if err := a.Serialize(&bin); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "a.gpg"), bin.Bytes(), 0o644)
-	writeKeyring(t, dir, b, a) // keyring.asc: b and a again
+	locktest.WriteKeyring(t, dir, b, a) // keyring.asc: b and a again
 	k, err := LoadKeyring([]string{dir})
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,10 @@
-package lock
+package lock_test
 
 import (
 	"strings"
 	"testing"
+
+	. "edp.buildth.ing/devfw-cicd/stagex/lock"
 )
 
 const (

@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -108,7 +107,7 @@ func run(args []string) error {
 		_, err = os.Stdout.Write(data)
 		return err
 	}
-	return writeFile(o.out, data)
+	return lock.WriteFile(o.out, data)
 }
 
 // generate builds the lock the options ask for and returns it marshalled.
@@ -179,29 +178,4 @@ func buildLock(list *lock.ReleaseList, release, registry string, names []string)
 		}
 	}
 	return l, nil
-}
-
-// writeFile replaces path with data, leaving it untouched when the bytes
-// are the same (no needless mtime change) and never half-written.
-func writeFile(path string, data []byte) error {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return nil
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

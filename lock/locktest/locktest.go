@@ -1,8 +1,10 @@
-package lock
+// Package locktest builds what the lock tests need, offline: OpenPGP keys,
+// StageX-style signatures in a lookaside folder (served over loopback HTTP
+// when asked), and packages on an in-process registry.
+package locktest
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -12,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"edp.buildth.ing/devfw-cicd/stagex/lock"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -25,9 +29,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// newKey makes an Ed25519 OpenPGP key (fast to generate). With subkey, it
+// NewKey makes an Ed25519 OpenPGP key (fast to generate). With subkey, it
 // also gets a signing subkey, which then makes its signatures.
-func newKey(t *testing.T, who string, subkey bool) *openpgp.Entity {
+func NewKey(t *testing.T, who string, subkey bool) *openpgp.Entity {
 	t.Helper()
 	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}
 	e, err := openpgp.NewEntity(who, "test", who+"@example.com", cfg)
@@ -42,10 +46,10 @@ func newKey(t *testing.T, who string, subkey bool) *openpgp.Entity {
 	return e
 }
 
-// writeKeyring writes the public keys, armored, one block each, into one
+// WriteKeyring writes the public keys, armored, one block each, into one
 // file, as gpg --export --armor A B does not (it writes one block); both
 // forms are read.
-func writeKeyring(t *testing.T, dir string, keys ...*openpgp.Entity) string {
+func WriteKeyring(t *testing.T, dir string, keys ...*openpgp.Entity) string {
 	t.Helper()
 	var buf bytes.Buffer
 	for _, k := range keys {
@@ -66,15 +70,15 @@ func writeKeyring(t *testing.T, dir string, keys ...*openpgp.Entity) string {
 	return p
 }
 
-// simpleSigning is the payload StageX's sign.sh signs.
-func simpleSigning(ref, digest string) []byte {
+// Payload is the payload StageX's sign.sh signs.
+func Payload(ref, digest string) []byte {
 	return []byte(fmt.Sprintf(`{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"atomic container signature"},"optional":{}}`, ref, digest))
 }
 
-// sign makes a binary OpenPGP signed message, as gpg --sign --no-armor.
+// Sign makes a binary OpenPGP signed message, as gpg --sign --no-armor.
 // Signing in memory with a fresh key cannot fail short of a bug, so a
 // failure panics.
-func sign(k *openpgp.Entity, payload []byte) []byte {
+func Sign(k *openpgp.Entity, payload []byte) []byte {
 	var buf bytes.Buffer
 	w, err := openpgp.Sign(&buf, k, nil, nil)
 	if err == nil {
@@ -89,19 +93,19 @@ func sign(k *openpgp.Entity, payload []byte) []byte {
 	return buf.Bytes()
 }
 
-// lookaside is a lookaside folder under construction.
-type lookaside struct {
+// Lookaside is a lookaside folder under construction.
+type Lookaside struct {
 	t   *testing.T
-	dir string
+	Dir string
 }
 
-func newLookaside(t *testing.T) *lookaside { return &lookaside{t: t, dir: t.TempDir()} }
+func NewLookaside(t *testing.T) *Lookaside { return &Lookaside{t: t, Dir: t.TempDir()} }
 
-// put stores data as the next signature-N of a digest.
-func (l *lookaside) put(repoPath, digest string, data []byte) string {
+// Put stores data as the next signature-N of a digest.
+func (l *Lookaside) Put(repoPath, digest string, data []byte) string {
 	l.t.Helper()
 	for n := 1; ; n++ {
-		p := filepath.Join(l.dir, filepath.FromSlash(SignaturePath(repoPath, digest, n)))
+		p := filepath.Join(l.Dir, filepath.FromSlash(lock.SignaturePath(repoPath, digest, n)))
 		if _, err := os.Stat(p); err == nil {
 			continue
 		}
@@ -115,38 +119,38 @@ func (l *lookaside) put(repoPath, digest string, data []byte) string {
 	}
 }
 
-// signBy stores a signature of digest, naming ref, by each key.
-func (l *lookaside) signBy(ref, digest string, keys ...*openpgp.Entity) {
+// SignBy stores a signature of digest, naming ref, by each key.
+func (l *Lookaside) SignBy(ref, digest string, keys ...*openpgp.Entity) {
 	l.t.Helper()
 	named, err := name.ParseReference(ref)
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	for _, k := range keys {
-		l.put(named.Context().RepositoryStr(), digest, sign(k, simpleSigning(ref, digest)))
+		l.Put(named.Context().RepositoryStr(), digest, Sign(k, Payload(ref, digest)))
 	}
 }
 
-// serve serves the folder over HTTP on loopback.
-func (l *lookaside) serve() string {
-	srv := httptest.NewServer(http.FileServer(http.Dir(l.dir)))
+// Serve serves the folder over HTTP on loopback.
+func (l *Lookaside) Serve() string {
+	srv := httptest.NewServer(http.FileServer(http.Dir(l.Dir)))
 	l.t.Cleanup(srv.Close)
 	return srv.URL
 }
 
-// testRegistry is an in-process registry on loopback; its prefix is
-// "<host>/stagex".
-func testRegistry(t *testing.T) string {
+// Registry starts an in-process registry on loopback for the test and
+// returns the repository prefix "<host>/stagex" on it.
+func Registry(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://") + "/stagex"
 }
 
-// pushPackage pushes <prefix>/<name>:<version> for the platforms: an
+// PushPackage pushes <prefix>/<name>:<version> for the platforms: an
 // index for several, a single image for one. It returns the image
 // manifest digest of each platform.
-func pushPackage(t *testing.T, prefix, pkg, version string, plats ...string) map[string]string {
+func PushPackage(t *testing.T, prefix, pkg, version string, plats ...string) map[string]string {
 	t.Helper()
 	tag, err := name.NewTag(prefix + "/" + pkg + ":" + version)
 	if err != nil {
@@ -192,16 +196,19 @@ func pushPackage(t *testing.T, prefix, pkg, version string, plats ...string) map
 	return digests
 }
 
-func mustKeyring(t *testing.T, keys ...*openpgp.Entity) *Keyring {
+// Keyring writes the keys to a keyring file and loads it.
+func Keyring(t *testing.T, keys ...*openpgp.Entity) *lock.Keyring {
 	t.Helper()
-	k, err := LoadKeyring([]string{writeKeyring(t, t.TempDir(), keys...)})
+	k, err := lock.LoadKeyring([]string{WriteKeyring(t, t.TempDir(), keys...)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
 
-func wantErr(t *testing.T, err error, parts ...string) {
+// WantErr fails unless err contains every part; it logs err, so that
+// -v shows the messages users get.
+func WantErr(t *testing.T, err error, parts ...string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("no error, want one containing %q", parts)
@@ -213,5 +220,3 @@ func wantErr(t *testing.T, err error, parts ...string) {
 		}
 	}
 }
-
-var ctx = context.Background()
