@@ -16,6 +16,12 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // fixture is a small StageX release on an in-process registry: core-musl
@@ -385,5 +391,48 @@ func TestKeyringReadsBinaryAndFolders(t *testing.T) {
 	slices.Sort(want)
 	if got := k.Fingerprints(); !reflect.DeepEqual(got, want) {
 		t.Errorf("fingerprints = %v, want %v (a key given twice counts once)", got, want)
+	}
+}
+
+func TestKeyringRefusesPrivateKeys(t *testing.T) {
+	k := locktest.NewKey(t, "a", false)
+	var buf bytes.Buffer
+	if err := k.SerializePrivate(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "secret.gpg")
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadKeyring([]string{p})
+	locktest.WantErr(t, err, "secret.gpg holds a private key ("+Fingerprint(k)+")", "export the public key only")
+}
+
+func TestResolveSkipsAttestationManifests(t *testing.T) {
+	reg := locktest.Registry(t)
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
+		mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}}},
+	)
+	tag, _ := name.NewTag(reg + "/core-x:1")
+	if err := remote.WriteIndex(tag, idx); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	got, err := Resolve(ctx, tag.String(), []string{"linux/arm64", "linux/amd64", "unknown/unknown"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// arm64 and arm64/v8 are one platform; the attestation is no platform.
+	if want := map[string]string{"linux/arm64": d.String()}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Resolve = %v, want %v", got, want)
 	}
 }
