@@ -36,35 +36,55 @@ func LoadKeyring(paths []string) (*Keyring, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("no keyring given: pass --keyring FILE\nhint: %s", KeyringHint)
 	}
-	k := &Keyring{files: map[string]string{}}
+	var files []KeyFile
 	for _, p := range paths {
-		files, err := keyFiles(p)
+		names, err := keyFiles(p)
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range files {
+		for _, f := range names {
 			data, err := os.ReadFile(f)
 			if err != nil {
 				return nil, fmt.Errorf("keyring %s: %w\nhint: %s", f, err, KeyringHint)
 			}
-			els, err := readKeys(data)
-			if err != nil {
-				return nil, fmt.Errorf("keyring %s: %v\nhint: write OpenPGP public keys, armored or binary (gpg --export)", f, err)
+			files = append(files, KeyFile{Name: f, Data: data})
+		}
+	}
+	return ParseKeyring(files)
+}
+
+// KeyFile is one keyring file's content, named for messages.
+type KeyFile struct {
+	Name string
+	Data []byte
+}
+
+// ParseKeyring reads the public keys of keyring files already in memory
+// (the frontend reads them from a build context). Every file must hold at
+// least one public key and no private key.
+func ParseKeyring(files []KeyFile) (*Keyring, error) {
+	if len(files) == 0 {
+		return nil, fmt.Errorf("the keyring holds no file\nhint: %s", KeyringHint)
+	}
+	k := &Keyring{files: map[string]string{}}
+	for _, f := range files {
+		els, err := readKeys(f.Data)
+		if err != nil {
+			return nil, fmt.Errorf("keyring %s: %v\nhint: write OpenPGP public keys, armored or binary (gpg --export)", f.Name, err)
+		}
+		if len(els) == 0 {
+			return nil, fmt.Errorf("keyring %s holds no OpenPGP public key\nhint: %s", f.Name, KeyringHint)
+		}
+		for _, e := range els {
+			fpr := Fingerprint(e)
+			if e.PrivateKey != nil {
+				return nil, fmt.Errorf("keyring %s holds a private key (%s)\nhint: export the public key only: gpg --export --armor FPR", f.Name, fpr)
 			}
-			if len(els) == 0 {
-				return nil, fmt.Errorf("keyring %s holds no OpenPGP public key\nhint: %s", f, KeyringHint)
+			if _, dup := k.files[fpr]; dup {
+				continue
 			}
-			for _, e := range els {
-				if e.PrivateKey != nil {
-					return nil, fmt.Errorf("keyring %s holds a private key (%s)\nhint: export the public key only: gpg --export --armor FPR", f, Fingerprint(e))
-				}
-				fpr := Fingerprint(e)
-				if _, dup := k.files[fpr]; dup {
-					continue
-				}
-				k.files[fpr] = f
-				k.entities = append(k.entities, e)
-			}
+			k.files[fpr] = f.Name
+			k.entities = append(k.entities, e)
 		}
 	}
 	return k, nil

@@ -68,24 +68,63 @@ func (s Subject) String() string {
 	return fmt.Sprintf("%s (%s) %s", s.Package, s.Platform, s.Digest)
 }
 
-// CheckDigest fetches a digest's signatures and verifies them. It fails
-// closed: any signature that is broken, made by a keyring key but invalid,
-// made twice by one key, or for another digest or image fails the whole
-// digest, even when the quorum is met without it, since each of those
-// means the lookaside or a signer is not what it should be. A signature by
-// a key outside the keyring does not count, and does not fail.
+// CheckDigest fetches a digest's signatures from the lookaside and checks
+// them with CheckSignatures.
 func (p Policy) CheckDigest(ctx context.Context, s Subject) (*Signed, error) {
-	named, err := reference.ParseNormalizedNamed(s.Identity)
+	repoPath, err := s.RepoPath()
 	if err != nil {
-		return nil, fmt.Errorf("%s: invalid signed identity %q: %v", s, s.Identity, err)
+		return nil, err
 	}
-	repoPath := reference.Path(named)
 	sigs, err := p.Lookaside.Signatures(ctx, repoPath, s.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s, err)
 	}
+	return p.CheckSignatures(s, p.Lookaside.Where(repoPath, s.Digest), sigs)
+}
+
+// RepoPath is the lookaside folder prefix of the subject's repository,
+// e.g. "stagex/core-musl".
+func (s Subject) RepoPath() (string, error) {
+	named, err := reference.ParseNormalizedNamed(s.Identity)
+	if err != nil {
+		return "", fmt.Errorf("%s: invalid signed identity %q: %v", s, s.Identity, err)
+	}
+	return reference.Path(named), nil
+}
+
+// QuorumError is a digest whose signatures are all sound but too few.
+type QuorumError struct {
+	Subject Subject
+	Signed  Signed
+	Quorum  int
+}
+
+func (e *QuorumError) Error() string {
+	msg := fmt.Sprintf("%s: %d distinct keyring key(s) signed, the quorum is %d", e.Subject, len(e.Signed.Signers), e.Quorum)
+	if len(e.Signed.Signers) > 0 {
+		msg += " (" + strings.Join(e.Signed.Signers, ", ") + ")"
+	}
+	for _, u := range e.Signed.Unknown {
+		msg += "\n  not counted: " + u
+	}
+	return msg
+}
+
+// CheckSignatures verifies a digest's signatures (where names the
+// lookaside entry they came from, for messages). It fails closed: any
+// signature that is broken, made by a keyring key but invalid, made twice
+// by one key, or for another digest or image fails the whole digest, even
+// when the quorum is met without it, since each of those means the
+// lookaside or a signer is not what it should be. A signature by a key
+// outside the keyring does not count, and does not fail. Too few good
+// signatures is a *QuorumError.
+func (p Policy) CheckSignatures(s Subject, where string, sigs []Signature) (*Signed, error) {
+	named, err := reference.ParseNormalizedNamed(s.Identity)
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid signed identity %q: %v", s, s.Identity, err)
+	}
 	if len(sigs) == 0 {
-		return nil, fmt.Errorf("%s: no signatures: the lookaside has no %s\nhint: check --lookaside, or wait until the release is signed", s, p.Lookaside.Where(repoPath, s.Digest)+"/signature-1")
+		return nil, fmt.Errorf("%s: no signatures: the lookaside has no %s/signature-1\nhint: check the lookaside, or wait until the release is signed", s, where)
 	}
 	out := &Signed{}
 	firstBy := map[string]string{} // fingerprint -> first signature's source
@@ -117,14 +156,7 @@ func (p Policy) CheckDigest(ctx context.Context, s Subject) (*Signed, error) {
 		return nil, fmt.Errorf("%s: %s", s, strings.Join(problems, "\n  "))
 	}
 	if len(out.Signers) < p.quorum() {
-		msg := fmt.Sprintf("%s: %d distinct keyring key(s) signed, the quorum is %d", s, len(out.Signers), p.quorum())
-		if len(out.Signers) > 0 {
-			msg += " (" + strings.Join(out.Signers, ", ") + ")"
-		}
-		for _, u := range out.Unknown {
-			msg += "\n  not counted: " + u
-		}
-		return nil, errors.New(msg)
+		return nil, &QuorumError{Subject: s, Signed: *out, Quorum: p.quorum()}
 	}
 	return out, nil
 }
