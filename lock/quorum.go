@@ -18,8 +18,8 @@ const DefaultQuorum = 2
 // keyring signed it, in signatures the lookaside holds.
 type Policy struct {
 	Keyring   *Keyring
-	Lookaside Lookaside
-	Quorum    int // distinct primary keys; 0 means DefaultQuorum
+	Lookaside Lookaside // where CheckDigest reads; CheckSignatures needs none
+	Quorum    int       // distinct primary keys; 0 means DefaultQuorum
 }
 
 func (p Policy) quorum() int {
@@ -34,8 +34,6 @@ func (p Policy) Check() error {
 	switch {
 	case p.Keyring == nil || len(p.Keyring.entities) == 0:
 		return fmt.Errorf("the keyring holds no key\nhint: %s", KeyringHint)
-	case p.Lookaside == nil:
-		return fmt.Errorf("no lookaside given")
 	case p.Quorum < 0:
 		return fmt.Errorf("quorum %d: want a positive number of keys", p.Quorum)
 	case p.quorum() > len(p.Keyring.entities):
@@ -71,6 +69,9 @@ func (s Subject) String() string {
 // CheckDigest fetches a digest's signatures from the lookaside and checks
 // them with CheckSignatures.
 func (p Policy) CheckDigest(ctx context.Context, s Subject) (*Signed, error) {
+	if p.Lookaside == nil {
+		return nil, fmt.Errorf("%s: no lookaside given", s)
+	}
 	repoPath, err := s.RepoPath()
 	if err != nil {
 		return nil, err
