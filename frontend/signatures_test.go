@@ -41,7 +41,9 @@ type fakeSource struct {
 	fetched int
 }
 
-func (f *fakeSource) where(repoPath, digest string) string { return "fake/" + entryDir(repoPath, digest) }
+func (f *fakeSource) where(repoPath, digest string) string {
+	return "fake/" + entryDir(repoPath, digest)
+}
 
 func (f *fakeSource) first(ctx context.Context, repoPath, digest string, n int) ([]lock.Signature, bool, error) {
 	var out []lock.Signature
