@@ -153,15 +153,20 @@ func (r *request) signatureSource(ctx context.Context, c client.Client, subjects
 	case nc == nil:
 		return nil, fmt.Errorf("%s=1 needs the signatures: build arg %s=<https lookaside URL>, or build context %s=<folder> (docs/lock.md)", ArgVerifySignatures, ArgLookaside, ContextSignatures)
 	}
-	st, _, err := nc.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ref, err := solveRef(ctx, c, *st)
+	ref, err := solveNamedContext(ctx, c, nc)
 	if err != nil {
 		return nil, err
 	}
 	return &contextSignatures{ref: ref}, nil
+}
+
+// solveNamedContext solves a named context to read files from it.
+func solveNamedContext(ctx context.Context, c client.Client, nc *dockerui.NamedContext) (client.Reference, error) {
+	st, _, err := nc.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return solveRef(ctx, c, *st)
 }
 
 // entryDir is a digest's folder in the lookaside.
@@ -252,11 +257,7 @@ func readKeyring(ctx context.Context, r *request, c client.Client) (*lock.Keyrin
 	if nc == nil {
 		return nil, fmt.Errorf("%s=1 needs the maintainers' keyring as build context %s (a folder of OpenPGP public key files)\nhint: %s", ArgVerifySignatures, ContextKeyring, lock.KeyringHint)
 	}
-	st, _, err := nc.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ref, err := solveRef(ctx, c, *st)
+	ref, err := solveNamedContext(ctx, c, nc)
 	if err != nil {
 		return nil, err
 	}

@@ -314,7 +314,7 @@ func TestUpdateAndDiff(t *testing.T) {
 	for _, d := range next {
 		f.side.SignBy("stagex/core-musl:1.2.6", d, f.a, f.b)
 	}
-	list, err := ParseReleaseList("next.tsv", strings.NewReader(tsv(
+	list, err := ParseReleaseList("next.tsv", strings.NewReader(locktest.ReleaseList(
 		"core-musl\t1.2.6\tMIT\tcore/musl\t"+next["linux/amd64"],
 		"core-busybox\t1.37.0\tGPL-2.0-only\tcore/busybox\t",
 	)))
@@ -334,7 +334,7 @@ func TestUpdateAndDiff(t *testing.T) {
 	}
 
 	// A package the new release lacks is an error, not a silent drop.
-	short, _ := ParseReleaseList("short.tsv", strings.NewReader(tsv("core-musl\t1.2.6\tMIT\tcore/musl\t")))
+	short, _ := ParseReleaseList("short.tsv", strings.NewReader(locktest.ReleaseList("core-musl\t1.2.6\tMIT\tcore/musl\t")))
 	_, _, err = Update(ctx, o, old, "2026.04.0", short, nil)
 	locktest.WantErr(t, err, "release 2026.04.0 has no image core-busybox")
 }

@@ -5,21 +5,17 @@ import (
 	"testing"
 
 	. "edp.buildth.ing/devfw-cicd/stagex/lock"
+	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
 )
 
 const (
 	digestA = "sha256:4a756058c3e1afd5104ff86a2c57f71c36fce07b3110dbaf2591371cfc47c799"
 	digestB = "sha256:da6089dd9f39559d0fa323d0687aae495914fd2c6a01f7c260823202732cadf9"
 	digestC = "sha256:cd3a66471ce1f630fa77d5c9bd9829f9f9fab6302a1aaa64d67b74f1f069b750"
-	header  = "image\tversion\tlicense\tsource_package\tdigest\n"
 )
 
-func tsv(rows ...string) string {
-	return "# StageX release 2026.03.0 (signed tag): test list\n# a second comment\n" + header + strings.Join(rows, "\n") + "\n"
-}
-
 func TestParseReleaseListGood(t *testing.T) {
-	in := tsv(
+	in := locktest.ReleaseList(
 		"core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA,
 		"",
 		"# a comment between rows",
@@ -46,7 +42,7 @@ func TestParseReleaseListGood(t *testing.T) {
 }
 
 func TestParseReleaseListCRLF(t *testing.T) {
-	in := strings.ReplaceAll(tsv("core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA), "\n", "\r\n")
+	in := strings.ReplaceAll(locktest.ReleaseList("core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA), "\n", "\r\n")
 	list, err := ParseReleaseList("crlf.tsv", strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
@@ -63,22 +59,22 @@ func TestParseReleaseListErrors(t *testing.T) {
 	}{
 		{
 			name: "bad digest",
-			in:   tsv("core-musl\t1.2.5\tMIT\tcore/musl\tsha256:1234"),
+			in:   locktest.ReleaseList("core-musl\t1.2.5\tMIT\tcore/musl\tsha256:1234"),
 			want: []string{"bad.tsv:4:", "invalid digest", "core-musl"},
 		},
 		{
 			name: "uppercase digest",
-			in:   tsv("core-musl\t1.2.5\tMIT\tcore/musl\t" + strings.ToUpper(digestA)),
+			in:   locktest.ReleaseList("core-musl\t1.2.5\tMIT\tcore/musl\t" + strings.ToUpper(digestA)),
 			want: []string{"invalid digest"},
 		},
 		{
 			name: "sha512 digest",
-			in:   tsv("core-musl\t1.2.5\tMIT\tcore/musl\tsha512:" + strings.Repeat("a", 128)),
+			in:   locktest.ReleaseList("core-musl\t1.2.5\tMIT\tcore/musl\tsha512:" + strings.Repeat("a", 128)),
 			want: []string{"invalid digest"},
 		},
 		{
 			name: "duplicate",
-			in: tsv(
+			in: locktest.ReleaseList(
 				"core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA,
 				"core-musl\t1.2.6\tMIT\tcore/musl\t"+digestB,
 			),
@@ -86,27 +82,27 @@ func TestParseReleaseListErrors(t *testing.T) {
 		},
 		{
 			name: "missing column",
-			in:   tsv("core-musl\t1.2.5\tMIT\t" + digestA),
+			in:   locktest.ReleaseList("core-musl\t1.2.5\tMIT\t" + digestA),
 			want: []string{"bad.tsv:4:", "expected 5 tab-separated columns", "got 4"},
 		},
 		{
 			name: "extra column",
-			in:   tsv("core-musl\t1.2.5\tMIT\tcore/musl\t" + digestA + "\textra"),
+			in:   locktest.ReleaseList("core-musl\t1.2.5\tMIT\tcore/musl\t" + digestA + "\textra"),
 			want: []string{"got 6"},
 		},
 		{
 			name: "spaces instead of tabs",
-			in:   tsv("core-musl 1.2.5 MIT core/musl " + digestA),
+			in:   locktest.ReleaseList("core-musl 1.2.5 MIT core/musl " + digestA),
 			want: []string{"got 1"},
 		},
 		{
 			name: "empty version",
-			in:   tsv("core-musl\t\tMIT\tcore/musl\t" + digestA),
+			in:   locktest.ReleaseList("core-musl\t\tMIT\tcore/musl\t" + digestA),
 			want: []string{"column version is empty"},
 		},
 		{
 			name: "bad name",
-			in:   tsv("Core Musl\t1.2.5\tMIT\tcore/musl\t" + digestA),
+			in:   locktest.ReleaseList("Core Musl\t1.2.5\tMIT\tcore/musl\t" + digestA),
 			want: []string{"invalid image name"},
 		},
 		{
@@ -121,12 +117,12 @@ func TestParseReleaseListErrors(t *testing.T) {
 		},
 		{
 			name: "header only",
-			in:   header,
+			in:   locktest.ReleaseListHeader,
 			want: []string{"no images listed"},
 		},
 		{
 			name: "every problem reported",
-			in: tsv(
+			in: locktest.ReleaseList(
 				"core-a\t1\tMIT\tcore/a\tsha256:x",
 				"core-b\t1\tMIT\tcore/b",
 			),

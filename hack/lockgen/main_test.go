@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -13,12 +14,7 @@ const (
 	digestA = "sha256:4a756058c3e1afd5104ff86a2c57f71c36fce07b3110dbaf2591371cfc47c799"
 	digestB = "sha256:da6089dd9f39559d0fa323d0687aae495914fd2c6a01f7c260823202732cadf9"
 	digestC = "sha256:cd3a66471ce1f630fa77d5c9bd9829f9f9fab6302a1aaa64d67b74f1f069b750"
-	header  = "image\tversion\tlicense\tsource_package\tdigest\n"
 )
-
-func tsv(rows ...string) string {
-	return "# StageX release 2026.03.0 (signed tag): test list\n# a second comment\n" + header + strings.Join(rows, "\n") + "\n"
-}
 
 func writeTemp(t *testing.T, dir, name, content string) string {
 	t.Helper()
@@ -31,7 +27,7 @@ func writeTemp(t *testing.T, dir, name, content string) string {
 
 func TestGenerateFromSpecs(t *testing.T) {
 	dir := t.TempDir()
-	in := writeTemp(t, dir, "list.tsv", tsv(
+	in := writeTemp(t, dir, "list.tsv", locktest.ReleaseList(
 		"core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA,
 		"core-busybox\t1.37.0\tGPL-2.0-only\tcore/busybox\t"+digestB,
 		"core-filesystem\tlatest\tISC\tcore/filesystem\t"+digestC,
@@ -98,7 +94,7 @@ func TestFlags(t *testing.T) {
 
 func TestReleaseMismatch(t *testing.T) {
 	dir := t.TempDir()
-	in := writeTemp(t, dir, "list.tsv", tsv("core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA))
+	in := writeTemp(t, dir, "list.tsv", locktest.ReleaseList("core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA))
 	o, err := parseFlags([]string{"-release", "2025.01.0", "-in", in, "-out", "-", "-all"})
 	if err != nil {
 		t.Fatal(err)

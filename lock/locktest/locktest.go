@@ -220,3 +220,12 @@ func WantErr(t *testing.T, err error, parts ...string) {
 		}
 	}
 }
+
+// ReleaseListHeader is the header line of a release list.
+const ReleaseListHeader = "image\tversion\tlicense\tsource_package\tdigest\n"
+
+// ReleaseList is a release list of release 2026.03.0 with the rows given,
+// each "image<TAB>version<TAB>license<TAB>source_package<TAB>digest".
+func ReleaseList(rows ...string) string {
+	return "# StageX release 2026.03.0 (signed tag): test list\n# a second comment\n" + ReleaseListHeader + strings.Join(rows, "\n") + "\n"
+}
