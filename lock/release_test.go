@@ -142,3 +142,21 @@ func TestParseReleaseListErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestReleaseListDigestIsOptional(t *testing.T) {
+	list, err := ParseReleaseList("list.tsv", strings.NewReader(locktest.ReleaseList("core-musl\t1.2.5\tMIT\tcore/musl\t")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := list.Rows["core-musl"]; got.Digest != "" || got.Version != "1.2.5" {
+		t.Errorf("row = %+v", got)
+	}
+	rows, err := list.Select("2026.03.0", []string{"core-musl", "core-musl"})
+	if err != nil || len(rows) != 1 {
+		t.Errorf("Select of a name twice = %v, %v; want one row", rows, err)
+	}
+	_, err = list.Select("2026.03.0", []string{"musl"})
+	if err == nil || !strings.Contains(err.Error(), "release 2026.03.0 has no image musl (did you mean core-musl?)") {
+		t.Errorf("err = %v", err)
+	}
+}

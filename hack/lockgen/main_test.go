@@ -103,3 +103,15 @@ func TestReleaseMismatch(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestRowWithoutDigestIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	in := writeTemp(t, dir, "list.tsv", locktest.ReleaseList("core-musl\t1.2.5\tMIT\tcore/musl\t"))
+	o, err := parseFlags([]string{"-in", in, "-out", "-", "-all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := generate(o); err == nil || !strings.Contains(err.Error(), "image core-musl has no digest") {
+		t.Errorf("err = %v", err)
+	}
+}
