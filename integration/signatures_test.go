@@ -134,6 +134,8 @@ func wantBuildError(t *testing.T, err error, parts ...string) {
 	if err == nil {
 		t.Fatalf("the build passed; want an error containing %q", parts)
 	}
+	msg, _, _ := strings.Cut(err.Error(), "--- build log ---")
+	t.Logf("build error (as expected): %s", msg)
 	for _, p := range parts {
 		if !strings.Contains(err.Error(), p) {
 			t.Errorf("error lacks %q:\n%v", p, err)
