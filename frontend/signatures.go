@@ -50,11 +50,6 @@ func (r *request) verifySignatures(ctx context.Context, c client.Client, p ocisp
 	if !r.opts.VerifySignatures {
 		return nil
 	}
-	keyring, err := r.sigCheck.loadKeyring(ctx, r, c)
-	if err != nil {
-		return err
-	}
-	policy := lock.Policy{Keyring: keyring, Quorum: r.opts.Quorum}
 	prefix := r.opts.SignedIdentity
 	if prefix == "" {
 		prefix = r.lock.Registry // a STAGEX_REGISTRY mirror serves what StageX signed under this name
@@ -72,6 +67,11 @@ func (r *request) verifySignatures(ctx context.Context, c client.Client, p ocisp
 		}
 		subjects = append(subjects, lock.Subject{Package: pkg.Name, Platform: platforms.Format(p), Digest: pkg.Digest, Identity: prefix + "/" + pkg.Name})
 	}
+	keyring, err := r.sigCheck.loadKeyring(ctx, r, c)
+	if err != nil {
+		return err
+	}
+	policy := lock.Policy{Keyring: keyring, Quorum: r.opts.Quorum}
 	src, err := r.signatureSource(ctx, c, subjects)
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 
 	"edp.buildth.ing/devfw-cicd/stagex/lock"
 	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestParseSignatureOptions(t *testing.T) {
@@ -96,5 +98,25 @@ func TestCheckSubjectFetchesOnlyWhatItNeeds(t *testing.T) {
 	src = &fakeSource{sigs: [][]byte{sa, sb, locktest.Sign(a, payload)}}
 	if err := checkSubject(context.Background(), policy, src, s, 3); err == nil || !strings.Contains(err.Error(), "a second signature by") {
 		t.Errorf("err = %v, want the duplicate key reported", err)
+	}
+}
+
+func TestVerifySignaturesRefusesImagesOutsideTheLock(t *testing.T) {
+	const d = "sha256:4a756058c3e1afd5104ff86a2c57f71c36fce07b3110dbaf2591371cfc47c799"
+	r := &request{
+		opts: Options{VerifySignatures: true, Quorum: 2},
+		spec: &spec.Spec{File: "stagex.yaml"},
+		lock: &spec.Lock{Registry: "docker.io/stagex"},
+	}
+	res := &spec.Resolved{Packages: []spec.Package{{Name: "app", Ref: "registry.example/app@" + d, Digest: d, Pos: spec.Pos{Line: 4, Column: 5}}}}
+	p := ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	err := r.verifySignatures(context.Background(), nil, p, res)
+	var se *spec.Error
+	if !errors.As(err, &se) || se.Pos != (spec.Pos{Line: 4, Column: 5}) || !strings.Contains(se.Msg, "registry.example/app@"+d+" is not pinned through the lock") {
+		t.Errorf("err = %v, want a spec error at 4:5", err)
+	}
+	r.opts.VerifySignatures = false
+	if err := r.verifySignatures(context.Background(), nil, p, res); err != nil {
+		t.Errorf("with the check off: %v", err)
 	}
 }
