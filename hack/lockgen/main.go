@@ -10,6 +10,11 @@
 // and reviewable. -only a,b,c takes exactly the packages listed; -all takes
 // every image of the release. -out - writes to stdout.
 //
+// Every locked package gets the CPE and purl of its upstream product from
+// the products file (-products; default: stagex.products.yaml beside -out),
+// applied by spec.Products.Apply; a package the file does not cover is an
+// error.
+//
 // The output is deterministic: spec.Lock.Marshal sorts packages and
 // platforms, so the same list and specs always give the same bytes. The
 // images tests regenerate the lock and compare it with the checked-in one.
@@ -45,6 +50,7 @@ type options struct {
 	registry  string
 	only      []string
 	fromSpecs string
+	products  string
 	all       bool
 }
 
@@ -59,6 +65,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&only, "only", "", "comma-separated package names: lock exactly these")
 	fs.StringVar(&o.fromSpecs, "from-specs", "images", "folder of specs (*.yaml): lock the packages they name, plus "+spec.DefaultBase)
 	fs.BoolVar(&o.all, "all", false, "lock every image of the release")
+	fs.StringVar(&o.products, "products", "", "products file to apply (default: "+spec.DefaultProductsFile+" beside -out, or in -from-specs for -out -)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -88,6 +95,16 @@ func parseFlags(args []string) (options, error) {
 	}
 	if set["only"] && len(o.only) == 0 {
 		return o, fmt.Errorf("-only names no package")
+	}
+	if o.products == "" {
+		dir := filepath.Dir(o.out)
+		if o.out == "-" {
+			dir = o.fromSpecs
+			if dir == "" {
+				dir = "images"
+			}
+		}
+		o.products = filepath.Join(dir, spec.DefaultProductsFile)
 	}
 	if set["only"] || o.all {
 		o.fromSpecs = ""
@@ -148,6 +165,9 @@ func generate(o options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := applyProducts(o.products, lock); err != nil {
+		return nil, err
+	}
 	data, err := lock.Marshal()
 	if err != nil {
 		return nil, err
@@ -156,6 +176,20 @@ func generate(o options) ([]byte, error) {
 		"# regenerate with: go run ./hack/lockgen -release %s -in <list> -out <this file>\n",
 		o.release, filepath.Base(o.in), o.release)
 	return append([]byte(header), data...), nil
+}
+
+// applyProducts sets the locked packages' CPEs and purls from the products
+// file.
+func applyProducts(file string, lock *spec.Lock) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("%w (the products file; -products names another)", err)
+	}
+	products, err := spec.ParseProducts(file, data)
+	if err != nil {
+		return err
+	}
+	return products.Apply(lock)
 }
 
 // buildLock makes the lock of the named packages from the release list.
@@ -194,7 +228,8 @@ func buildLock(list *ReleaseList, release, registry string, names []string) (*sp
 // specNames parses every spec in dir and returns the short package names
 // they use (packages and base), sorted and without duplicates. Full image
 // references are not resolved through the lock and are left out. The lock
-// being written, and other locks (*.lock.yaml), are not specs.
+// being written, other locks (*.lock.yaml) and the products file are not
+// specs.
 func specNames(dir, out string) ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
@@ -205,7 +240,7 @@ func specNames(dir, out string) ([]string, error) {
 	var problems []string
 	specs := 0
 	for _, file := range files {
-		if abs, _ := filepath.Abs(file); abs == outAbs || strings.HasSuffix(file, ".lock.yaml") {
+		if abs, _ := filepath.Abs(file); abs == outAbs || spec.IsCompanionFile(file) {
 			continue
 		}
 		data, err := os.ReadFile(file)
