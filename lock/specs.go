@@ -14,7 +14,8 @@ import (
 // names they use (packages and base), sorted and without duplicates, plus
 // spec.DefaultBase, which a spec without a base uses. Full image
 // references are not resolved through the lock and are left out. The lock
-// being written, and other locks (*.lock.yaml), are not specs.
+// being written, other locks (*.lock.yaml) and the products file are not
+// specs.
 func SpecPackages(dir, out string) ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
@@ -25,7 +26,7 @@ func SpecPackages(dir, out string) ([]string, error) {
 	var problems []string
 	specs := 0
 	for _, file := range files {
-		if abs, _ := filepath.Abs(file); abs == outAbs || strings.HasSuffix(file, ".lock.yaml") {
+		if abs, _ := filepath.Abs(file); abs == outAbs || spec.IsCompanionFile(file) {
 			continue
 		}
 		data, err := os.ReadFile(file)
@@ -61,3 +62,18 @@ func SpecPackages(dir, out string) ([]string, error) {
 // isFullRef tells a full image reference from a lock short name, as the
 // spec package does: short names carry no repository path, tag or digest.
 func isFullRef(s string) bool { return strings.ContainsAny(s, "/:@") }
+
+// ApplyProducts sets the locked packages' CPEs and purls from a products
+// file (spec.Products.Apply): the lock carries them to the SBOM, where
+// scanners match on them.
+func ApplyProducts(file string, l *spec.Lock) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("%w (the products file)", err)
+	}
+	products, err := spec.ParseProducts(file, data)
+	if err != nil {
+		return err
+	}
+	return products.Apply(l)
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
+	"github.com/package-url/packageurl-go"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -34,6 +35,8 @@ type LockPackage struct {
 	Version string            `yaml:"version"`
 	License string            `yaml:"license"` // SPDX expression
 	Source  string            `yaml:"source"`  // optional: the StageX source package folder, e.g. "core/musl"
+	CPE     string            `yaml:"cpe"`     // optional: the upstream product's CPE 2.3 name, for scanners (Products.Apply)
+	PURL    string            `yaml:"purl"`    // optional: the upstream product's purl, for scanners (Products.Apply)
 	Digests map[string]string `yaml:"digests"` // platform ("linux/amd64", "linux/arm64/v8") -> "sha256:<64 hex>"
 	// Signers is optional: per platform of Digests, the OpenPGP primary key
 	// fingerprints (uppercase hex) whose signatures over that digest were
@@ -106,6 +109,14 @@ func (l *Lock) validatePackage(v *validator, name string, p LockPackage) {
 	}
 	if p.Source != "" && !isRelativeClean(p.Source) {
 		v.errorf(joinField(at, "source"), "write the source folder relative to the StageX tree, e.g. core/musl", "invalid source %s", quoteShort(p.Source))
+	}
+	if p.CPE != "" && !cpe23Pattern.MatchString(p.CPE) {
+		v.errorf(joinField(at, "cpe"), "write a CPE 2.3 formatted string, e.g. cpe:2.3:a:openssl:openssl:3.5.2:*:*:*:*:*:*:*", "package %s: invalid cpe %s", name, quoteShort(p.CPE))
+	}
+	if p.PURL != "" {
+		if pu, err := packageurl.FromString(p.PURL); err != nil || pu.Version == "" {
+			v.errorf(joinField(at, "purl"), "write a package URL with version, e.g. pkg:generic/openssl@3.5.2", "package %s: invalid purl %s", name, quoteShort(p.PURL))
+		}
 	}
 	if len(p.Digests) == 0 {
 		v.errorf(joinField(at, "digests"), "add a digest per platform, e.g. linux/amd64: sha256:<64 hex digits>", "package %s has no digests", name)
@@ -220,6 +231,8 @@ func (l *Lock) Marshal() ([]byte, error) {
 		addString(pn, "version", p.Version)
 		addString(pn, "license", p.License)
 		addString(pn, "source", p.Source)
+		addString(pn, "cpe", p.CPE)
+		addString(pn, "purl", p.PURL)
 		digests := mappingNode()
 		for _, platform := range sortedKeys(p.Digests) {
 			addField(digests, platform, stringNode(p.Digests[platform]))

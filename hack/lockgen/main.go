@@ -10,6 +10,11 @@
 // and reviewable. -only a,b,c takes exactly the packages listed; -all takes
 // every image of the release. -out - writes to stdout.
 //
+// Every locked package gets the CPE and purl of its upstream product from
+// the products file (-products; default: stagex.products.yaml beside -out),
+// applied by spec.Products.Apply; a package the file does not cover is an
+// error.
+//
 // The output is deterministic: spec.Lock.Marshal sorts packages and
 // platforms, so the same list and specs always give the same bytes. The
 // images tests regenerate the lock and compare it with the checked-in one.
@@ -44,6 +49,7 @@ type options struct {
 	registry  string
 	only      []string
 	fromSpecs string
+	products  string
 	all       bool
 }
 
@@ -58,6 +64,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&only, "only", "", "comma-separated package names: lock exactly these")
 	fs.StringVar(&o.fromSpecs, "from-specs", "images", "folder of specs (*.yaml): lock the packages they name, plus "+spec.DefaultBase)
 	fs.BoolVar(&o.all, "all", false, "lock every image of the release")
+	fs.StringVar(&o.products, "products", "", "products file to apply (default: "+spec.DefaultProductsFile+" beside -out, or in -from-specs for -out -)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -87,6 +94,16 @@ func parseFlags(args []string) (options, error) {
 	}
 	if set["only"] && len(o.only) == 0 {
 		return o, fmt.Errorf("-only names no package")
+	}
+	if o.products == "" {
+		dir := filepath.Dir(o.out)
+		if o.out == "-" {
+			dir = o.fromSpecs
+			if dir == "" {
+				dir = "images"
+			}
+		}
+		o.products = filepath.Join(dir, spec.DefaultProductsFile)
 	}
 	if set["only"] || o.all {
 		o.fromSpecs = ""
@@ -144,6 +161,9 @@ func generate(o options) ([]byte, error) {
 	}
 	l, err := buildLock(list, o.release, o.registry, names)
 	if err != nil {
+		return nil, err
+	}
+	if err := lock.ApplyProducts(o.products, l); err != nil {
 		return nil, err
 	}
 	data, err := l.Marshal()

@@ -38,8 +38,12 @@ func TestGenerateFromSpecs(t *testing.T) {
 	}
 	writeTemp(t, specs, "a.yaml", "# syntax=x\nversion: 1\nname: a\npackages: [core-musl]\n")
 	writeTemp(t, specs, "b.yaml", "version: 1\nname: b\nbase: scratch\npackages: [core-musl, \"docker.io/stagex/core-go@"+digestA+"\"]\n")
-	// The lock beside the specs is not read as a spec, even when stale.
+	// The lock beside the specs is not read as a spec, even when stale;
+	// neither is the products file, which is applied.
 	writeTemp(t, specs, "stagex.lock.yaml", "version: 1\nregistry: x/stagex\npackages: {}\n")
+	writeTemp(t, specs, spec.DefaultProductsFile, "version: 1\npackages:\n"+
+		"  core-musl: {cpe: musl-libc:musl, purl: pkg:generic/musl}\n"+
+		"  core-filesystem: {none: no upstream product}\n")
 
 	out := filepath.Join(specs, "stagex.lock.yaml")
 	o, err := parseFlags([]string{"-in", in, "-out", out, "-from-specs", specs})
@@ -61,9 +65,26 @@ func TestGenerateFromSpecs(t *testing.T) {
 		lock.Packages["core-filesystem"].Digests["linux/amd64"] != digestC {
 		t.Errorf("packages = %+v, want core-musl and core-filesystem", lock.Packages)
 	}
+	if m := lock.Packages["core-musl"]; m.CPE != "cpe:2.3:a:musl-libc:musl:1.2.5:*:*:*:*:*:*:*" || m.PURL != "pkg:generic/musl@1.2.5" {
+		t.Errorf("core-musl: cpe %q purl %q, want its product's with the lock's version", m.CPE, m.PURL)
+	}
+	if fs := lock.Packages["core-filesystem"]; fs.CPE != "" || fs.PURL != "" {
+		t.Errorf("core-filesystem is none, yet cpe %q purl %q", fs.CPE, fs.PURL)
+	}
 	again, err := generate(o)
 	if err != nil || string(again) != string(data) {
 		t.Errorf("second run differs (err %v)", err)
+	}
+
+	// A package the products file does not cover is an error, located
+	// in the products file, naming the package.
+	writeTemp(t, specs, "d.yaml", "version: 1\nname: d\npackages: [core-busybox]\n")
+	if _, err := generate(o); err == nil || !strings.Contains(err.Error(), "locked package core-busybox has no entry in the products file") ||
+		!strings.Contains(err.Error(), spec.DefaultProductsFile+":2:") {
+		t.Errorf("uncovered package: err = %v", err)
+	}
+	if err := os.Remove(filepath.Join(specs, "d.yaml")); err != nil {
+		t.Fatal(err)
 	}
 
 	// A name the release lacks is an error, not a silent omission.
