@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"edp.buildth.ing/devfw-cicd/stagex/lock"
@@ -105,6 +108,7 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fromSpecs := fs.String("from-specs", "", "lock the packages the specs (*.yaml) in this folder name, plus "+spec.DefaultBase)
 	all := fs.Bool("all", false, "lock every package of the release list")
 	out := fs.String("o", "", "lock file to write, - for stdout")
+	products := fs.String("products", "", "products file whose CPEs and purls go into the lock (default: "+spec.DefaultProductsFile+" beside -o, if there is one)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -144,6 +148,9 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	l, res, err := lock.Build(ctx, o, rel, rows)
 	if err != nil {
+		return fmt.Errorf("lock failed, nothing written:\n%w", err)
+	}
+	if err := applyProducts(stderr, *products, *out, l); err != nil {
 		return fmt.Errorf("lock failed, nothing written:\n%w", err)
 	}
 	report(stdout, stderr, res)
@@ -188,6 +195,7 @@ func runLockUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	listFile := fs.String("release-list", "", "the new release's packages (TSV, as for stagex lock)")
 	release := fs.String("release", "", "the new StageX release (default: named in the list's leading comment)")
 	out := fs.String("o", "", "where to write the new lock, - for stdout (default: replace --lock)")
+	products := fs.String("products", "", "products file whose CPEs and purls go into the lock (default: "+spec.DefaultProductsFile+" beside the lock written, if there is one)")
 	var add listFlag
 	fs.Var(&add, "add", "a package to lock besides the old lock's (repeatable)")
 	pos, err := parse(fs, args)
@@ -214,6 +222,9 @@ func runLockUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	l, res, err := lock.Update(ctx, o, old, rel, list, add)
+	if err == nil {
+		err = applyProducts(stderr, *products, *out, l)
+	}
 	if err != nil {
 		return fmt.Errorf("update failed, %s left as it was:\n%w", *file, err)
 	}
@@ -230,6 +241,25 @@ func runLockUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(w, line)
 	}
 	return writeLock(stdout, *out, l)
+}
+
+// applyProducts writes the CPEs and purls of the products file into the
+// lock. Without --products, the products file beside the lock written is
+// used when there is one; without any, the lock carries no CPE or purl,
+// and a note says so.
+func applyProducts(stderr io.Writer, products, out string, l *spec.Lock) error {
+	if products == "" {
+		dir := "."
+		if out != "-" {
+			dir = filepath.Dir(out)
+		}
+		products = filepath.Join(dir, spec.DefaultProductsFile)
+		if _, err := os.Stat(products); errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(stderr, "note: no %s: the lock carries no CPE or purl for scanners (--products names one)\n", products)
+			return nil
+		}
+	}
+	return lock.ApplyProducts(products, l)
 }
 
 // readReleaseList reads a release list and settles which release it is.

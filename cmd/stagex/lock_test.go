@@ -50,6 +50,10 @@ func TestLockCommand(t *testing.T) {
 		"core-musl\t1.2.5\tMIT\tcore/musl\t"+musl["linux/amd64"]+"\n"+
 		"core-filesystem\t2026.03.0\tMIT\tcore/filesystem\t\n")
 	out := filepath.Join(dir, "stagex.lock.yaml")
+	// The products file beside the lock gives each package its CPE and purl.
+	writeFile(t, filepath.Join(dir, spec.DefaultProductsFile), "version: 1\npackages:\n"+
+		"  core-musl: {cpe: musl-libc:musl, purl: pkg:generic/musl}\n"+
+		"  core-filesystem: {none: no upstream product}\n")
 	common := []string{"--keyring", keyring, "--lookaside", url, "--signed-identity", "docker.io/stagex"}
 
 	// Without a keyring: a clear error saying where the keys come from,
@@ -91,7 +95,8 @@ func TestLockCommand(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(data), lock.Header("2026.03.0")) || l.Release != "2026.03.0" || l.Registry != reg ||
 		l.Packages["core-musl"].Digests["linux/arm64"] != musl["linux/arm64"] ||
-		strings.Join(l.Packages["core-filesystem"].Signers["linux/amd64"], ",") != fa+","+fb {
+		strings.Join(l.Packages["core-filesystem"].Signers["linux/amd64"], ",") != fa+","+fb ||
+		l.Packages["core-musl"].PURL != "pkg:generic/musl@1.2.5" || l.Packages["core-filesystem"].CPE != "" {
 		t.Errorf("lock written:\n%s", data)
 	}
 
@@ -119,7 +124,8 @@ func TestLockCommand(t *testing.T) {
 	}
 	updated, _ := os.ReadFile(out)
 	if l2, err := spec.ParseLock(out, updated); err != nil || l2.Packages["core-musl"].Digests["linux/amd64"] != next["linux/amd64"] ||
-		l2.Packages["core-musl"].Digests["linux/arm64"] != next["linux/arm64"] {
+		l2.Packages["core-musl"].Digests["linux/arm64"] != next["linux/arm64"] ||
+		l2.Packages["core-musl"].CPE != "cpe:2.3:a:musl-libc:musl:1.2.6:*:*:*:*:*:*:*" {
 		t.Errorf("updated lock (%v):\n%s", err, updated)
 	}
 
@@ -156,4 +162,18 @@ func TestLockCommandUsage(t *testing.T) {
 			t.Errorf("%q: err = %v, want a usage error (exit 2)", args, err)
 		}
 	}
+}
+
+func TestApplyProductsWithoutFile(t *testing.T) {
+	dir := t.TempDir()
+	l := &spec.Lock{Version: 1, Registry: "docker.io/stagex", Packages: map[string]spec.LockPackage{
+		"core-musl": {Version: "1.2.5", Digests: map[string]string{"linux/amd64": "sha256:" + strings.Repeat("a", 64)}},
+	}}
+	var stderr bytes.Buffer
+	if err := applyProducts(&stderr, "", filepath.Join(dir, "stagex.lock.yaml"), l); err != nil || !strings.Contains(stderr.String(), "the lock carries no CPE or purl") {
+		t.Errorf("no products file: err %v, stderr %q", err, stderr.String())
+	}
+	// Named but missing is an error, not a note.
+	err := applyProducts(&stderr, filepath.Join(dir, "missing.yaml"), "-", l)
+	locktest.WantErr(t, err, "missing.yaml", "the products file")
 }
