@@ -65,7 +65,7 @@ func (r *request) verifySignatures(ctx context.Context, c client.Client, p ocisp
 			return &spec.Error{File: r.spec.File, Pos: pkg.Pos, Msg: fmt.Sprintf("%s=1, but %s is not pinned through the lock, so its signatures cannot be checked", ArgVerifySignatures, pkg.Ref),
 				Hint: "name it by its short name from the lock, or build without " + ArgVerifySignatures}
 		}
-		subjects = append(subjects, lock.Subject{Package: pkg.Name, Platform: platforms.Format(p), Digest: pkg.Digest, Identity: prefix + "/" + pkg.Name})
+		subjects = append(subjects, lock.Subject{Package: pkg.Name, Platform: platforms.Format(p), Digest: pkg.Digest, Identity: lock.SignedIdentity(prefix, pkg.Name)})
 	}
 	keyring, err := r.sigCheck.loadKeyring(ctx, r, c)
 	if err != nil {

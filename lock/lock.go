@@ -51,11 +51,18 @@ func (o Options) identity(pkg string) (string, error) {
 	if prefix == "" {
 		prefix = o.Registry
 	}
-	named, err := reference.ParseNormalizedNamed(prefix + "/" + pkg)
+	named, err := reference.ParseNormalizedNamed(SignedIdentity(prefix, pkg))
 	if err != nil {
-		return "", fmt.Errorf("signed identity %s/%s: %v", prefix, pkg, err)
+		return "", fmt.Errorf("signed identity %s: %v", SignedIdentity(prefix, pkg), err)
 	}
 	return named.Name(), nil
+}
+
+// SignedIdentity is the repository a package's signatures name: a prefix
+// (the lock's registry, or the one StageX signed under when the images
+// come from a mirror) and the package's short name.
+func SignedIdentity(prefix, pkg string) string {
+	return strings.TrimSuffix(prefix, "/") + "/" + pkg
 }
 
 // Checked is one verified digest of a lock.
