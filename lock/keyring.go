@@ -23,9 +23,6 @@ const KeyringHint = "StageX's README points to its maintainers' public keys (the
 // Keyring is the set of OpenPGP keys whose signatures count.
 type Keyring struct {
 	entities openpgp.EntityList
-	// files names, by primary fingerprint, the file a key came from, for
-	// messages.
-	files map[string]string
 }
 
 // LoadKeyring reads OpenPGP public keys from files and folders (every
@@ -66,7 +63,8 @@ func ParseKeyring(files []KeyFile) (*Keyring, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("the keyring holds no file\nhint: %s", KeyringHint)
 	}
-	k := &Keyring{files: map[string]string{}}
+	k := &Keyring{}
+	seen := map[string]bool{} // primary fingerprints
 	for _, f := range files {
 		els, err := readKeys(f.Data)
 		if err != nil {
@@ -80,10 +78,10 @@ func ParseKeyring(files []KeyFile) (*Keyring, error) {
 			if e.PrivateKey != nil {
 				return nil, fmt.Errorf("keyring %s holds a private key (%s)\nhint: export the public key only: gpg --export --armor FPR", f.Name, fpr)
 			}
-			if _, dup := k.files[fpr]; dup {
+			if seen[fpr] {
 				continue
 			}
-			k.files[fpr] = f.Name
+			seen[fpr] = true
 			k.entities = append(k.entities, e)
 		}
 	}
