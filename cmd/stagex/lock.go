@@ -287,7 +287,7 @@ func readReleaseList(file, release string) (*lock.ReleaseList, string, error) {
 func readLock(file string) (*spec.Lock, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w\nhint: name the lock with --lock FILE", err)
 	}
 	return spec.ParseLock(file, data)
 }
