@@ -124,6 +124,14 @@ func TestBuildQuorumMet(t *testing.T) {
 			if _, err := Verify(ctx, f.options(loc.where), back); err != nil {
 				t.Errorf("verify: %v", err)
 			}
+			// The same release, keys and signatures give the same bytes.
+			again, _, err := Build(ctx, f.options(loc.where), "2026.03.0", f.rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if data2, err := again.Marshal(); err != nil || !bytes.Equal(data, data2) {
+				t.Errorf("a second lock differs (%v):\n%s\n---\n%s", err, data, data2)
+			}
 		})
 	}
 }
