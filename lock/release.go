@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
 // columns is the header a StageX release list starts with, in order.
@@ -19,13 +21,6 @@ var columns = []string{"image", "version", "license", "source_package", "digest"
 // lock resolves every digest from the registry, and one given here is only
 // checked against what the registry serves.
 var required = []bool{true, true, false, false, false}
-
-// digestPattern is the only digest form the lock accepts (the same rule as
-// spec.ParseLock): sha256, 64 lowercase hex digits.
-var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-
-// namePattern is a StageX image name as the lock keys it.
-var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
 // releaseComment finds the release a list says it is for in its leading
 // comment ("# StageX release 2026.03.0 (signed tag, ...").
@@ -107,10 +102,10 @@ func ParseReleaseList(file string, r io.Reader) (*ReleaseList, error) {
 				bad(line, "column %s is empty", columns[i])
 			}
 		}
-		if !namePattern.MatchString(row.Name) {
+		if !spec.IsPackageName(row.Name) {
 			bad(line, "invalid image name %q", row.Name)
 		}
-		if row.Digest != "" && !digestPattern.MatchString(row.Digest) {
+		if row.Digest != "" && !spec.IsDigest(row.Digest) {
 			bad(line, "image %s: invalid digest %q: want sha256: and 64 lowercase hex digits", row.Name, row.Digest)
 		}
 		if first, dup := list.Rows[row.Name]; dup {

@@ -1,7 +1,10 @@
 // Command lockgen turns a StageX release list (image, version, license,
 // source package, linux/amd64 digest; see shared/stagex/README.md) into a
 // lock file for the frontend. It never invents or fetches a digest: every
-// digest in the lock is copied from the list.
+// digest in the lock is copied from the list, and a row without one is
+// refused. It writes the checked-in test-data lock; users write locks with
+// stagex lock, which resolves every digest and verifies the maintainers'
+// signatures on it (docs/lock.md).
 //
 //	go run ./hack/lockgen -release 2026.03.0 -in ../shared/stagex/sx2026.03.0.tsv -out images/stagex.lock.yaml
 //
