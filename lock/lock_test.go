@@ -16,6 +16,7 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -442,5 +443,29 @@ func TestResolveSkipsAttestationManifests(t *testing.T) {
 	// arm64 and arm64/v8 are one platform; the attestation is no platform.
 	if want := map[string]string{"linux/arm64": d.String()}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Resolve = %v, want %v", got, want)
+	}
+}
+
+// An armored signed message (gpg --sign --armor) counts like a binary one.
+func TestArmoredSignature(t *testing.T) {
+	f := newFixture(t)
+	amd := f.musl["linux/amd64"]
+	payload := locktest.Payload("stagex/core-musl:1.2.5", amd)
+	var armored bytes.Buffer
+	w, err := armor.Encode(&armored, "PGP MESSAGE", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(locktest.Sign(f.b, payload))
+	w.Close()
+	f.side.Put("stagex/core-musl", amd, locktest.Sign(f.a, payload))
+	f.side.Put("stagex/core-musl", amd, armored.Bytes())
+	signed, err := Policy{Keyring: f.keyring, Lookaside: mustOpen(t, f.side.Dir)}.CheckDigest(ctx,
+		Subject{Package: "core-musl", Platform: "linux/amd64", Digest: amd, Identity: "docker.io/stagex/core-musl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(signed.Signers) != 2 || !slices.Contains(signed.Signers, Fingerprint(f.b)) {
+		t.Errorf("signers = %v, want A and B", signed.Signers)
 	}
 }
