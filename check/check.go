@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -126,15 +127,8 @@ var rules = map[Rule]Severity{
 	RuleAcceptUnused:  SeverityWarning,
 }
 
-// Rules returns every rule with its severity, sorted by name.
-func Rules() []Rule {
-	rs := make([]Rule, 0, len(rules))
-	for r := range rules {
-		rs = append(rs, r)
-	}
-	slices.Sort(rs)
-	return rs
-}
+// Rules returns every rule, sorted by name.
+func Rules() []Rule { return slices.Sorted(maps.Keys(rules)) }
 
 // Finding is one problem found in the image.
 type Finding struct {

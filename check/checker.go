@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
 )
 
 // checker holds one run's state.
@@ -18,8 +19,7 @@ type checker struct {
 	eff      *Efficiency
 
 	entries []walked                // every entry of the image, in path order
-	elfs    map[string]*elfInfo     // parsed ELF files by path
-	badELF  map[string]string       // files with the ELF magic that do not parse
+	elfs    map[string]elfResult    // ELF files read so far, by path
 	opened  map[string]lookupResult // open(2) results by path
 	seen    map[string]bool         // findings recorded by addOnce
 }
@@ -31,7 +31,7 @@ type walked struct {
 }
 
 func (c *checker) run() error {
-	c.elfs, c.badELF = map[string]*elfInfo{}, map[string]string{}
+	c.elfs = map[string]elfResult{}
 	c.opened, c.seen = map[string]lookupResult{}, map[string]bool{}
 	err := fs.WalkDir(c.fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -41,17 +41,7 @@ func (c *checker) run() error {
 		if err != nil {
 			return fmt.Errorf("reading the image: %w", err)
 		}
-		p := path.Clean("/" + name)
-		c.entries = append(c.entries, walked{p, fi.Mode()})
-		if fi.Mode().IsRegular() {
-			e, err := readELFFile(c.fsys, p)
-			switch {
-			case err != nil:
-				c.badELF[p] = err.Error()
-			case e != nil:
-				c.elfs[p] = e
-			}
-		}
+		c.entries = append(c.entries, walked{path.Clean("/" + name), fi.Mode()})
 		return nil
 	})
 	if err != nil {
@@ -63,29 +53,64 @@ func (c *checker) run() error {
 	return nil
 }
 
-// checkELF resolves the closure of every program (an ELF file with an
-// interpreter), then of every shared object no program loads, as a program
-// that dlopens it would. A library a program loads is checked in that
-// program's closure only, where the program's RUNPATH applies to it as it
-// does at run time.
+// checkELF resolves the closure of every program (an executable ELF file
+// with an interpreter), then of every shared object (a file named *.so or
+// *.so.*) no program loads, as a program that dlopens it would. A library
+// a program loads is checked in that program's closure only, where the
+// program's RUNPATH applies to it as it does at run time. Other ELF files,
+// such as the test data of a source tree (core-go ships Go's), are neither
+// run nor loaded by name, so they are not roots; a library search still
+// reads any file it lands on.
 func (c *checker) checkELF() {
 	loaded := map[string]bool{}
+	var libs []walked
 	for _, w := range c.entries {
-		if msg, bad := c.badELF[w.path]; bad {
-			c.add(RuleELFInvalid, w.path, "", "starts with the ELF magic but does not parse: "+msg)
+		executable, soName := w.mode.Perm()&0o111 != 0, isSharedObjectName(path.Base(w.path))
+		if !w.mode.IsRegular() || !executable && !soName {
 			continue
 		}
-		if e := c.elfs[w.path]; e != nil && e.program() {
+		e, err := c.elf(w.path)
+		switch {
+		case err != nil:
+			c.add(RuleELFInvalid, w.path, "", "starts with the ELF magic but does not parse: "+err.Error())
+		case e == nil:
+		case e.program() && executable:
 			for _, d := range c.closure(elfFile{w.path, e}, w.mode) {
 				loaded[d] = true
 			}
+		case !e.program() && e.dynamic && e.typ == elf.ET_DYN && soName:
+			libs = append(libs, w)
 		}
 	}
-	for _, w := range c.entries {
-		if e := c.elfs[w.path]; e != nil && !e.program() && e.dynamic && e.typ == elf.ET_DYN && !loaded[w.path] {
+	for _, w := range libs {
+		if !loaded[w.path] {
+			e, _ := c.elf(w.path)
 			c.closure(elfFile{w.path, e}, w.mode)
 		}
 	}
+}
+
+// isSharedObjectName reports whether a file name is a shared object's:
+// libz.so, libz.so.1, _ssl.cpython-313-x86_64-linux-musl.so.
+func isSharedObjectName(base string) bool {
+	return strings.HasSuffix(base, ".so") || strings.Contains(base, ".so.")
+}
+
+// elfResult is one file's parse, cached.
+type elfResult struct {
+	info *elfInfo // nil when the file is not ELF
+	err  error    // it has the ELF magic but does not parse
+}
+
+// elf reads the regular file at the symlink-free path p: nil, nil when it
+// does not start with the ELF magic.
+func (c *checker) elf(p string) (*elfInfo, error) {
+	r, ok := c.elfs[p]
+	if !ok {
+		r.info, r.err = readELFFile(c.fsys, p)
+		c.elfs[p] = r
+	}
+	return r.info, r.err
 }
 
 // env returns the value of an environment variable of the image config.

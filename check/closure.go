@@ -273,11 +273,11 @@ func (c *checker) loadable(r lookupResult, need *elfInfo) (*elfInfo, string) {
 	if !r.info.Mode().IsRegular() {
 		return nil, "is not a regular file"
 	}
-	e, ok := c.elfs[r.real]
-	if !ok {
-		if err, bad := c.badELF[r.real]; bad {
-			return nil, "does not parse as ELF: " + err
-		}
+	e, err := c.elf(r.real)
+	switch {
+	case err != nil:
+		return nil, "does not parse as ELF: " + err.Error()
+	case e == nil:
 		return nil, "is not an ELF file"
 	}
 	switch {

@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,13 +13,14 @@ import (
 // PT_INTERP and the PT_DYNAMIC entries, never the section headers, which a
 // stripped file may not have and the loader ignores.
 type elfInfo struct {
-	class   elf.Class
-	machine elf.Machine
-	typ     elf.Type
-	interp  string // PT_INTERP, "" when none
-	dynamic bool   // has PT_DYNAMIC
-	needed  []string
-	rpath   string // DT_RUNPATH, else DT_RPATH (musl treats both alike)
+	class     elf.Class
+	machine   elf.Machine
+	byteOrder binary.ByteOrder
+	typ       elf.Type
+	interp    string // PT_INTERP, "" when none
+	dynamic   bool   // has PT_DYNAMIC
+	needed    []string
+	rpath     string // DT_RUNPATH, else DT_RPATH (musl treats both alike)
 }
 
 // program reports whether the kernel maps a loader for the file.
@@ -32,7 +34,7 @@ func parseELF(r io.ReaderAt) (*elfInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &elfInfo{class: f.Class, machine: f.Machine, typ: f.Type}
+	e := &elfInfo{class: f.Class, machine: f.Machine, byteOrder: f.ByteOrder, typ: f.Type}
 	var dyn *elf.Prog
 	for _, p := range f.Progs {
 		switch p.Type {
@@ -154,26 +156,20 @@ func readCString(ra io.ReaderAt, off uint64) (string, error) {
 	return "", fmt.Errorf("string at %#x is not terminated", off)
 }
 
-// muslArchOf is musl's architecture name for an ELF machine, used when the
-// options name none.
+// muslArchOf is musl's architecture name for an ELF file's machine, used
+// when the options name none.
 func muslArchOf(e *elfInfo) string {
-	switch e.machine {
-	case elf.EM_X86_64:
-		return "x86_64"
-	case elf.EM_AARCH64:
-		return "aarch64"
-	case elf.EM_386:
-		return "i386"
-	case elf.EM_ARM:
-		return "armhf"
-	case elf.EM_RISCV:
-		if e.class == elf.ELFCLASS64 {
-			return "riscv64"
-		}
-	case elf.EM_S390:
-		return "s390x"
-	case elf.EM_PPC64:
-		return "powerpc64le"
+	arch := map[elf.Machine]string{
+		elf.EM_X86_64: "amd64", elf.EM_AARCH64: "arm64", elf.EM_386: "386", elf.EM_ARM: "arm",
+		elf.EM_S390: "s390x", elf.EM_LOONGARCH: "loong64",
+	}[e.machine]
+	switch {
+	case e.machine == elf.EM_RISCV && e.class == elf.ELFCLASS64:
+		arch = "riscv64"
+	case e.machine == elf.EM_PPC64 && e.byteOrder == binary.LittleEndian:
+		arch = "ppc64le"
+	case e.machine == elf.EM_PPC64:
+		arch = "ppc64"
 	}
-	return ""
+	return MuslArch(arch, "")
 }

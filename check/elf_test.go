@@ -404,3 +404,78 @@ func TestNeededUnloadable(t *testing.T) {
 		})
 	}
 }
+
+// With no architecture in the options, a library no program loads is
+// resolved by the loader its ELF machine names, and so by that loader's
+// path file.
+func TestArchFromMachine(t *testing.T) {
+	k := musl(t)
+	img := image(t, v1.Config{}, k.muslBase(), pkg{"core-lib", []ent{
+		dir("etc/", 0o755), text("etc/ld-musl-"+muslArch+".path", "/opt/lib\n"),
+		dir("opt/", 0o755), dir("opt/lib/", 0o755), program("opt/lib/libfoo.so.1", k.libfoo),
+		program("usr/lib/libbar.so.1", k.libbar)}})
+	if r := run(t, img, func(o *check.Options) { o.Arch = "" }); !r.Passed || len(r.Findings) != 0 {
+		t.Fatalf("the path file of the machine's loader was not read: %+v", r.Findings)
+	}
+	if r := run(t, img, func(o *check.Options) { o.Arch = "other" }); len(findings(r, check.RuleNeededMissing)) != 1 {
+		t.Fatalf("another loader's path file was read: %+v", r.Findings)
+	}
+}
+
+func TestMuslArch(t *testing.T) {
+	for in, want := range map[[2]string]string{
+		{"amd64", ""}: "x86_64", {"arm64", "v8"}: "aarch64", {"386", ""}: "i386", {"arm", "v7"}: "armhf",
+		{"riscv64", ""}: "riscv64", {"s390x", ""}: "s390x", {"ppc64le", ""}: "powerpc64le", {"loong64", ""}: "loongarch64",
+		{"wasm", ""}: "",
+	} {
+		if got := check.MuslArch(in[0], in[1]); got != want {
+			t.Errorf("MuslArch(%s, %s) = %q, want %q", in[0], in[1], got, want)
+		}
+	}
+}
+
+// Only what can run or be loaded by name is a root: a program without an
+// execute bit and a library not named *.so or *.so.* are left alone, while
+// a library needs no execute bit.
+func TestRoots(t *testing.T) {
+	k := musl(t)
+	img := image(t, v1.Config{}, k.muslBase(), pkg{"core-src", []ent{
+		dir("src/", 0o755), dir("src/testdata/", 0o755),
+		file("src/testdata/prog", 0o644, k.progGone),
+		file("src/testdata/libbar.so_", 0o644, k.libbar),
+		dir("usr/lib/", 0o755), file("usr/lib/libbar.so.1", 0o644, k.libbar),
+	}})
+	got := findings(run(t, img, nil), check.RuleNeededMissing)
+	if len(got) != 1 || got[0].Path != "/usr/lib/libbar.so.1" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+// The ELF test data of Go's source tree, which StageX's core-go ships
+// under /usr/lib/go/src, is no finding.
+func TestGoSourceTestdata(t *testing.T) {
+	src := filepath.Join(runtime.GOROOT(), "src")
+	var ents []ent
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || !strings.Contains(p, "testdata") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.HasPrefix(b, []byte("\x7fELF")) {
+			return err
+		}
+		rel, _ := filepath.Rel(runtime.GOROOT(), p)
+		ents = append(ents, file("usr/lib/go/"+filepath.ToSlash(rel), 0o644, b))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) < 10 {
+		t.Fatalf("only %d ELF files under %s/…/testdata", len(ents), src)
+	}
+	r := run(t, image(t, v1.Config{}, pkg{"core-go", ents}), nil)
+	if len(r.Findings) != 0 {
+		t.Fatalf("%d ELF test files: %+v", len(ents), r.Findings)
+	}
+}

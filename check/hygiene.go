@@ -137,16 +137,17 @@ func (c *checker) checkExec(field, p string, depth int) {
 		fail("%s is not executable (mode %s)", p, unixMode(r.info.Mode()))
 		return
 	}
-	if e, ok := c.elfs[r.real]; ok {
+	e, err := c.elf(r.real)
+	if err != nil {
+		fail("%s does not parse as ELF: %v", p, err)
+		return
+	}
+	if e != nil {
 		if e.program() {
 			if ir := c.open(e.interp); !ir.ok || !ir.info.Mode().IsRegular() {
 				fail("%s needs the interpreter %s, which is not in the image", p, e.interp)
 			}
 		}
-		return
-	}
-	if msg, bad := c.badELF[r.real]; bad {
-		fail("%s does not parse as ELF: %s", p, msg)
 		return
 	}
 	interp, arg, ok := c.shebang(r.real)

@@ -121,8 +121,10 @@ func MuslArch(arch, variant string) string {
 	case "arm":
 		// StageX and the common distributions build arm for hard float.
 		return "armhf"
-	case "riscv64", "s390x", "loongarch64":
+	case "riscv64", "s390x":
 		return arch
+	case "loong64":
+		return "loongarch64"
 	case "ppc64le":
 		return "powerpc64le"
 	case "ppc64":

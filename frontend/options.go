@@ -3,7 +3,10 @@ package frontend
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/lock"
 
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 )
@@ -18,6 +21,11 @@ const (
 	ArgVersion       = "VERSION"
 	ArgCheck         = "STAGEX_CHECK"
 	ArgTests         = "STAGEX_TESTS"
+
+	ArgVerifySignatures = "STAGEX_VERIFY_SIGNATURES"
+	ArgLookaside        = "STAGEX_LOOKASIDE"
+	ArgSignedIdentity   = "STAGEX_SIGNED_IDENTITY"
+	ArgQuorum           = "STAGEX_SIGNATURE_QUORUM"
 )
 
 // CheckMode says whether and how the composed image is checked at build
@@ -57,6 +65,10 @@ var buildArgs = []buildArg{
 	{ArgVersion, "", "Value of the org.opencontainers.image.version label"},
 	{ArgCheck, string(CheckOff), "off, warn or strict: check the composed image (ELF closure, layers, hygiene) and run the spec's smoke tests inside BuildKit, attach the report as an attestation; strict fails the build on any unaccepted finding"},
 	{ArgTests, string(TestsRun), "run, or fixture to report every smoke test as not run (for builds on stand-in packages that hold no real programs)"},
+	{ArgVerifySignatures, "0", "Set to 1 to require, before composing, a quorum of StageX maintainer signatures on every package digest (keyring: build context " + ContextKeyring + "; signatures: " + ArgLookaside + " or build context " + ContextSignatures + ")"},
+	{ArgLookaside, "", "https:// base URL of the StageX signature lookaside, for " + ArgVerifySignatures},
+	{ArgSignedIdentity, "", "Repository prefix the signatures name (default: the lock's registry), for " + ArgVerifySignatures},
+	{ArgQuorum, "2", "Distinct keyring keys that must have signed each digest, for " + ArgVerifySignatures},
 }
 
 // Options are the parsed build arguments and frontend options.
@@ -70,6 +82,11 @@ type Options struct {
 	Source        string // from the vcs:source option buildx sets
 	Check         CheckMode
 	Tests         TestsMode
+
+	VerifySignatures bool
+	Lookaside        string // http(s) URL, or "" for the named context
+	SignedIdentity   string
+	Quorum           int
 }
 
 // parseOptions reads the options from the build arguments (without their
@@ -91,6 +108,9 @@ func parseOptions(args, opts map[string]string) (Options, error) {
 			return o, fmt.Errorf("build arg %s=%q: want 1 or 0", ArgAllowUnpinned, v)
 		}
 		o.AllowUnpinned = b
+	}
+	if err := parseSignatureOptions(args, &o); err != nil {
+		return o, err
 	}
 	if v := args[ArgEpoch]; v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
@@ -122,4 +142,29 @@ func outlineArgs() []outline.Arg {
 		out = append(out, outline.Arg{Name: a.name, Value: a.value, Description: a.description})
 	}
 	return out
+}
+
+// parseSignatureOptions reads the build-time signature check's options.
+// They are checked even when the check is off, so that a typo is not
+// silently ignored once it is turned on.
+func parseSignatureOptions(args map[string]string, o *Options) error {
+	o.Lookaside, o.SignedIdentity, o.Quorum = args[ArgLookaside], args[ArgSignedIdentity], lock.DefaultQuorum
+	if v := args[ArgVerifySignatures]; v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("build arg %s=%q: want 1 or 0", ArgVerifySignatures, v)
+		}
+		o.VerifySignatures = b
+	}
+	if v := o.Lookaside; v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+		return fmt.Errorf("build arg %s=%q: want an http(s):// URL; for a local copy pass it as build context %s", ArgLookaside, v, ContextSignatures)
+	}
+	if v := args[ArgQuorum]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("build arg %s=%q: want a whole number of keys, at least 1", ArgQuorum, v)
+		}
+		o.Quorum = n
+	}
+	return nil
 }

@@ -33,6 +33,7 @@ const usage = `usage:
   stagex verify --threshold N --key PUB [--key PUB]… IMAGE
   stagex policy --threshold N --key PUB [--key PUB]… --image-pattern PATTERN… [--name NAME] [-o FILE]
   stagex check  [--format table|json] [--spec SPEC] [--no-shell] [--platform P] IMAGE
+  stagex lock [verify|update] … (see stagex lock help)
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
         PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD)
@@ -42,6 +43,7 @@ policy  writes the Kyverno ClusterPolicy that requires the same N of the keys
 check   checks that an image can run: ELF closure, layer efficiency, hygiene
         (IMAGE: a registry reference, oci:DIR[:REF], oci-archive:FILE[:REF] or
         docker-archive:FILE; see stagex check -h)
+lock    writes, verifies or updates the StageX lock (stagex lock help)
 `
 
 // exitError carries an exit code; the message has been printed already
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPolicy(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, args[1:], stdout, stderr)
+	case "lock":
+		return runLock(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
