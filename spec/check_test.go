@@ -16,12 +16,14 @@ func TestParseSpecCheck(t *testing.T) {
 		"    - name: ssl",
 		"      run: [/usr/bin/python3, -c, \"import ssl\"]",
 		"    - {name: fails, run: [/bin/false], exit: 1, output: \"\"}",
+		"    - {name: script, run: [/bin/sh, -c, \"set -e\\necho ok\"], output: \"o\\tk\"}",
 	))
 	want := Check{
 		Accept: []Accept{{Rule: "elf-needed-missing", Soname: "libX11.so.*", Reason: "headless"}},
 		Tests: []Test{
 			{Name: "ssl", Run: []string{"/usr/bin/python3", "-c", "import ssl"}},
 			{Name: "fails", Run: []string{"/bin/false"}, Exit: 1},
+			{Name: "script", Run: []string{"/bin/sh", "-c", "set -e\necho ok"}, Output: "o\tk"}, // a script is one argument
 		},
 	}
 	if !reflect.DeepEqual(s.Check, want) {
@@ -69,6 +71,8 @@ func TestParseSpecCheckErrors(t *testing.T) {
 			wantError{"spec.yaml:4:26", "expected a list of strings", "[/bin/true]"}},
 		{"run empty program", check("  tests: [{name: a, run: [\"\", x]}]"),
 			wantError{"spec.yaml:4:27", "empty program", "name the program"}},
+		{"run with a NUL", check(`  tests: [{name: a, run: [/bin/sh, "a\0b"]}]`),
+			wantError{"spec.yaml:4:36", "check.tests[0].run[1] holds the character U+0000", "tabs and line breaks"}},
 		{"exit out of range", check("  tests: [{name: a, run: [/bin/true], exit: 256}]"),
 			wantError{"spec.yaml:4:45", "exit 256 is out of range", "0 to 255"}},
 		{"exit quoted", check("  tests: [{name: a, run: [/bin/true], exit: \"1\"}]"),
