@@ -7,17 +7,24 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/check"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -146,6 +153,46 @@ func TestCheckCommand(t *testing.T) {
 		if _, errOut, code := runStagex(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2: %s", args, code, errOut)
 		}
+	}
+}
+
+// A registry reference: the image and the index holding it are read over
+// HTTP, the platform picked from the index.
+func TestCheckCommandRegistry(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	bad := checkImage(t, 0o4755)
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: bad, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}})
+	ref, err := name.ParseReference(host + "/stagex/tool:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runStagex(t, "check", host+"/stagex/tool:1")
+	if code != 1 || !strings.Contains(out, "image: "+host+"/stagex/tool:1 (linux/"+runtime.GOARCH+")") || !strings.Contains(out, "setuid  /usr/bin/tool  core-tool") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, errOut, code := runStagex(t, "check", "--platform", "linux/s390x", host+"/stagex/tool:1"); code != 2 || !strings.Contains(errOut, "s390x") {
+		t.Errorf("a platform the index lacks: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := runStagex(t, "check", host+"/stagex/none:1"); code != 2 || !strings.Contains(errOut, "stagex/none:1") {
+		t.Errorf("a missing image: exit %d: %s", code, errOut)
+	}
+}
+
+// --timeout bounds the registry reads: a registry that never answers fails
+// the command instead of hanging it.
+func TestCheckCommandTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	start := time.Now()
+	_, errOut, code := runStagex(t, "check", "--timeout", "300ms", host+"/stagex/tool:1")
+	if code != 2 || !strings.Contains(errOut, "deadline exceeded") || time.Since(start) > 10*time.Second {
+		t.Errorf("exit %d after %s: %s", code, time.Since(start), errOut)
 	}
 }
 
