@@ -137,6 +137,11 @@ func TestCheckCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "[accepted: the tool must switch users]") || !strings.Contains(out, "PASS: 0 errors, 0 warnings, 1 accepted") {
 		t.Errorf("accepted: exit %d\n%s\n%s", code, out, errOut)
 	}
+	os.WriteFile(spec, []byte("version: 1\nname: tool\npackages: [core-tool]\ncheck:\n  accept:\n    - {rule: suid, path: /usr/bin/tool, reason: typo}\n"), 0o644)
+	if _, errOut, code := runStagex(t, "check", "--spec", spec, "docker-archive:"+filepath.Join(dir, "bad.tar")); code != 2 ||
+		!strings.Contains(errOut, spec+":6:") || !strings.Contains(errOut, `unknown check rule "suid"`) {
+		t.Errorf("an unknown rule: exit %d: %s", code, errOut)
+	}
 	os.WriteFile(spec, []byte("version: 1\nname: tool-static\npackages: [core-tool]\n"), 0o644)
 	if _, _, code = runStagex(t, "check", "--spec", spec, "oci:"+filepath.Join(dir, "layout")+":ok"); code != 0 {
 		t.Errorf("a static spec without a shell: exit %d", code)
