@@ -170,6 +170,27 @@ func validateAccept(a Accept) error {
 	return nil
 }
 
+// ValidateSpec refuses an accepted finding of a spec (check.accept) whose
+// rule the check does not have, at its line: the spec validates an entry's
+// shape, but the rules are the check's, which the spec cannot import.
+func ValidateSpec(s *spec.Spec) error {
+	var known []string
+	for _, r := range acceptableRules() {
+		known = append(known, string(r))
+	}
+	var errs spec.ErrorList
+	for i, a := range s.Check.Accept {
+		if a.Rule != "" && !slices.Contains(known, a.Rule) {
+			errs = append(errs, s.Errorf(fmt.Sprintf("check.accept[%d].rule", i), "use one of "+strings.Join(known, ", "),
+				"unknown check rule %q", a.Rule))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
 func acceptableRules() []Rule {
 	return slices.DeleteFunc(Rules(), func(r Rule) bool { return r == RuleAcceptUnused })
 }

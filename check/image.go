@@ -85,7 +85,7 @@ func historyPackages(h []v1.History, layers int) []string {
 		if e.EmptyLayer {
 			continue
 		}
-		names = append(names, historyPackage(e.CreatedBy))
+		names = append(names, HistoryPackage(e.CreatedBy))
 	}
 	if len(names) != layers {
 		return nil
@@ -93,7 +93,10 @@ func historyPackages(h []v1.History, layers int) []string {
 	return names
 }
 
-func historyPackage(createdBy string) string {
+// HistoryPackage names the package of one history line the frontend
+// writes (llb's history lines; its tests hold the two together): the
+// package name, the archive name, Generated, or "" for any other line.
+func HistoryPackage(createdBy string) string {
 	rest, ok := strings.CutPrefix(createdBy, "stagex: ")
 	if !ok {
 		return ""

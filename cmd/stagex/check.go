@@ -49,6 +49,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return &exitError{code: 2, msg: err.Error()}
 		}
 		s, err := spec.ParseSpec(*specFile, data)
+		if err == nil {
+			err = check.ValidateSpec(s)
+		}
 		if err != nil {
 			return &exitError{code: 2, msg: err.Error()}
 		}

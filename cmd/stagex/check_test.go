@@ -7,17 +7,24 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/check"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -130,6 +137,11 @@ func TestCheckCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "[accepted: the tool must switch users]") || !strings.Contains(out, "PASS: 0 errors, 0 warnings, 1 accepted") {
 		t.Errorf("accepted: exit %d\n%s\n%s", code, out, errOut)
 	}
+	os.WriteFile(spec, []byte("version: 1\nname: tool\npackages: [core-tool]\ncheck:\n  accept:\n    - {rule: suid, path: /usr/bin/tool, reason: typo}\n"), 0o644)
+	if _, errOut, code := runStagex(t, "check", "--spec", spec, "docker-archive:"+filepath.Join(dir, "bad.tar")); code != 2 ||
+		!strings.Contains(errOut, spec+":6:") || !strings.Contains(errOut, `unknown check rule "suid"`) {
+		t.Errorf("an unknown rule: exit %d: %s", code, errOut)
+	}
 	os.WriteFile(spec, []byte("version: 1\nname: tool-static\npackages: [core-tool]\n"), 0o644)
 	if _, _, code = runStagex(t, "check", "--spec", spec, "oci:"+filepath.Join(dir, "layout")+":ok"); code != 0 {
 		t.Errorf("a static spec without a shell: exit %d", code)
@@ -146,6 +158,46 @@ func TestCheckCommand(t *testing.T) {
 		if _, errOut, code := runStagex(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2: %s", args, code, errOut)
 		}
+	}
+}
+
+// A registry reference: the image and the index holding it are read over
+// HTTP, the platform picked from the index.
+func TestCheckCommandRegistry(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	bad := checkImage(t, 0o4755)
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: bad, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}})
+	ref, err := name.ParseReference(host + "/stagex/tool:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runStagex(t, "check", host+"/stagex/tool:1")
+	if code != 1 || !strings.Contains(out, "image: "+host+"/stagex/tool:1 (linux/"+runtime.GOARCH+")") || !strings.Contains(out, "setuid  /usr/bin/tool  core-tool") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, errOut, code := runStagex(t, "check", "--platform", "linux/s390x", host+"/stagex/tool:1"); code != 2 || !strings.Contains(errOut, "s390x") {
+		t.Errorf("a platform the index lacks: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := runStagex(t, "check", host+"/stagex/none:1"); code != 2 || !strings.Contains(errOut, "stagex/none:1") {
+		t.Errorf("a missing image: exit %d: %s", code, errOut)
+	}
+}
+
+// --timeout bounds the registry reads: a registry that never answers fails
+// the command instead of hanging it.
+func TestCheckCommandTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	start := time.Now()
+	_, errOut, code := runStagex(t, "check", "--timeout", "300ms", host+"/stagex/tool:1")
+	if code != 2 || !strings.Contains(errOut, "deadline exceeded") || time.Since(start) > 10*time.Second {
+		t.Errorf("exit %d after %s: %s", code, time.Since(start), errOut)
 	}
 }
 
