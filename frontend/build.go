@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 
+	"edp.buildth.ing/devfw-cicd/stagex/check"
 	"edp.buildth.ing/devfw-cicd/stagex/llb"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/containerd/platforms"
@@ -116,7 +117,7 @@ func (r *request) loadRest(ctx context.Context, c client.Client) error {
 		return withSource(err, r.files)
 	}
 	r.spec = s
-	if err := validateAccepts(s); err != nil {
+	if err := check.ValidateSpec(s); err != nil {
 		return withSource(err, r.files)
 	}
 	if r.opts, err = parseOptions(r.bc.BuildArgs, c.BuildOpts().Opts); err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -120,29 +119,6 @@ func (r *request) checkImage(ctx context.Context, c client.Client, p ocispecs.Pl
 		return nil, err
 	}
 	return fileAttestation(ctx, c, CheckPredicateType, "/stagex-check.json", doc, r.opts.Epoch, "[stagex] write the check report", nil)
-}
-
-// validateAccepts refuses an accepted finding of a rule the check does not
-// have, at its line: the spec validates the entry's shape, but the rules
-// are the check's, which the spec cannot import.
-func validateAccepts(s *spec.Spec) error {
-	var known []string
-	for _, r := range check.Rules() {
-		if r != check.RuleAcceptUnused {
-			known = append(known, string(r))
-		}
-	}
-	var errs spec.ErrorList
-	for i, a := range s.Check.Accept {
-		if a.Rule != "" && !slices.Contains(known, a.Rule) {
-			errs = append(errs, s.Errorf(fmt.Sprintf("check.accept[%d].rule", i), "use one of "+strings.Join(known, ", "),
-				"unknown check rule %q", a.Rule))
-		}
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
 }
 
 // checkOptions are the check's options for the composed image: its config,

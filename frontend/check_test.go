@@ -3,7 +3,6 @@ package frontend
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -113,30 +112,5 @@ func TestTailBuffer(t *testing.T) {
 	b.Write([]byte("end"))
 	if s := b.String(); !strings.HasPrefix(s, "[…]a") || !strings.HasSuffix(s, "aend") || len(s) != len("[…]")+maxTestOutput {
 		t.Errorf("tail = %d bytes, %q…%q", len(s), s[:8], s[len(s)-8:])
-	}
-}
-
-func TestValidateAccepts(t *testing.T) {
-	s, err := spec.ParseSpec("stagex.yaml", []byte(`version: 1
-packages: [core-busybox]
-check:
-  accept:
-    - {rule: elf-needed-missing, soname: libX11.so.6, reason: headless}
-    - {rule: elf-needed, soname: libX11.so.6, reason: headless}
-    - {rule: accept-unused, soname: libX11.so.6, reason: headless}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = validateAccepts(s)
-	var list spec.ErrorList
-	if !errors.As(err, &list) || len(list) != 2 {
-		t.Fatalf("validateAccepts = %v, want two located errors", err)
-	}
-	if got := list[0].Error(); !strings.HasPrefix(got, `stagex.yaml:6:14: unknown check rule "elf-needed"`) || !strings.Contains(got, "elf-needed-missing") {
-		t.Errorf("error = %q", got)
-	}
-	if got := list[1].Error(); !strings.HasPrefix(got, `stagex.yaml:7:14: unknown check rule "accept-unused"`) {
-		t.Errorf("error = %q", got)
 	}
 }
