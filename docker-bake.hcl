@@ -45,6 +45,15 @@ variable "STAGEX_LOCK" {
   description = "Another lock file, relative to images/ and inside it (default images/stagex.lock.yaml)"
 }
 
+variable "STAGEX_VCS_LABELS" {
+  # Off: buildx passes the git origin and commit, BuildKit records them in
+  # the provenance, and the image stays the same from any clone. "1" also
+  # writes them as org.opencontainers.image.source/.revision labels, which
+  # then make the digest depend on the clone's origin URL and commit.
+  default     = ""
+  description = "1: label the images with the git origin URL (credentials stripped) and commit"
+}
+
 variable "FRONTEND_IMAGE" {
   default     = ""
   description = "A published frontend image (best by digest) to compose with, instead of the frontend target"
@@ -95,6 +104,7 @@ target "_image" {
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH
     STAGEX_REGISTRY   = STAGEX_REGISTRY
     STAGEX_LOCK       = STAGEX_LOCK
+    STAGEX_VCS_LABELS = STAGEX_VCS_LABELS
   }
 }
 
