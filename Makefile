@@ -87,7 +87,7 @@ images:
 ## (also into DIGESTS.md), then one image's SBOM and provenance
 DEMO_FLAGS ?=
 demo:
-	$(GO) run ./hack/demo -digests DIGESTS.md $(DEMO_FLAGS)
+	$(GO) run ./hack/demo $(DEMO_FLAGS)
 
 ## verify-reproducible: build the image set on two fresh beds, without cache,
 ## and fail naming any image whose digest differs (make test runs it on a and b)

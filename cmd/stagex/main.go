@@ -4,6 +4,7 @@
 //	stagex sign   --key cosign.key IMAGE@DIGEST
 //	stagex verify --threshold N --key k1.pub --key k2.pub … IMAGE
 //	stagex policy --threshold N --key k1.pub … --image-pattern PATTERN [-o FILE]
+//	stagex rebuild --source DIR --addr BUILDKIT IMAGE
 //
 // Signatures are cosign's key-based format (see package signing), so
 // `cosign verify --key` and Kyverno read them.
@@ -31,12 +32,15 @@ const usage = `usage:
   stagex sign   --key KEY IMAGE@sha256:DIGEST
   stagex verify --threshold N --key PUB [--key PUB]… IMAGE
   stagex policy --threshold N --key PUB [--key PUB]… --image-pattern PATTERN… [--name NAME] [-o FILE]
+  stagex rebuild --source DIR --addr BUILDKIT [--frontend IMAGE] [--lock FILE] IMAGE
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
         PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD)
 verify  passes when at least N distinct keys signed exactly the image's digest
         (a tag is resolved to the digest it points to now)
 policy  writes the Kyverno ClusterPolicy that requires the same N of the keys
+rebuild rebuilds IMAGE from its provenance and DIR's spec and lock at the recorded
+        revision, and compares the digests (what a signer runs before signing)
 `
 
 // exitError carries an exit code; the message has been printed already
@@ -78,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runVerify(ctx, args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdout, stderr)
+	case "rebuild":
+		return runRebuild(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

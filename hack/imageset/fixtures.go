@@ -47,11 +47,22 @@ var fixtureTime = time.Date(2026, 7, 21, 12, 0, 0, 0, time.UTC)
 // the archive layer must make everything root's.
 const fixtureOwner = 1000
 
+// FixtureRegistry is the fixture lock's registry: the canonical name the
+// images give the fixture packages, the same on every bed. It never
+// resolves (.invalid), so a build that is not pointed at a bed's copy with
+// STAGEX_REGISTRY fails instead of pulling anything; and since the images
+// name packages by it, the bed's host and port never reach a digest.
+const FixtureRegistry = "fixtures.invalid/" + testbed.FixtureRepoPrefix
+
 // Fixtures is an offline stand-in for StageX and for the archives: every
 // package of the lock as a fixture package image, every spec archive as a
 // fixture tarball, in one registry, and a lock that pins them.
 type Fixtures struct {
-	Registry string             // host:port of the registry holding them
+	Registry string // host:port of the registry holding them
+	// Mirror is where the packages are: <Registry>/stagex, the
+	// STAGEX_REGISTRY of a build against them (the lock names
+	// FixtureRegistry).
+	Mirror   string
 	Set      testbed.FixtureSet // the packages
 	Archives map[string]FixtureArchive
 	Lock     *spec.Lock
@@ -74,7 +85,9 @@ type FixtureArchive struct {
 // SetupFixtures builds the fixtures for the checked-in lock and specs,
 // pushes them to registry (plain HTTP, loopback) and writes the fixture
 // lock into images/.fixtures/ under a name of its own per registry, so
-// that two beds' runs never share one.
+// that two beds' runs never share one. The lock's registry is
+// FixtureRegistry; the archives' URLs are registry's (the lock is where an
+// archive's location is pinned).
 func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error) {
 	lock, err := ReadLock(root)
 	if err != nil {
@@ -97,8 +110,9 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 		return nil, err
 	}
 
-	f := &Fixtures{Registry: registry, Set: set, Archives: map[string]FixtureArchive{}}
+	f := &Fixtures{Registry: registry, Mirror: registry + "/" + testbed.FixtureRepoPrefix, Set: set, Archives: map[string]FixtureArchive{}}
 	fl := testbed.NewLock(registry, set)
+	fl.Registry = FixtureRegistry
 	fl.Archives = map[string]spec.LockArchive{}
 	for _, t := range Images {
 		for _, a := range specs[t].Archives {
@@ -116,22 +130,35 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 			fl.Archives[a.Name] = spec.LockArchive{Version: FixtureArchiveVersion, License: spec.NoAssertion, URL: fa.URL, SHA256: fa.SHA256}
 		}
 	}
-	data, err := fl.Marshal()
-	if err != nil {
-		return nil, err
-	}
 	f.Lock = fl
 	f.LockPath = path.Join(FixtureLockDir, strings.NewReplacer(":", "_", "/", "_").Replace(registry)+".lock.yaml")
-	f.LockFile = filepath.Join(root, SpecDir, filepath.FromSlash(f.LockPath))
-	if err := os.MkdirAll(filepath.Dir(f.LockFile), 0o755); err != nil {
-		return nil, err
-	}
-	header := "# Fixture lock written by hack/imageset for the registry " + registry + ": fixture\n" +
-		"# packages and archives, NOT StageX. Generated; git-ignored; safe to delete.\n"
-	if err := os.WriteFile(f.LockFile, append([]byte(header), data...), 0o644); err != nil {
+	if f.LockFile, err = f.WriteLock(root); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// WriteLock writes the fixture lock into root's images/ at LockPath (root
+// may be another checkout of the repository) and returns the file's path.
+func (f *Fixtures) WriteLock(root string) (string, error) {
+	data, err := f.Lock.Marshal()
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(root, SpecDir, filepath.FromSlash(f.LockPath))
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return "", err
+	}
+	header := "# Fixture lock written by hack/imageset (archives served by " + f.Registry + "): fixture\n" +
+		"# packages and archives, NOT StageX. Generated; git-ignored; safe to delete.\n"
+	return file, os.WriteFile(file, append([]byte(header), data...), 0o644)
+}
+
+// PushMirror pushes the fixture packages to another registry or path
+// (mirror is a STAGEX_REGISTRY value, e.g. localhost:5001/mirror/stagex),
+// so that a build there reads the same digests from elsewhere.
+func (f *Fixtures) PushMirror(ctx context.Context, mirror string) error {
+	return testbed.PushFixturesUnder(ctx, mirror, f.Set)
 }
 
 // PushArchive uploads an archive as a blob of <registry>/fixture-archives/
