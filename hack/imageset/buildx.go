@@ -163,7 +163,24 @@ func (b *Builder) Run(ctx context.Context, bk Bake) (map[string]Result, error) {
 	if progress == "" {
 		progress = "plain"
 	}
-	args := []string{"bake", "-f", BakeFile, "--metadata-file", meta.Name(), "--progress", progress}
+	args := append([]string{"bake", "--metadata-file", meta.Name(), "--progress", progress}, b.bakeArgs(bk)...)
+	cmd := b.command(ctx, args...)
+	cmd.Dir = bk.Root
+	out := bk.Output
+	if out == nil {
+		out = io.Discard
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", strings.Join(b.Command, " "), strings.Join(args, " "), err)
+	}
+	return readMetadata(meta.Name())
+}
+
+// bakeArgs are the bake flags and targets of bk: file, builder, push,
+// cache, variables, overrides.
+func (b *Builder) bakeArgs(bk Bake) []string {
+	args := []string{"-f", BakeFile}
 	if b.Name != "" {
 		args = append(args, "--builder", b.Name)
 	}
@@ -184,19 +201,7 @@ func (b *Builder) Run(ctx context.Context, bk Bake) (map[string]Result, error) {
 	for _, s := range bk.Set {
 		args = append(args, "--set", s)
 	}
-	args = append(args, bk.Targets...)
-
-	cmd := b.command(ctx, args...)
-	cmd.Dir = bk.Root
-	out := bk.Output
-	if out == nil {
-		out = io.Discard
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s %s: %w", strings.Join(b.Command, " "), strings.Join(args, " "), err)
-	}
-	return readMetadata(meta.Name())
+	return append(args, bk.Targets...)
 }
 
 func readMetadata(p string) (map[string]Result, error) {

@@ -89,22 +89,13 @@ type FixtureArchive struct {
 // FixtureRegistry; the archives' URLs are registry's (the lock is where an
 // archive's location is pinned).
 func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error) {
-	lock, err := ReadLock(root)
-	if err != nil {
-		return nil, err
-	}
 	specs, err := Specs(root)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for n := range lock.Packages {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	set, err := testbed.BuildFixtures(testbed.Options{Extra: names})
+	set, err := FixturePackages(root)
 	if err != nil {
-		return nil, fmt.Errorf("build fixtures: %w", err)
+		return nil, err
 	}
 	if err := testbed.PushFixtures(ctx, registry, set); err != nil {
 		return nil, err
@@ -138,6 +129,25 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 	return f, nil
 }
 
+// FixturePackages builds a fixture package for every package of the
+// checked-in lock (deterministic: the same digests every time).
+func FixturePackages(root string) (testbed.FixtureSet, error) {
+	lock, err := ReadLock(root)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for n := range lock.Packages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	set, err := testbed.BuildFixtures(testbed.Options{Extra: names})
+	if err != nil {
+		return nil, fmt.Errorf("build fixtures: %w", err)
+	}
+	return set, nil
+}
+
 // WriteLock writes the fixture lock into root's images/ at LockPath (root
 // may be another checkout of the repository) and returns the file's path.
 func (f *Fixtures) WriteLock(root string) (string, error) {
@@ -154,11 +164,15 @@ func (f *Fixtures) WriteLock(root string) (string, error) {
 	return file, os.WriteFile(file, append([]byte(header), data...), 0o644)
 }
 
-// PushMirror pushes the fixture packages to another registry or path
-// (mirror is a STAGEX_REGISTRY value, e.g. localhost:5001/mirror/stagex),
-// so that a build there reads the same digests from elsewhere.
-func (f *Fixtures) PushMirror(ctx context.Context, mirror string) error {
-	return testbed.PushFixturesUnder(ctx, mirror, f.Set)
+// PushFixtureMirror pushes the fixture packages of root's lock under mirror
+// (a STAGEX_REGISTRY value, e.g. localhost:5001/mirror/stagex): the same
+// digests as SetupFixtures pushes, somewhere else.
+func PushFixtureMirror(ctx context.Context, root, mirror string) error {
+	set, err := FixturePackages(root)
+	if err != nil {
+		return err
+	}
+	return testbed.PushFixturesUnder(ctx, mirror, set)
 }
 
 // PushArchive uploads an archive as a blob of <registry>/fixture-archives/
