@@ -8,8 +8,9 @@
 #
 # `make images` runs this file on your buildx builder, or on an embedded
 # BuildKit when you have none; `make demo` runs it offline against fixture
-# packages, overriding only STAGEX_LOCK and REGISTRY (and packing a locally
-# built frontend binary instead of compiling it in pallet-go).
+# packages, overriding only STAGEX_LOCK, STAGEX_REGISTRY and REGISTRY (and
+# packing a locally built frontend binary instead of compiling it in
+# pallet-go).
 #
 # Every spec starts with "# syntax=edp.buildth.ing/devfw-cicd/stagex-frontend:1".
 # The `contexts` entry of the images replaces that syntax image with the
