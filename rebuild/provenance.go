@@ -20,16 +20,45 @@ import (
 	provtypes "github.com/moby/buildkit/solver/llbsolver/provenance/types"
 )
 
-// Annotations BuildKit puts on an attestation manifest in an image index,
-// and the in-toto predicate types of its provenance.
+// Annotations BuildKit puts on an attestation manifest in an image index
+// and on its layers, and the in-toto predicate types of its provenance.
 const (
 	annotationRefType   = "vnd.docker.reference.type"
 	annotationRefDigest = "vnd.docker.reference.digest"
 	refTypeAttestation  = "attestation-manifest"
-	annotationPredicate = "in-toto.io/predicate-type"
+	// AnnotationPredicate names an attestation layer's in-toto predicate type.
+	AnnotationPredicate = "in-toto.io/predicate-type"
 	predicateSLSA1      = "https://slsa.dev/provenance/v1"
 	predicateSLSA02     = "https://slsa.dev/provenance/v0.2"
 )
+
+// ImageManifests returns an index's platform images, leaving out the
+// attestation manifests BuildKit adds: those for platform (os/arch[/variant]),
+// or all when platform is "".
+func ImageManifests(im *v1.IndexManifest, platform string) []v1.Descriptor {
+	var out []v1.Descriptor
+	for _, m := range im.Manifests {
+		if m.Annotations[annotationRefType] == refTypeAttestation || m.Platform == nil {
+			continue
+		}
+		if platform == "" || platformOf(m.Platform) == platform {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// AttestationManifests returns the attestation manifests of an index that
+// BuildKit made for the image manifest image.
+func AttestationManifests(im *v1.IndexManifest, image v1.Hash) []v1.Descriptor {
+	var out []v1.Descriptor
+	for _, m := range im.Manifests {
+		if m.Annotations[annotationRefType] == refTypeAttestation && m.Annotations[annotationRefDigest] == image.String() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
 
 // Published is one platform's image of a published index and what its
 // provenance says about how it was built.
@@ -80,15 +109,7 @@ func readPublished(ref name.Digest, platform string, opts ...remote.Option) (*Pu
 	if err != nil {
 		return nil, err
 	}
-	var images []v1.Descriptor
-	for _, m := range im.Manifests {
-		if m.Annotations[annotationRefType] == refTypeAttestation || m.Platform == nil {
-			continue
-		}
-		if platform == "" || platformOf(m.Platform) == platform {
-			images = append(images, m)
-		}
-	}
+	images := ImageManifests(im, platform)
 	switch {
 	case len(images) == 0 && platform != "":
 		return nil, fmt.Errorf("%s has no %s image", ref, platform)
@@ -105,10 +126,7 @@ func readPublished(ref name.Digest, platform string, opts ...remote.Option) (*Pu
 	if p.Image, err = idx.Image(p.Manifest); err != nil {
 		return nil, err
 	}
-	for _, m := range im.Manifests {
-		if m.Annotations[annotationRefType] != refTypeAttestation || m.Annotations[annotationRefDigest] != p.Manifest.String() {
-			continue
-		}
+	for _, m := range AttestationManifests(im, p.Manifest) {
 		att, err := idx.Image(m.Digest)
 		if err != nil {
 			return nil, err
@@ -122,7 +140,7 @@ func readPublished(ref name.Digest, platform string, opts ...remote.Option) (*Pu
 			return nil, err
 		}
 		for i, l := range am.Layers {
-			pt := l.Annotations[annotationPredicate]
+			pt := l.Annotations[AnnotationPredicate]
 			if pt != predicateSLSA1 && pt != predicateSLSA02 {
 				continue
 			}

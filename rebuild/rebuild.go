@@ -335,10 +335,8 @@ func layoutImage(dir, platform string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range iim.Manifests {
-		if m.Platform != nil && platformOf(m.Platform) == platform && m.Annotations[annotationRefType] != refTypeAttestation {
-			return inner.Image(m.Digest)
-		}
+	if ms := ImageManifests(iim, platform); len(ms) == 1 {
+		return inner.Image(ms[0].Digest)
 	}
-	return nil, fmt.Errorf("the rebuilt layout has no %s image", platform)
+	return nil, fmt.Errorf("the rebuilt layout has no single %s image", platform)
 }
