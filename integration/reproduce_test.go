@@ -83,6 +83,23 @@ func TestReproducibleImageSet(t *testing.T) {
 			t.Errorf("stagex rebuild output:\n%s", r.out)
 		}
 	})
+	t.Run("rebuild takes the frontend from the provenance", func(t *testing.T) {
+		// Build 2 went through buildctl with the frontend as a
+		// docker-image:// context: its provenance pins the frontend by
+		// digest, and records no git facts (--revision, --context).
+		head, err := exec.CommandContext(ctx, "git", "-C", two.Clone, "rev-parse", "HEAD").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := run(ctx, t, nil, stagex, "rebuild", "--source", two.Clone, "--addr", beds[1].BuildkitAddr,
+			"--revision", strings.TrimSpace(string(head)), "--context", imageset.SpecDir,
+			"--lock", filepath.Join(two.Clone, imageset.SpecDir, filepath.FromSlash(rep.Lock)), two.Refs["base-static"])
+		mustPass(t, r, "stagex rebuild of the buildctl image")
+		frontend, _, _ := strings.Cut(two.Refs[imageset.FrontendTarget], "@")
+		if !strings.Contains(r.out, "frontend:  "+frontend+"@sha256:") || !strings.Contains(r.out, "SAME") {
+			t.Errorf("stagex rebuild output (want the frontend %s from the provenance):\n%s", frontend, r.out)
+		}
+	})
 	t.Run("rebuild names a tampered lock", func(t *testing.T) {
 		data, err := os.ReadFile(lock)
 		if err != nil {

@@ -35,6 +35,9 @@ type Options struct {
 	Platform string // os/arch[/variant]; "" when the index holds one image
 	Source   string // a git checkout of the repository the image was built from
 	Revision string // the commit to take the spec and lock from; "" for the recorded one
+	// ContextDir is the build context's folder in the repository; "" for
+	// the recorded one (buildx records it; buildctl does not), else the root.
+	ContextDir string
 	Addr     string // the BuildKit to rebuild on (best another than the one that built it)
 	// Frontend is the frontend image to compose with when the provenance
 	// does not pin one (a frontend built in the same bake run is recorded
@@ -104,7 +107,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	ctxDir, err := checkout(ctx, o.Source, res.Revision, pub.Build.ContextDir, filepath.Join(work, "src"))
+	dir := o.ContextDir
+	if dir == "" {
+		dir = pub.Build.ContextDir
+	}
+	ctxDir, err := checkout(ctx, o.Source, res.Revision, dir, filepath.Join(work, "src"))
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 const rebuildUsage = `usage: stagex rebuild --source DIR --addr BUILDKIT [--frontend IMAGE@DIGEST] [--lock FILE]
-                      [--revision COMMIT] [--platform OS/ARCH] [--build-arg K=V]… IMAGE
+                      [--revision COMMIT] [--context DIR] [--platform OS/ARCH] [--build-arg K=V]… IMAGE
 
 Reads IMAGE's provenance (the spec file, the build args, the git revision, the
 frontend), builds that revision of DIR's spec and lock on BUILDKIT, and compares
@@ -29,6 +29,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&o.Frontend, "frontend", "", "frontend image, when the provenance pins none (one built in the same bake run)")
 	fs.StringVar(&o.Lock, "lock", "", "lock file instead of the one at the revision (a lock never committed, or a changed one)")
 	fs.StringVar(&o.Revision, "revision", "", "commit to take the spec and lock from (default: the recorded one)")
+	fs.StringVar(&o.ContextDir, "context", "", "the build context's folder in the repository (default: the recorded one, else the root)")
 	fs.StringVar(&o.Platform, "platform", "", "platform image of the index (default: its only one)")
 	var buildArgs listFlag
 	fs.Var(&buildArgs, "build-arg", "K=V overriding a recorded build arg (e.g. STAGEX_REGISTRY=<your mirror>); repeatable")
