@@ -38,7 +38,7 @@ type Options struct {
 	// ContextDir is the build context's folder in the repository; "" for
 	// the recorded one (buildx records it; buildctl does not), else the root.
 	ContextDir string
-	Addr     string // the BuildKit to rebuild on (best another than the one that built it)
+	Addr       string // the BuildKit to rebuild on (best another than the one that built it)
 	// Frontend is the frontend image to compose with when the provenance
 	// does not pin one (a frontend built in the same bake run is recorded
 	// only as an input): best by digest.
