@@ -83,6 +83,8 @@ func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, im
 			Ref:        pkg.Canonical,
 			Repository: repo,
 			Digest:     images[pkg.Ref].Digest.String(),
+			CPE:        pkg.CPE,
+			PURL:       pkg.PURL,
 			FromStageX: pkg.FromLock,
 			Role:       string(part.Mode),
 			Layers:     layers,

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"edp.buildth.ing/devfw-cicd/stagex/lock"
+
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 )
 
@@ -20,6 +22,11 @@ const (
 	ArgEpoch         = "SOURCE_DATE_EPOCH"
 	ArgVersion       = "VERSION"
 	ArgVCSLabels     = "STAGEX_VCS_LABELS"
+
+	ArgVerifySignatures = "STAGEX_VERIFY_SIGNATURES"
+	ArgLookaside        = "STAGEX_LOOKASIDE"
+	ArgSignedIdentity   = "STAGEX_SIGNED_IDENTITY"
+	ArgQuorum           = "STAGEX_SIGNATURE_QUORUM"
 )
 
 type buildArg struct {
@@ -33,6 +40,10 @@ var buildArgs = []buildArg{
 	{ArgEpoch, "0", "Unix time for the image's created time, history and generated files"},
 	{ArgVersion, "", "Value of the org.opencontainers.image.version label"},
 	{ArgVCSLabels, "0", "Set to 1 to write the org.opencontainers.image.source and .revision labels from the git facts buildx passes (the URL without credentials; a local path is refused); by default they are only in the provenance, so the clone does not change the image"},
+	{ArgVerifySignatures, "0", "Set to 1 to require, before composing, a quorum of StageX maintainer signatures on every package digest (keyring: build context " + ContextKeyring + "; signatures: " + ArgLookaside + " or build context " + ContextSignatures + ")"},
+	{ArgLookaside, "", "https:// base URL of the StageX signature lookaside, for " + ArgVerifySignatures},
+	{ArgSignedIdentity, "", "Repository prefix the signatures name (default: the lock's registry), for " + ArgVerifySignatures},
+	{ArgQuorum, "2", "Distinct keyring keys that must have signed each digest, for " + ArgVerifySignatures},
 }
 
 // Options are the parsed build arguments and frontend options.
@@ -48,6 +59,11 @@ type Options struct {
 	// provenance either way).
 	Revision string
 	Source   string
+
+	VerifySignatures bool
+	Lookaside        string // http(s) URL, or "" for the named context
+	SignedIdentity   string
+	Quorum           int
 }
 
 // parseOptions reads the options from the build arguments (without their
@@ -65,6 +81,9 @@ func parseOptions(args, opts map[string]string) (Options, error) {
 			return o, fmt.Errorf("build arg %s=%q: want 1 or 0", ArgAllowUnpinned, v)
 		}
 		o.AllowUnpinned = b
+	}
+	if err := parseSignatureOptions(args, &o); err != nil {
+		return o, err
 	}
 	if v := args[ArgEpoch]; v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
@@ -139,4 +158,29 @@ func outlineArgs() []outline.Arg {
 		out = append(out, outline.Arg{Name: a.name, Value: a.value, Description: a.description})
 	}
 	return out
+}
+
+// parseSignatureOptions reads the build-time signature check's options.
+// They are checked even when the check is off, so that a typo is not
+// silently ignored once it is turned on.
+func parseSignatureOptions(args map[string]string, o *Options) error {
+	o.Lookaside, o.SignedIdentity, o.Quorum = args[ArgLookaside], args[ArgSignedIdentity], lock.DefaultQuorum
+	if v := args[ArgVerifySignatures]; v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("build arg %s=%q: want 1 or 0", ArgVerifySignatures, v)
+		}
+		o.VerifySignatures = b
+	}
+	if v := o.Lookaside; v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+		return fmt.Errorf("build arg %s=%q: want an http(s):// URL; for a local copy pass it as build context %s", ArgLookaside, v, ContextSignatures)
+	}
+	if v := args[ArgQuorum]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("build arg %s=%q: want a whole number of keys, at least 1", ArgQuorum, v)
+		}
+		o.Quorum = n
+	}
+	return nil
 }

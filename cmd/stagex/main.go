@@ -33,6 +33,7 @@ const usage = `usage:
   stagex verify --threshold N --key PUB [--key PUB]… IMAGE
   stagex policy --threshold N --key PUB [--key PUB]… --image-pattern PATTERN… [--name NAME] [-o FILE]
   stagex rebuild --source DIR --addr BUILDKIT [--frontend IMAGE] [--lock FILE] IMAGE
+  stagex lock [verify|update] … (see stagex lock help)
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
         PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD)
@@ -41,6 +42,7 @@ verify  passes when at least N distinct keys signed exactly the image's digest
 policy  writes the Kyverno ClusterPolicy that requires the same N of the keys
 rebuild rebuilds IMAGE from its provenance and DIR's spec and lock at the recorded
         revision, and compares the digests (what a signer runs before signing)
+lock    writes, verifies or updates the StageX lock (stagex lock help)
 `
 
 // exitError carries an exit code; the message has been printed already
@@ -84,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPolicy(args[1:], stdout, stderr)
 	case "rebuild":
 		return runRebuild(ctx, args[1:], stdout, stderr)
+	case "lock":
+		return runLock(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

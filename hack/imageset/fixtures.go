@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -104,6 +105,27 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 	f := &Fixtures{Registry: registry, Mirror: registry + "/" + testbed.FixtureRepoPrefix, Set: set, Archives: map[string]FixtureArchive{}}
 	fl := testbed.NewLock(registry, set)
 	fl.Registry = FixtureRegistry
+	// The products file applies to the fixture lock's packages of the real
+	// lock as it does to the real lock, so the images built from fixtures
+	// carry CPEs and purls (with the fixtures' versions) for the scanners
+	// to match. The fixture-only packages (core-hello, pallet-tools) stand
+	// for no product.
+	products, err := ReadProducts(root)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := ReadLock(root)
+	if err != nil {
+		return nil, err
+	}
+	real := &spec.Lock{Packages: map[string]spec.LockPackage{}}
+	for n := range lock.Packages {
+		real.Packages[n] = fl.Packages[n]
+	}
+	if err := products.Apply(real); err != nil {
+		return nil, err
+	}
+	maps.Copy(fl.Packages, real.Packages)
 	fl.Archives = map[string]spec.LockArchive{}
 	for _, t := range Images {
 		for _, a := range specs[t].Archives {
