@@ -1,7 +1,9 @@
 package rebuild
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -120,5 +122,58 @@ func TestCompare(t *testing.T) {
 	}
 	if !missing {
 		t.Errorf("a missing layer is not named: %v", d)
+	}
+}
+
+// TestCheckoutAndLock: the spec comes from the revision's git objects (a
+// file that was never committed is not there), an uncommitted lock must be
+// named with --lock, and a revision the checkout lacks says to fetch it.
+func TestCheckoutAndLock(t *testing.T) {
+	ctx := context.Background()
+	repo := t.TempDir()
+	gitRun := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.test"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	gitRun("init", "-q")
+	for name, content := range map[string]string{"images/base.yaml": "committed\n", "images/.fixtures/f.lock.yaml": "untracked\n"} {
+		p := filepath.Join(repo, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gitRun("add", "images/base.yaml")
+	gitRun("commit", "-q", "-m", "spec")
+	rev := gitRun("rev-parse", "HEAD")
+	if err := os.WriteFile(filepath.Join(repo, "images", "base.yaml"), []byte("changed in the work tree\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	dir, err := checkout(ctx, repo, rev, "images", filepath.Join(t.TempDir(), "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "base.yaml")); err != nil || string(b) != "committed\n" {
+		t.Errorf("base.yaml = %q, %v; want the committed content", b, err)
+	}
+	args := map[string]string{"STAGEX_LOCK": ".fixtures/f.lock.yaml"}
+	if err := placeLock(dir, "base.yaml", "", args); err == nil || !strings.Contains(err.Error(), "--lock") {
+		t.Errorf("an uncommitted lock without --lock: %v", err)
+	}
+	if err := placeLock(dir, "base.yaml", filepath.Join(repo, "images", ".fixtures", "f.lock.yaml"), args); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, args["STAGEX_LOCK"])); err != nil || string(b) != "untracked\n" {
+		t.Errorf("--lock: STAGEX_LOCK=%s holds %q, %v", args["STAGEX_LOCK"], b, err)
+	}
+	if _, err := checkout(ctx, repo, strings.Repeat("0", 40), "images", t.TempDir()); err == nil || !strings.Contains(err.Error(), "fetch") {
+		t.Errorf("a revision the checkout lacks: %v", err)
 	}
 }
