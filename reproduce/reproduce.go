@@ -197,7 +197,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		two.Clone, bed.Name, bed.BuildkitAddr, two.StagexRegistry, time.Since(ended).Round(time.Second))
 	start = time.Now()
 	var ctlOut bytes.Buffer
-	bc := &imageset.Buildctl{Path: o.Buildctl, Addr: bed.BuildkitAddr, Root: two.Clone, Push: true, NoCache: true, Output: &ctlOut}
+	bc := &Buildctl{Path: o.Buildctl, Addr: bed.BuildkitAddr, Root: two.Clone, Push: true, NoCache: true, Output: &ctlOut}
 	results, err := bc.Run(ctx, targets)
 	if err != nil {
 		return rep, fmt.Errorf("%w\n%s", err, tail(ctlOut.String(), 40))

@@ -247,3 +247,36 @@ func PrebuiltFrontend(root, dir string) ([]string, error) {
 		FrontendTarget + ".dockerfile=" + filepath.Join(root, "Dockerfile"),
 	}, nil
 }
+
+// Target is one bake target as `buildx bake --print` resolves it.
+type Target struct {
+	Context    string              `json:"context"`
+	Dockerfile string              `json:"dockerfile"`
+	Target     string              `json:"target"`
+	Args       map[string]*string  `json:"args"`
+	Contexts   map[string]string   `json:"contexts"`
+	Tags       []string            `json:"tags"`
+	Platforms  []string            `json:"platforms"`
+	Attest     []map[string]string `json:"attest"`
+	Output     []map[string]string `json:"output"`
+}
+
+// Print returns the targets of a bake run as `buildx bake --print`
+// resolves them (variables and overrides applied), by name.
+func (b *Builder) Print(ctx context.Context, bk Bake) (map[string]Target, error) {
+	cmd := b.command(ctx, append([]string{"bake", "--print"}, b.bakeArgs(bk)...)...)
+	cmd.Dir = bk.Root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("buildx bake --print: %w\n%s", err, stderr.String())
+	}
+	var def struct {
+		Target map[string]Target `json:"target"`
+	}
+	if err := json.Unmarshal(out, &def); err != nil {
+		return nil, fmt.Errorf("buildx bake --print: %w", err)
+	}
+	return def.Target, nil
+}

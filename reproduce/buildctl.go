@@ -1,7 +1,6 @@
-package imageset
+package reproduce
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -13,40 +12,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
 )
-
-// Target is one bake target as `buildx bake --print` resolves it.
-type Target struct {
-	Context    string              `json:"context"`
-	Dockerfile string              `json:"dockerfile"`
-	Target     string              `json:"target"`
-	Args       map[string]*string  `json:"args"`
-	Contexts   map[string]string   `json:"contexts"`
-	Tags       []string            `json:"tags"`
-	Platforms  []string            `json:"platforms"`
-	Attest     []map[string]string `json:"attest"`
-	Output     []map[string]string `json:"output"`
-}
-
-// Print returns the targets of a bake run as `buildx bake --print`
-// resolves them (variables and overrides applied), by name.
-func (b *Builder) Print(ctx context.Context, bk Bake) (map[string]Target, error) {
-	cmd := b.command(ctx, append([]string{"bake", "--print"}, b.bakeArgs(bk)...)...)
-	cmd.Dir = bk.Root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("buildx bake --print: %w\n%s", err, stderr.String())
-	}
-	var def struct {
-		Target map[string]Target `json:"target"`
-	}
-	if err := json.Unmarshal(out, &def); err != nil {
-		return nil, fmt.Errorf("buildx bake --print: %w", err)
-	}
-	return def.Target, nil
-}
 
 // Buildctl builds bake targets with buildctl instead of buildx: each target
 // as `buildx bake --print` resolved it, translated flag by flag, so both
@@ -64,8 +32,8 @@ type Buildctl struct {
 
 // Run builds the targets, each target named in another's contexts
 // ("target:<name>") first, and returns the results like a bake run's.
-func (c *Buildctl) Run(ctx context.Context, targets map[string]Target) (map[string]Result, error) {
-	out := map[string]Result{}
+func (c *Buildctl) Run(ctx context.Context, targets map[string]imageset.Target) (map[string]imageset.Result, error) {
+	out := map[string]imageset.Result{}
 	var build func(name string, seen map[string]bool) error
 	build = func(name string, seen map[string]bool) error {
 		if _, done := out[name]; done {
@@ -102,14 +70,14 @@ func (c *Buildctl) Run(ctx context.Context, targets map[string]Target) (map[stri
 }
 
 // build runs buildctl for one target; built holds the targets it may name.
-func (c *Buildctl) build(ctx context.Context, name string, t Target, built map[string]Result) (Result, error) {
+func (c *Buildctl) build(ctx context.Context, name string, t imageset.Target, built map[string]imageset.Result) (imageset.Result, error) {
 	args, err := c.args(t, built)
 	if err != nil {
-		return Result{}, fmt.Errorf("bake target %s: %w", name, err)
+		return imageset.Result{}, fmt.Errorf("bake target %s: %w", name, err)
 	}
 	meta, err := os.CreateTemp("", "stagex-buildctl-metadata-*.json")
 	if err != nil {
-		return Result{}, err
+		return imageset.Result{}, err
 	}
 	meta.Close()
 	defer os.Remove(meta.Name())
@@ -122,20 +90,20 @@ func (c *Buildctl) build(ctx context.Context, name string, t Target, built map[s
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		return Result{}, fmt.Errorf("buildctl build (target %s) %s: %w", name, strings.Join(args, " "), err)
+		return imageset.Result{}, fmt.Errorf("buildctl build (target %s) %s: %w", name, strings.Join(args, " "), err)
 	}
 	data, err := os.ReadFile(meta.Name())
 	if err != nil {
-		return Result{}, err
+		return imageset.Result{}, err
 	}
 	var m struct {
 		Digest string `json:"containerimage.digest"`
 		Name   string `json:"image.name"`
 	}
 	if err := json.Unmarshal(data, &m); err != nil || m.Digest == "" {
-		return Result{}, fmt.Errorf("buildctl (target %s) reported no image digest: %s", name, data)
+		return imageset.Result{}, fmt.Errorf("buildctl (target %s) reported no image digest: %s", name, data)
 	}
-	r := Result{Target: name, Digest: m.Digest, Raw: data}
+	r := imageset.Result{Target: name, Digest: m.Digest, Raw: data}
 	if m.Name != "" {
 		r.Names = strings.Split(m.Name, ",")
 	}
@@ -143,7 +111,7 @@ func (c *Buildctl) build(ctx context.Context, name string, t Target, built map[s
 }
 
 // args translates a target into buildctl build flags.
-func (c *Buildctl) args(t Target, built map[string]Result) ([]string, error) {
+func (c *Buildctl) args(t imageset.Target, built map[string]imageset.Result) ([]string, error) {
 	abs := func(p string) string {
 		if filepath.IsAbs(p) {
 			return p
