@@ -5,6 +5,7 @@
 //	stagex verify --threshold N --key k1.pub --key k2.pub … IMAGE
 //	stagex policy --threshold N --key k1.pub … --image-pattern PATTERN [-o FILE]
 //	stagex check  [--format table|json] [--spec SPEC] IMAGE
+//	stagex rebuild --source DIR --addr BUILDKIT IMAGE
 //
 // Signatures are cosign's key-based format (see package signing), so
 // `cosign verify --key` and Kyverno read them.
@@ -33,6 +34,7 @@ const usage = `usage:
   stagex verify --threshold N --key PUB [--key PUB]… IMAGE
   stagex policy --threshold N --key PUB [--key PUB]… --image-pattern PATTERN… [--name NAME] [-o FILE]
   stagex check  [--format table|json] [--spec SPEC] [--no-shell] [--platform P] IMAGE
+  stagex rebuild --source DIR --addr BUILDKIT [--frontend IMAGE] [--lock FILE] IMAGE
   stagex lock [verify|update] … (see stagex lock help)
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
@@ -43,6 +45,8 @@ policy  writes the Kyverno ClusterPolicy that requires the same N of the keys
 check   checks that an image can run: ELF closure, layer efficiency, hygiene
         (IMAGE: a registry reference, oci:DIR[:REF], oci-archive:FILE[:REF] or
         docker-archive:FILE; see stagex check -h)
+rebuild rebuilds IMAGE from its provenance and DIR's spec and lock at the recorded
+        revision, and compares the digests (what a signer runs before signing)
 lock    writes, verifies or updates the StageX lock (stagex lock help)
 `
 
@@ -87,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPolicy(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, args[1:], stdout, stderr)
+	case "rebuild":
+		return runRebuild(ctx, args[1:], stdout, stderr)
 	case "lock":
 		return runLock(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
