@@ -135,8 +135,8 @@ func readSignatureLayer(img v1.Image, desc v1.Descriptor) ([]byte, []byte, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("signature annotation is not base64: %w", err)
 	}
-	if desc.Size > maxPayloadSize {
-		return nil, nil, fmt.Errorf("payload of %d bytes is too large", desc.Size)
+	if desc.Size <= 0 || desc.Size > maxPayloadSize {
+		return nil, nil, fmt.Errorf("payload size %d is outside 1..%d bytes: refused", desc.Size, maxPayloadSize)
 	}
 	l, err := img.LayerByDigest(desc.Digest)
 	if err != nil {
@@ -148,11 +148,24 @@ func readSignatureLayer(img v1.Image, desc v1.Descriptor) ([]byte, []byte, error
 		return nil, nil, fmt.Errorf("fetching payload %s: %w", desc.Digest, err)
 	}
 	defer rc.Close()
-	p, err := io.ReadAll(io.LimitReader(rc, maxPayloadSize+1))
+	p, err := readAtMost(rc, maxPayloadSize, "payload "+desc.Digest.String())
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading payload %s: %w", desc.Digest, err)
+		return nil, nil, err
 	}
 	return p, sig, nil
+}
+
+// readAtMost reads r to its end, or fails when it holds more than max
+// bytes: a blob is never cut short and then taken for whole.
+func readAtMost(r io.Reader, max int64, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes: refused", what, max)
+	}
+	return b, nil
 }
 
 // parsePayload decodes a simple-signing payload strictly enough to trust

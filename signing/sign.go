@@ -43,7 +43,7 @@ func Payload(d name.Digest) ([]byte, error) {
 // tag, keeping every signature already there. It refuses a digest the
 // registry does not hold.
 func Sign(ctx context.Context, d name.Digest, key *PrivateKey, opts ...remote.Option) (*SignResult, error) {
-	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
+	opts = withLimits(ctx, opts)
 	if _, err := remote.Head(d, opts...); err != nil {
 		return nil, registryError("looking up", d, err)
 	}

@@ -104,7 +104,7 @@ func Verify(ctx context.Context, image string, p Policy, opts ...remote.Option) 
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
+	opts = withLimits(ctx, opts)
 	ref, err := name.ParseReference(image)
 	if err != nil {
 		return nil, err
@@ -176,7 +176,7 @@ func Verify(ctx context.Context, image string, p Policy, opts ...remote.Option) 
 	if r.Tag != "" {
 		// Explain a tag that moved: which other digests of the repository
 		// did these keys sign? Best effort; the verdict is already "fail".
-		r.SignedElsewhere = signedElsewhere(r.Digest, p.Keys, opts)
+		r.SignedElsewhere = signedElsewhere(ctx, r.Digest, p.Keys, opts)
 	}
 	return r, &ThresholdError{Report: r}
 }
@@ -192,8 +192,13 @@ func signerOf(keys []*PublicKey, s storedSignature) *PublicKey {
 }
 
 // signedElsewhere lists the other digests in d's repository that the keys
-// signed (their signature tags name them), with the keys that did.
-func signedElsewhere(d name.Digest, keys []*PublicKey, opts []remote.Option) map[string][]string {
+// signed (their signature tags name them), with the keys that did. It is
+// bounded in time (limits.Explain) and in tags scanned: a repository with
+// many tags or a slow registry only shortens the explanation.
+func signedElsewhere(ctx context.Context, d name.Digest, keys []*PublicKey, opts []remote.Option) map[string][]string {
+	ctx, cancel := context.WithTimeout(ctx, limits.Explain)
+	defer cancel()
+	opts = append(opts, remote.WithContext(ctx))
 	tags, err := remote.List(d.Context(), opts...)
 	if err != nil {
 		return nil
@@ -201,6 +206,9 @@ func signedElsewhere(d name.Digest, keys []*PublicKey, opts []remote.Option) map
 	out := map[string][]string{}
 	scanned := 0
 	for _, t := range tags {
+		if ctx.Err() != nil {
+			break
+		}
 		hexPart, ok := strings.CutSuffix(t, SignatureTagSuffix)
 		if !ok || !strings.HasPrefix(hexPart, "sha256-") {
 			continue

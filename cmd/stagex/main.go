@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/admission"
 	"edp.buildth.ing/devfw-cicd/stagex/signing"
@@ -114,6 +115,28 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// defaultTimeout bounds a whole sign or verify run; package signing bounds
+// each registry request and each answer's size on top of it.
+const defaultTimeout = 10 * time.Minute
+
+// timeoutFlag adds --timeout to fs.
+func timeoutFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("timeout", defaultTimeout, "give up after this long (all registry requests together)")
+}
+
+// withTimeout bounds ctx by d, with an error that names the flag.
+func withTimeout(ctx context.Context, cmd string, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, fmt.Errorf("stagex %s: gave up after %s (--timeout)", cmd, d))
+}
+
+// timedOut replaces a deadline error with its cause.
+func timedOut(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: %v", context.Cause(ctx), err)
+	}
+	return err
+}
+
 func remoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
 }
@@ -121,6 +144,7 @@ func remoteOptions(ctx context.Context) []remote.Option {
 func runSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sign", stderr)
 	keyPath := fs.String("key", "", "private key: PEM (PKCS#8 or EC) or a cosign key (password in COSIGN_PASSWORD)")
+	timeout := timeoutFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -140,9 +164,11 @@ func runSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("%s: %w", *keyPath, err)
 	}
+	ctx, cancel := withTimeout(ctx, "sign", *timeout)
+	defer cancel()
 	res, err := signing.Sign(ctx, d, key, remoteOptions(ctx)...)
 	if err != nil {
-		return err
+		return timedOut(ctx, err)
 	}
 	if res.AlreadySigned {
 		fmt.Fprintf(stdout, "%s: already signed by %s (%s); nothing written\n", d, *keyPath, key.Fingerprint)
@@ -170,6 +196,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	threshold := fs.Int("threshold", 0, "N: how many distinct keys must have signed")
 	var keyPaths listFlag
 	fs.Var(&keyPaths, "key", "trusted public key (PEM); repeat for each of the M keys")
+	timeout := timeoutFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -185,12 +212,14 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := policy.Check(); err != nil {
 		return err
 	}
+	ctx, cancel := withTimeout(ctx, "verify", *timeout)
+	defer cancel()
 	r, err := signing.Verify(ctx, pos[0], policy, remoteOptions(ctx)...)
 	if r != nil {
 		printReport(stdout, r)
 	}
 	if err != nil {
-		return fmt.Errorf("verification failed: %w", err)
+		return fmt.Errorf("verification failed: %w", timedOut(ctx, err))
 	}
 	return nil
 }

@@ -4,10 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // policyFile is the checked-in Kyverno policy, relative to the repository.
@@ -135,4 +142,61 @@ func TestVerifyRefusesBadPolicies(t *testing.T) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
 		}
 	}
+}
+
+// TestTimeoutFlag: a registry that accepts the connection and never
+// answers. sign and verify give up at --timeout and say so; without a
+// bound they waited forever.
+func TestTimeoutFlag(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := filepath.Join(t.TempDir(), "k.key")
+	if err := os.WriteFile(priv, testPrivateKeyPEM(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	img := l.Addr().String() + "/x/y@sha256:" + strings.Repeat("a", 64)
+	for _, args := range [][]string{
+		{"verify", "--timeout", "500ms", "--threshold", "1", "--key", filepath.Join(root, "policy/keys/signer-1.pub"), img},
+		{"sign", "--timeout", "500ms", "--key", priv, img},
+	} {
+		start := time.Now()
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "gave up after 500ms (--timeout)") {
+			t.Errorf("%s: err = %v, want the --timeout error", args[0], err)
+		}
+		if el := time.Since(start); el > 5*time.Second {
+			t.Errorf("%s took %s with --timeout 500ms", args[0], el)
+		}
+	}
+}
+
+// testPrivateKeyPEM is a fresh PKCS#8 ECDSA key.
+func testPrivateKeyPEM(t *testing.T) []byte {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
