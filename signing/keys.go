@@ -64,6 +64,7 @@ func EnvPassword() ([]byte, error) {
 // PrivateKey is a loaded signing key.
 type PrivateKey struct {
 	signer signature.SignerVerifier
+	pub    crypto.PublicKey
 	// Fingerprint is sha256:<hex> of the public key's PKIX DER form.
 	Fingerprint string
 }
@@ -125,7 +126,7 @@ func LoadPrivateKey(pemBytes []byte, pass PasswordFunc) (*PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &PrivateKey{signer: sv, Fingerprint: fp}, nil
+	return &PrivateKey{signer: sv, pub: signer.Public(), Fingerprint: fp}, nil
 }
 
 // PublicKey is a loaded verification key.
@@ -245,6 +246,11 @@ func fingerprint(pub crypto.PublicKey) (string, error) {
 	}
 	sum := sha256.Sum256(der)
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// public is the public half as a verification key.
+func (k *PrivateKey) public() *PublicKey {
+	return &PublicKey{Name: k.Fingerprint, Fingerprint: k.Fingerprint, signer: signerID(k.pub, k.Fingerprint), pub: k.pub, verifier: k.signer}
 }
 
 // PublicKeyPEM returns the public half of a private key as PEM, the form

@@ -97,7 +97,7 @@ func TestVerifyTricklingRegistry(t *testing.T) {
 	})
 	k1, p1 := keyPair(t, "k1.pub")
 	d := pushRandom(t, host, "app")
-	if _, err := Sign(context.Background(), d, k1); err != nil {
+	if _, err := Sign(context.Background(), d, k1, FormatLegacy); err != nil {
 		t.Fatal(err)
 	}
 	a.on.Store(true)
@@ -125,7 +125,7 @@ func TestVerifyOversizedManifest(t *testing.T) {
 	})
 	k1, p1 := keyPair(t, "k1.pub")
 	d := pushRandom(t, host, "app")
-	if _, err := Sign(context.Background(), d, k1); err != nil {
+	if _, err := Sign(context.Background(), d, k1, FormatLegacy); err != nil {
 		t.Fatal(err)
 	}
 	tag, err := SignatureTag(d)
@@ -187,7 +187,7 @@ func TestSignedElsewhereBounded(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		d := pushRandom(t, host, "app")
 		repo = d.Context().String()
-		if _, err := Sign(context.Background(), d, k1); err != nil {
+		if _, err := Sign(context.Background(), d, k1, FormatLegacy); err != nil {
 			t.Fatal(err)
 		}
 	}

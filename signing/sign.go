@@ -23,11 +23,15 @@ const writeAttempts = 5
 
 // SignResult tells what Sign did.
 type SignResult struct {
-	// Tag is the signature tag, <repo>:sha256-<hex>.sig.
-	Tag name.Tag
-	// Manifest is the digest of the signature image after the write.
+	Format Format
+	// Where is where the signature is: the signature tag
+	// <repo>:sha256-<hex>.sig (legacy), or the repository holding the
+	// bundle referrer.
+	Where string
+	// Manifest is the digest of the signature image after the write
+	// (legacy), or of the bundle referrer.
 	Manifest v1.Hash
-	// Signatures is how many signatures the tag holds now.
+	// Signatures is how many signatures of this format the digest has now.
 	Signatures int
 	// AlreadySigned is true when this key had signed the digest already;
 	// nothing was written.
@@ -39,14 +43,86 @@ func Payload(d name.Digest) ([]byte, error) {
 	return json.Marshal(payload.Cosign{Image: d})
 }
 
-// Sign signs the digest d with key and adds the signature to d's signature
-// tag, keeping every signature already there. It refuses a digest the
-// registry does not hold.
-func Sign(ctx context.Context, d name.Digest, key *PrivateKey, opts ...remote.Option) (*SignResult, error) {
+// Sign signs the digest d with key in format f, keeping every signature
+// already there: a legacy signature is added to d's signature tag, a bundle
+// is attached as a referrer of d. It refuses a digest the registry does not
+// hold, and writes nothing when key has signed d in that format already.
+func Sign(ctx context.Context, d name.Digest, key *PrivateKey, f Format, opts ...remote.Option) (*SignResult, error) {
 	opts = withLimits(ctx, opts)
-	if _, err := remote.Head(d, opts...); err != nil {
+	desc, err := remote.Head(d, opts...)
+	if err != nil {
 		return nil, registryError("looking up", d, err)
 	}
+	switch f {
+	case FormatLegacy:
+		return signLegacy(d, key, opts)
+	case FormatBundle:
+		statement, err := Statement(d, SignPredicateType, nil)
+		if err != nil {
+			return nil, err
+		}
+		return attachBundle(ctx, d, *desc, key, SignPredicateType, statement, maxPayloadSize, opts)
+	}
+	return nil, fmt.Errorf("unknown signature format %q", f)
+}
+
+// attachBundle signs statement (about d, of predicateType) with key and
+// attaches the bundle as a referrer of d, unless a bundle of that type by
+// key is there already. It reads the referrers back: a registry without
+// the referrers API keeps them in one index tag, which a concurrent writer
+// can overwrite.
+func attachBundle(ctx context.Context, d name.Digest, subject v1.Descriptor, key *PrivateKey, predicateType string,
+	statement []byte, maxSize int64, opts []remote.Option) (*SignResult, error) {
+	pub := key.public()
+	digest, err := sha256Bytes(d)
+	if err != nil {
+		return nil, err
+	}
+	find := func() (*SignResult, []storedBundle, error) {
+		bundles, err := fetchBundles(d, predicateType, maxSize, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, b := range bundles {
+			if b.err != nil {
+				continue
+			}
+			if _, err := verifyWithKey(b.bundle, pub, digest); err == nil {
+				return &SignResult{Format: FormatBundle, Where: d.Context().String(), Manifest: b.manifest, Signatures: len(bundles)}, bundles, nil
+			}
+		}
+		return nil, bundles, nil
+	}
+	if res, _, err := find(); err != nil || res != nil {
+		if res != nil {
+			res.AlreadySigned = true
+		}
+		return res, err
+	}
+	bundleJSON, err := signStatement(ctx, statement, key)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 1; attempt <= writeAttempts; attempt++ {
+		h, err := writeBundle(d, subject, bundleJSON, predicateType, opts)
+		if err != nil {
+			return nil, err
+		}
+		_, bundles, err := find()
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bundles {
+			if b.manifest == h {
+				return &SignResult{Format: FormatBundle, Where: d.Context().String(), Manifest: h, Signatures: len(bundles)}, nil
+			}
+		}
+	}
+	return nil, errors.New("the referrers of the digest kept changing under concurrent writers; try again")
+}
+
+// signLegacy adds a legacy signature by key to d's signature tag.
+func signLegacy(d name.Digest, key *PrivateKey, opts []remote.Option) (*SignResult, error) {
 	p, err := Payload(d)
 	if err != nil {
 		return nil, err
@@ -83,7 +159,7 @@ func Sign(ctx context.Context, d name.Digest, key *PrivateKey, opts ...remote.Op
 				if err != nil {
 					return nil, err
 				}
-				return &SignResult{Tag: tag, Manifest: h, Signatures: n, AlreadySigned: true}, nil
+				return &SignResult{Format: FormatLegacy, Where: tag.String(), Manifest: h, Signatures: n, AlreadySigned: true}, nil
 			}
 		}
 		img, err := mutate.Append(base, add)
@@ -114,7 +190,7 @@ func Sign(ctx context.Context, d name.Digest, key *PrivateKey, opts ...remote.Op
 				if err != nil {
 					return nil, err
 				}
-				return &SignResult{Tag: tag, Manifest: h, Signatures: len(m.Layers)}, nil
+				return &SignResult{Format: FormatLegacy, Where: tag.String(), Manifest: h, Signatures: len(m.Layers)}, nil
 			}
 		}
 	}

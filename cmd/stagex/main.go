@@ -144,10 +144,15 @@ func remoteOptions(ctx context.Context) []remote.Option {
 func runSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sign", stderr)
 	keyPath := fs.String("key", "", "private key: PEM (PKCS#8 or EC) or a cosign key (password in COSIGN_PASSWORD)")
+	formatName := fs.String("format", string(signing.FormatBundle), "bundle (a Sigstore bundle attached as a referrer, what cosign v3 writes) or legacy (the .sig tag)")
 	timeout := timeoutFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	format, err := signing.ParseFormat(*formatName)
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
 	}
 	if *keyPath == "" || len(pos) != 1 {
 		return &exitError{code: 2, msg: "sign needs --key and exactly one IMAGE@sha256:DIGEST"}
@@ -166,17 +171,22 @@ func runSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	ctx, cancel := withTimeout(ctx, "sign", *timeout)
 	defer cancel()
-	res, err := signing.Sign(ctx, d, key, remoteOptions(ctx)...)
+	res, err := signing.Sign(ctx, d, key, format, remoteOptions(ctx)...)
 	if err != nil {
 		return timedOut(ctx, err)
 	}
-	if res.AlreadySigned {
-		fmt.Fprintf(stdout, "%s: already signed by %s (%s); nothing written\n", d, *keyPath, key.Fingerprint)
-		return nil
-	}
-	fmt.Fprintf(stdout, "%s: signed by %s (%s)\n", d, *keyPath, key.Fingerprint)
-	fmt.Fprintf(stdout, "signatures: %s@%s (%d in all)\n", res.Tag, res.Manifest, res.Signatures)
+	printSignResult(stdout, d, *keyPath, key, res)
 	return nil
+}
+
+// printSignResult says what sign (or attest) wrote.
+func printSignResult(w io.Writer, d name.Digest, keyPath string, key *signing.PrivateKey, res *signing.SignResult) {
+	if res.AlreadySigned {
+		fmt.Fprintf(w, "%s: already signed by %s (%s) in the %s format; nothing written\n", d, keyPath, key.Fingerprint, res.Format)
+		return
+	}
+	fmt.Fprintf(w, "%s: signed by %s (%s)\n", d, keyPath, key.Fingerprint)
+	fmt.Fprintf(w, "%s: %s@%s (%d in all)\n", res.Format, res.Where, res.Manifest, res.Signatures)
 }
 
 func loadKeys(paths []string) ([]*signing.PublicKey, error) {
@@ -196,19 +206,23 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	threshold := fs.Int("threshold", 0, "N: how many distinct keys must have signed")
 	var keyPaths listFlag
 	fs.Var(&keyPaths, "key", "trusted public key (PEM); repeat for each of the M keys")
+	ids := identityFlags(fs)
 	timeout := timeoutFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || len(keyPaths) == 0 || *threshold == 0 {
-		return &exitError{code: 2, msg: "verify needs --threshold N, at least one --key and exactly one IMAGE"}
+	if len(pos) != 1 || len(keyPaths)+ids.count() == 0 || *threshold == 0 {
+		return &exitError{code: 2, msg: "verify needs --threshold N, at least one --key or --identity, and exactly one IMAGE"}
 	}
 	keys, err := loadKeys(keyPaths)
 	if err != nil {
 		return err
 	}
 	policy := signing.Policy{Threshold: *threshold, Keys: keys}
+	if err := ids.load(&policy); err != nil {
+		return err
+	}
 	if err := policy.Check(); err != nil {
 		return err
 	}
@@ -230,20 +244,66 @@ func printReport(w io.Writer, r *signing.Report) {
 	} else {
 		fmt.Fprintf(w, "image: %s\n", r.Digest)
 	}
-	fmt.Fprintf(w, "signatures: %d in %s\n", r.Signatures, r.SignatureTag)
-	for _, k := range r.Matched {
-		fmt.Fprintf(w, "  match     %s (%s)\n", k.Name, k.Fingerprint)
+	fmt.Fprintf(w, "signatures: %d in %s, %d Sigstore bundles among its referrers\n", r.Signatures, r.SignatureTag, r.Bundles)
+	for _, s := range r.Matched {
+		fmt.Fprintf(w, "  match     %s (%s)\n", s.Name(), s.Detail())
 	}
-	for _, k := range r.Unmatched {
-		fmt.Fprintf(w, "  no match  %s (%s)\n", k.Name, k.Fingerprint)
+	for _, s := range r.Unmatched {
+		fmt.Fprintf(w, "  no match  %s (%s)\n", s.Name(), s.Detail())
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  ignored   %s\n", p)
 	}
 	if r.Passed() {
-		fmt.Fprintf(w, "verified: %d of %d keys signed %s (threshold %d)\n",
+		fmt.Fprintf(w, "verified: %d of %d signers signed %s (threshold %d)\n",
 			len(r.Matched), len(r.Matched)+len(r.Unmatched), r.Digest.DigestStr(), r.Threshold)
 	}
+}
+
+// identityOptions are the keyless signers of verify and policy.
+type identityOptions struct {
+	exact, regexps listFlag
+	trustedRoot    *string
+	ignoreTlog     *bool
+}
+
+func identityFlags(fs *flag.FlagSet) *identityOptions {
+	o := &identityOptions{}
+	fs.Var(&o.exact, "identity", "keyless signer SUBJECT@ISSUER (certificate SAN and OIDC issuer); repeat for each")
+	fs.Var(&o.regexps, "identity-regexp", "keyless signer SUBJECT_REGEXP@ISSUER_REGEXP, each matched whole; repeat for each")
+	o.trustedRoot = fs.String("trusted-root", "", "Sigstore trusted_root.json the identities' certificates chain to (required with --identity)")
+	o.ignoreTlog = fs.Bool("insecure-ignore-tlog", false, "do not require transparency-log entries for identity signatures (offline only: certificates are then checked at the current time)")
+	return o
+}
+
+func (o *identityOptions) count() int { return len(o.exact) + len(o.regexps) }
+
+// load parses the identities and the trusted root into p.
+func (o *identityOptions) load(p *signing.Policy) error {
+	for _, l := range []struct {
+		vals   []string
+		regexp bool
+	}{{o.exact, false}, {o.regexps, true}} {
+		for _, v := range l.vals {
+			id, err := signing.ParseIdentity(v, l.regexp)
+			if err != nil {
+				return err
+			}
+			p.Identities = append(p.Identities, id)
+		}
+	}
+	if *o.trustedRoot != "" {
+		if o.count() == 0 {
+			return &exitError{code: 2, msg: "--trusted-root is for --identity signers; none given"}
+		}
+		tr, err := signing.LoadTrustedRoot(*o.trustedRoot)
+		if err != nil {
+			return err
+		}
+		p.TrustedRoot = tr
+	}
+	p.IgnoreTlog = *o.ignoreTlog
+	return nil
 }
 
 func runPolicy(args []string, stdout, stderr io.Writer) error {
