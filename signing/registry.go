@@ -89,14 +89,21 @@ func fetchSignatures(d name.Digest, opts []remote.Option) (v1.Image, name.Tag, e
 	if err != nil {
 		return nil, tag, err
 	}
+	img, err := fetchTag(tag, opts)
+	return img, tag, err
+}
+
+// fetchTag returns the image of a legacy signature or attestation tag, or
+// nil when there is none.
+func fetchTag(tag name.Tag, opts []remote.Option) (v1.Image, error) {
 	img, err := remote.Image(tag, opts...)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, tag, nil
+			return nil, nil
 		}
-		return nil, tag, registryError("reading the signatures", tag, err)
+		return nil, registryError("reading", tag, err)
 	}
-	return img, tag, nil
+	return img, nil
 }
 
 // storedSignature is one layer of a signature image.

@@ -136,42 +136,72 @@ func signLegacy(d name.Digest, key *PrivateKey, opts []remote.Option) (*SignResu
 	if err != nil {
 		return nil, err
 	}
-	sigB64 := base64.StdEncoding.EncodeToString(sig)
-	add := mutate.Addendum{
-		Layer:       layer,
-		Annotations: map[string]string{SignatureAnnotation: sigB64},
+	tag, err := SignatureTag(d)
+	if err != nil {
+		return nil, err
 	}
+	sigB64 := base64.StdEncoding.EncodeToString(sig)
+	return appendLegacy(legacyEntry{
+		tag: tag,
+		add: mutate.Addendum{Layer: layer, Annotations: map[string]string{SignatureAnnotation: sigB64}},
+		has: func(img v1.Image) (bool, error) { return signedBy(img, d, key) },
+		// Every signer of d signs the same payload, so the layer digest
+		// is the same for all of them: only the signature tells ours.
+		ours: func(l v1.Descriptor) bool {
+			return l.Digest == layerDigest && l.Annotations[SignatureAnnotation] == sigB64
+		},
+	}, opts)
+}
 
+// legacyEntry is one layer to add to a legacy tag (.sig or .att).
+type legacyEntry struct {
+	tag name.Tag
+	add mutate.Addendum
+	// has reports whether the tag's image holds this key's entry already.
+	has func(v1.Image) (bool, error)
+	// ours tells the added layer in the image read back.
+	ours func(v1.Descriptor) bool
+}
+
+// appendLegacy adds e's layer to its tag, keeping every layer there. Two
+// writers of one tag at once can drop each other's layer, so the tag is
+// read back and the write repeated until the layer is there.
+func appendLegacy(e legacyEntry, opts []remote.Option) (*SignResult, error) {
+	result := func(img v1.Image, n int, already bool) (*SignResult, error) {
+		h, err := img.Digest()
+		if err != nil {
+			return nil, err
+		}
+		return &SignResult{Format: FormatLegacy, Where: e.tag.String(), Manifest: h, Signatures: n, AlreadySigned: already}, nil
+	}
 	for attempt := 1; attempt <= writeAttempts; attempt++ {
-		base, tag, err := fetchSignatures(d, opts)
+		base, err := fetchTag(e.tag, opts)
 		if err != nil {
 			return nil, err
 		}
 		if base == nil {
 			base = emptySignatures()
 		} else {
-			n, signed, err := signedBy(base, d, key)
+			has, err := e.has(base)
 			if err != nil {
 				return nil, err
 			}
-			if signed {
-				h, err := base.Digest()
+			if has {
+				m, err := base.Manifest()
 				if err != nil {
 					return nil, err
 				}
-				return &SignResult{Format: FormatLegacy, Where: tag.String(), Manifest: h, Signatures: n, AlreadySigned: true}, nil
+				return result(base, len(m.Layers), true)
 			}
 		}
-		img, err := mutate.Append(base, add)
+		img, err := mutate.Append(base, e.add)
 		if err != nil {
 			return nil, err
 		}
-		if err := remote.Write(tag, img, opts...); err != nil {
-			return nil, registryError("writing", tag, err)
+		if err := remote.Write(e.tag, img, opts...); err != nil {
+			return nil, registryError("writing", e.tag, err)
 		}
-		// Read back: a concurrent signer may have written its own list
-		// over ours in between.
-		now, _, err := fetchSignatures(d, opts)
+		now, err := fetchTag(e.tag, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -182,28 +212,22 @@ func signLegacy(d name.Digest, key *PrivateKey, opts []remote.Option) (*SignResu
 		if err != nil {
 			return nil, err
 		}
-		// Every signer of d signs the same payload, so the layer digest
-		// is the same for all of them: only the signature tells ours.
 		for _, l := range m.Layers {
-			if l.Digest == layerDigest && l.Annotations[SignatureAnnotation] == sigB64 {
-				h, err := now.Digest()
-				if err != nil {
-					return nil, err
-				}
-				return &SignResult{Format: FormatLegacy, Where: tag.String(), Manifest: h, Signatures: len(m.Layers)}, nil
+			if e.ours(l) {
+				return result(now, len(m.Layers), false)
 			}
 		}
 	}
-	return nil, errors.New("the signature tag kept changing under concurrent writers; try again")
+	return nil, fmt.Errorf("%s kept changing under concurrent writers; try again", e.tag)
 }
 
 // signedBy reports whether img already holds a valid signature by key over
-// d, and how many layers it has. Malformed layers are left alone: they are
+// d. Malformed layers are left alone: they are
 // someone else's and Verify reports them.
-func signedBy(img v1.Image, d name.Digest, key *PrivateKey) (int, bool, error) {
+func signedBy(img v1.Image, d name.Digest, key *PrivateKey) (bool, error) {
 	sigs, err := readSignatures(img)
 	if err != nil {
-		return 0, false, err
+		return false, err
 	}
 	for _, s := range sigs {
 		if s.err != nil {
@@ -213,8 +237,8 @@ func signedBy(img v1.Image, d name.Digest, key *PrivateKey) (int, bool, error) {
 			continue
 		}
 		if p, err := parsePayload(s.payload); err == nil && p.Critical.Image.DockerManifestDigest == d.DigestStr() {
-			return len(sigs), true, nil
+			return true, nil
 		}
 	}
-	return len(sigs), false, nil
+	return false, nil
 }

@@ -29,15 +29,23 @@ import (
 )
 
 const usage = `usage:
-  stagex sign   --key KEY IMAGE@sha256:DIGEST
-  stagex verify --threshold N --key PUB [--key PUB]… IMAGE
+  stagex sign   --key KEY [--format bundle|legacy] IMAGE@sha256:DIGEST
+  stagex attest --key KEY [--format bundle|legacy] IMAGE@sha256:DIGEST
+  stagex verify --threshold N [--key PUB]… [--identity SUBJECT@ISSUER]… [--identity-regexp RE@RE]…
+                [--trusted-root trusted_root.json] [--insecure-ignore-tlog] IMAGE
   stagex policy --threshold N --key PUB [--key PUB]… --image-pattern PATTERN… [--name NAME] [-o FILE]
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
-        PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD)
-verify  passes when at least N distinct keys signed exactly the image's digest
-        (a tag is resolved to the digest it points to now)
-policy  writes the Kyverno ClusterPolicy that requires the same N of the keys
+        PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD); by default
+        a Sigstore bundle attached as a referrer, as cosign v3 writes
+attest  signs the SLSA provenance BuildKit attached to the image index as an
+        in-toto attestation (DSSE), in the same formats
+verify  passes when at least N distinct signers (keys, certificate identities)
+        signed exactly the image's digest, in either format (a tag is resolved
+        to the digest it points to now)
+policy  writes the Kyverno ClusterPolicy that requires the same N of the signers
+
+sign, attest and verify take --timeout (default 10m).
 `
 
 // exitError carries an exit code; the message has been printed already
@@ -77,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSign(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return runVerify(ctx, args[1:], stdout, stderr)
+	case "attest":
+		return runAttest(ctx, args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -141,41 +151,87 @@ func remoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
 }
 
-func runSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sign", stderr)
+// signArgs are what sign and attest share: the key, the format, the
+// digest.
+type signArgs struct {
+	keyPath string
+	key     *signing.PrivateKey
+	format  signing.Format
+	digest  name.Digest
+	timeout time.Duration
+}
+
+func parseSignArgs(cmd string, args []string, stderr io.Writer) (*signArgs, error) {
+	fs := newFlagSet(cmd, stderr)
 	keyPath := fs.String("key", "", "private key: PEM (PKCS#8 or EC) or a cosign key (password in COSIGN_PASSWORD)")
-	formatName := fs.String("format", string(signing.FormatBundle), "bundle (a Sigstore bundle attached as a referrer, what cosign v3 writes) or legacy (the .sig tag)")
+	formatName := fs.String("format", string(signing.FormatBundle), "bundle (a Sigstore bundle attached as a referrer, what cosign v3 writes) or legacy (the .sig/.att tag)")
 	timeout := timeoutFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	format, err := signing.ParseFormat(*formatName)
 	if err != nil {
-		return &exitError{code: 2, msg: err.Error()}
+		return nil, &exitError{code: 2, msg: err.Error()}
 	}
 	if *keyPath == "" || len(pos) != 1 {
-		return &exitError{code: 2, msg: "sign needs --key and exactly one IMAGE@sha256:DIGEST"}
+		return nil, &exitError{code: 2, msg: cmd + " needs --key and exactly one IMAGE@sha256:DIGEST"}
 	}
 	d, err := name.NewDigest(pos[0])
 	if err != nil {
-		return fmt.Errorf("%s: sign takes a digest reference (IMAGE@sha256:…), never a tag: %w", pos[0], err)
+		return nil, fmt.Errorf("%s: %s takes a digest reference (IMAGE@sha256:…), never a tag: %w", pos[0], cmd, err)
 	}
 	pemBytes, err := os.ReadFile(*keyPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	key, err := signing.LoadPrivateKey(pemBytes, signing.EnvPassword)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *keyPath, err)
+		return nil, fmt.Errorf("%s: %w", *keyPath, err)
 	}
-	ctx, cancel := withTimeout(ctx, "sign", *timeout)
+	return &signArgs{keyPath: *keyPath, key: key, format: format, digest: d, timeout: *timeout}, nil
+}
+
+func runSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a, err := parseSignArgs("sign", args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(ctx, "sign", a.timeout)
 	defer cancel()
-	res, err := signing.Sign(ctx, d, key, format, remoteOptions(ctx)...)
+	res, err := signing.Sign(ctx, a.digest, a.key, a.format, remoteOptions(ctx)...)
 	if err != nil {
 		return timedOut(ctx, err)
 	}
-	printSignResult(stdout, d, *keyPath, key, res)
+	printSignResult(stdout, a.digest, a.keyPath, a.key, res)
+	return nil
+}
+
+// runAttest signs the SLSA provenance BuildKit attached to the index, one
+// attestation per platform image.
+func runAttest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a, err := parseSignArgs("attest", args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(ctx, "attest", a.timeout)
+	defer cancel()
+	provs, err := signing.Provenance(ctx, a.digest, remoteOptions(ctx)...)
+	if err != nil {
+		return timedOut(ctx, err)
+	}
+	for _, p := range provs {
+		st, err := signing.AttestStatement(a.digest, p)
+		if err != nil {
+			return err
+		}
+		res, err := signing.Attest(ctx, a.digest, a.key, a.format, signing.ProvenanceType, st, remoteOptions(ctx)...)
+		if err != nil {
+			return timedOut(ctx, err)
+		}
+		fmt.Fprintf(stdout, "provenance of %s (%s):\n", p.Image, p.Platform)
+		printSignResult(stdout, a.digest, a.keyPath, a.key, res)
+	}
 	return nil
 }
 
