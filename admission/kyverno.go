@@ -6,6 +6,8 @@ package admission
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"regexp"
@@ -13,13 +15,15 @@ import (
 	"unicode"
 
 	"edp.buildth.ing/devfw-cicd/stagex/signing"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"go.yaml.in/yaml/v3"
 )
 
 // ProvenanceType is the predicate type the provenance rule requires: SLSA
 // provenance v1, what BuildKit writes (integration/attest_test.go checks
-// it) and what `cosign attest --type slsaprovenance1` declares.
-const ProvenanceType = "https://slsa.dev/provenance/v1"
+// it), what `stagex attest` signs and what `cosign attest --type
+// slsaprovenance1` declares.
+const ProvenanceType = signing.ProvenanceType
 
 // DefaultName is the policy's default metadata.name.
 const DefaultName = "stagex-require-signatures"
@@ -30,10 +34,21 @@ type Options struct {
 	Name string
 	// Threshold is N: how many distinct keys must have signed.
 	Threshold int
-	// Keys are the M trusted keys, in the order they are written. Each is
-	// embedded as PEM re-encoded from the parsed key; its Name (usually
-	// its file) labels the entry in a comment.
-	Keys []*signing.PublicKey
+	// Keys and Identities are the M trusted signers, in the order they are
+	// written (keys first). Each key is embedded as PEM re-encoded from the
+	// parsed key; its Name (usually its file) labels the entry in a comment.
+	Keys       []*signing.PublicKey
+	Identities []*signing.Identity
+	// TrustedRoot is what identity certificates chain to (required with
+	// Identities); the policy embeds it re-encoded from the parsed root.
+	TrustedRoot *root.TrustedRoot
+	// IgnoreTlog turns the transparency-log and SCT checks off for the
+	// identity entries (offline clusters only); key entries never use them.
+	IgnoreTlog bool
+	// Format is the signature format the ClusterPolicy reads: Kyverno's
+	// verifyImages reads one per rule (type SigstoreBundle or Cosign). The
+	// ImageValidatingPolicy reads both.
+	Format signing.Format
 	// ImagePatterns are the image references the policy applies to
 	// (Kyverno wildcards, e.g. "registry.example/stagex/*").
 	ImagePatterns []string
@@ -64,11 +79,22 @@ func (o *Options) check() error {
 	if len(o.Name) > 63 || !dnsName.MatchString(o.Name) {
 		return fmt.Errorf("policy name %q is not a DNS label", o.Name)
 	}
-	if len(o.Keys) == 0 {
-		return errors.New("no keys given")
+	if len(o.Keys)+len(o.Identities) == 0 {
+		return errors.New("no keys or identities given")
 	}
-	if err := (signing.Policy{Threshold: o.Threshold, Keys: o.Keys}).Check(); err != nil {
+	p := signing.Policy{Threshold: o.Threshold, Keys: o.Keys, Identities: o.Identities}
+	if o.TrustedRoot != nil {
+		p.TrustedRoot = o.TrustedRoot
+	}
+	if err := p.Check(); err != nil {
 		return err
+	}
+	switch o.Format {
+	case "":
+		o.Format = signing.FormatBundle
+	case signing.FormatBundle, signing.FormatLegacy:
+	default:
+		return fmt.Errorf("format %q: want %q or %q", o.Format, signing.FormatBundle, signing.FormatLegacy)
 	}
 	if len(o.ImagePatterns) == 0 {
 		return errors.New("no image patterns given")
@@ -84,12 +110,58 @@ func (o *Options) check() error {
 	if err := plainText("the command line for the header", o.Command); err != nil {
 		return err
 	}
-	for _, k := range o.Keys {
-		if err := plainText("key name", k.Name); err != nil {
+	for _, n := range o.signerNames() {
+		if err := plainText("signer name", n); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// signerNames label the entries, keys first, as signing.Policy orders them.
+func (o *Options) signerNames() []string {
+	var out []string
+	for _, k := range o.Keys {
+		out = append(out, k.Name)
+	}
+	for _, id := range o.Identities {
+		out = append(out, id.String())
+	}
+	return out
+}
+
+// keyPEMs are the keys re-encoded from their parsed form.
+func (o *Options) keyPEMs() ([]string, error) {
+	out := make([]string, len(o.Keys))
+	for i, k := range o.Keys {
+		b, err := k.PEM()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k.Name, err)
+		}
+		out[i] = strings.TrimSpace(string(b))
+	}
+	return out, nil
+}
+
+// rootsPEM are the trusted root's certificate authorities (roots and
+// intermediates) as PEM, re-encoded from the parsed certificates.
+func (o *Options) rootsPEM() string {
+	if o.TrustedRoot == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, ca := range o.TrustedRoot.FulcioCertificateAuthorities() {
+		f, ok := ca.(*root.FulcioCertificateAuthority)
+		if !ok {
+			continue
+		}
+		for _, c := range append([]*x509.Certificate{f.Root}, f.Intermediates...) {
+			if c != nil {
+				b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+			}
+		}
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // The policy's shape, field for field as Kyverno's kyverno.io/v1 types
@@ -129,6 +201,7 @@ type (
 		} `yaml:"resources"`
 	}
 	verifyImage struct {
+		Type            string        `yaml:"type"`
 		ImageReferences []string      `yaml:"imageReferences"`
 		FailureAction   string        `yaml:"failureAction"`
 		MutateDigest    bool          `yaml:"mutateDigest"`
@@ -146,7 +219,21 @@ type (
 		Entries []attestor `yaml:"entries"`
 	}
 	attestor struct {
-		Keys keyAttestor `yaml:"keys"`
+		Keys    *keyAttestor     `yaml:"keys,omitempty"`
+		Keyless *keylessAttestor `yaml:"keyless,omitempty"`
+	}
+	keylessAttestor struct {
+		Subject       string `yaml:"subject,omitempty"`
+		SubjectRegExp string `yaml:"subjectRegExp,omitempty"`
+		Issuer        string `yaml:"issuer,omitempty"`
+		IssuerRegExp  string `yaml:"issuerRegExp,omitempty"`
+		Roots         string `yaml:"roots,omitempty"`
+		Rekor         struct {
+			IgnoreTlog bool `yaml:"ignoreTlog"`
+		} `yaml:"rekor"`
+		CTLog struct {
+			IgnoreSCT bool `yaml:"ignoreSCT"`
+		} `yaml:"ctlog"`
 	}
 	keyAttestor struct {
 		PublicKeys string `yaml:"publicKeys"`
@@ -168,26 +255,40 @@ func ClusterPolicy(o Options) ([]byte, error) {
 	// The key entries skip the transparency and certificate logs: trust
 	// comes from N independent keys, and a key-based signature carries no
 	// certificate.
-	entries := make([]attestor, len(o.Keys))
-	for i, k := range o.Keys {
-		pemBytes, err := k.PEM()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k.Name, err)
+	pems, err := o.keyPEMs()
+	if err != nil {
+		return nil, err
+	}
+	var entries []attestor
+	for _, p := range pems {
+		k := &keyAttestor{PublicKeys: p}
+		k.Rekor.IgnoreTlog, k.CTLog.IgnoreSCT = true, true
+		entries = append(entries, attestor{Keys: k})
+	}
+	for _, id := range o.Identities {
+		k := &keylessAttestor{Roots: o.rootsPEM()}
+		if id.Regexp {
+			k.SubjectRegExp, k.IssuerRegExp = id.SubjectPattern(), id.IssuerPattern()
+		} else {
+			k.Subject, k.Issuer = id.Subject, id.Issuer
 		}
-		entries[i].Keys.PublicKeys = strings.TrimSpace(string(pemBytes))
-		entries[i].Keys.Rekor.IgnoreTlog = true
-		entries[i].Keys.CTLog.IgnoreSCT = true
+		k.Rekor.IgnoreTlog, k.CTLog.IgnoreSCT = o.IgnoreTlog, o.IgnoreTlog
+		entries = append(entries, attestor{Keyless: k})
+	}
+	verifyType := "SigstoreBundle"
+	if o.Format == signing.FormatLegacy {
+		verifyType = "Cosign"
 	}
 	// Both rules match Pods only: Kyverno applies Pod rules to the
 	// controllers that create Pods as well.
 	pods := []resourceFilter{{}}
 	pods[0].Resources.Kinds = []string{"Pod"}
 	verify := func(v verifyImage) verifyImage {
-		v.ImageReferences = o.ImagePatterns
+		v.Type, v.ImageReferences = verifyType, o.ImagePatterns
 		v.FailureAction, v.MutateDigest, v.VerifyDigest, v.Required = "Enforce", true, true, true
 		return v
 	}
-	m := len(o.Keys)
+	m := len(entries)
 	p := clusterPolicy{
 		APIVersion: "kyverno.io/v1",
 		Kind:       "ClusterPolicy",
@@ -196,8 +297,8 @@ func ClusterPolicy(o Options) ([]byte, error) {
 			"policies.kyverno.io/category": "Supply Chain Security",
 			"policies.kyverno.io/subject":  "Pod",
 			"policies.kyverno.io/description": fmt.Sprintf("Admits a Pod only when every image matching the patterns is pinned by "+
-				"digest, that exact digest carries valid cosign signatures by at least %d of the %d trusted keys, "+
-				"and a SLSA provenance attestation signed by one of them.", o.Threshold, m),
+				"digest, that exact digest carries valid cosign signatures (%s) by at least %d of the %d trusted signers, "+
+				"and a SLSA provenance attestation signed by one of them.", formatWords(o.Format), o.Threshold, m),
 		}},
 		Spec: spec{
 			WebhookConfiguration: webhookConfig{FailurePolicy: "Fail", TimeoutSeconds: 30},
@@ -217,12 +318,18 @@ func ClusterPolicy(o Options) ([]byte, error) {
 			},
 		},
 	}
+	return render(p, "entries", o.signerNames(), o.Command)
+}
+
+// render writes a policy through the YAML marshaller, with the header
+// comment and the signers' names above the entries of the field.
+func render(policy any, field string, names []string, command string) ([]byte, error) {
 	var doc yaml.Node
-	if err := doc.Encode(p); err != nil {
+	if err := doc.Encode(policy); err != nil {
 		return nil, err
 	}
-	labelEntries(&doc, o.Keys)
-	doc.HeadComment = "Generated by `stagex policy`: do not edit, regenerate with\n  " + o.Command
+	labelEntries(&doc, field, names)
+	doc.HeadComment = "Generated by `stagex policy`: do not edit, regenerate with\n  " + command
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -235,19 +342,29 @@ func ClusterPolicy(o Options) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// labelEntries puts each key's name above its attestor entry as a comment,
-// so a reader of the policy sees which entry is which key.
-func labelEntries(n *yaml.Node, keys []*signing.PublicKey) {
+// formatWords names a format in the policy's description.
+func formatWords(f signing.Format) string {
+	if f == signing.FormatLegacy {
+		return "the legacy .sig/.att tags"
+	}
+	return "Sigstore bundles"
+}
+
+// labelEntries puts each signer's name above its entry in every sequence
+// under the key field, so a reader of the policy sees which entry is which.
+func labelEntries(n *yaml.Node, field string, names []string) {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == "entries" && n.Content[i+1].Kind == yaml.SequenceNode {
+			if n.Content[i].Value == field && n.Content[i+1].Kind == yaml.SequenceNode {
 				for j, e := range n.Content[i+1].Content {
-					e.HeadComment = keys[j].Name
+					if j < len(names) {
+						e.HeadComment = names[j]
+					}
 				}
 			}
 		}
 	}
 	for _, c := range n.Content {
-		labelEntries(c, keys)
+		labelEntries(c, field, names)
 	}
 }

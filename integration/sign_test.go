@@ -277,8 +277,9 @@ func TestSignVerifyThreshold(t *testing.T) {
 		}
 		return run(ctx, t, nil, cli, append(args, image)...)
 	}
+	// The legacy format: this test reads and alters the .sig tag itself.
 	sign := func(key string, d name.Digest) cliResult {
-		return run(ctx, t, passwordEnv, cli, "sign", "--key", key, d.String())
+		return run(ctx, t, passwordEnv, cli, "sign", "--format", "legacy", "--key", key, d.String())
 	}
 
 	// Three signers: each signature is added, none replaces another.
@@ -364,7 +365,7 @@ func TestSignVerifyThreshold(t *testing.T) {
 
 	// No registry: fail closed, saying so.
 	mustFail(t, verify(2, deadRegistry(t)+"/x/y:v1", pub...), "registry unreachable", "cannot reach the registry")
-	mustFail(t, run(ctx, t, passwordEnv, cli, "sign", "--key", priv[0], deadRegistry(t)+"/x/y@"+all.DigestStr()),
+	mustFail(t, run(ctx, t, passwordEnv, cli, "sign", "--format", "legacy", "--key", priv[0], deadRegistry(t)+"/x/y@"+all.DigestStr()),
 		"sign with the registry unreachable", "cannot reach the registry")
 }
 
@@ -426,9 +427,13 @@ func tamperFirstPayload(ctx context.Context, t *testing.T, d name.Digest) {
 	}
 }
 
-// TestCosignCrossCheck shows that the real cosign accepts what `stagex
-// sign` writes, and that `stagex verify` accepts what `cosign sign --key`
-// writes, with the transparency log off (the bed is offline).
+// TestCosignCrossCheck shows, with cosign v3 in its default (Sigstore
+// bundle) format, that cosign verifies what `stagex sign` writes and that
+// `stagex verify` counts what `cosign sign --key` writes, each signer once
+// across the bundle and legacy formats. The bed is offline, so cosign signs
+// with no transparency log (--tlog-upload=false --use-signing-config=false:
+// the default signing config names the public Rekor) and verifies with
+// --insecure-ignore-tlog; the format stays cosign's default.
 func TestCosignCrossCheck(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -446,37 +451,59 @@ func TestCosignCrossCheck(t *testing.T) {
 		return run(ctx, t, nil, cosign, "verify", "--key", key,
 			"--insecure-ignore-tlog", "--allow-http-registry", d.String())
 	}
+	cosignSign := func(d name.Digest, extra ...string) cliResult {
+		args := append([]string{"sign", "--key", cosignKey, "--tlog-upload=false", "--use-signing-config=false",
+			"--allow-http-registry", "--yes"}, extra...)
+		return run(ctx, t, passwordEnv, cosign, append(args, d.String())...)
+	}
+	stagexVerify := func(threshold int, d name.Digest, keys ...string) cliResult {
+		args := []string{"verify", "--threshold", fmt.Sprint(threshold)}
+		for _, k := range keys {
+			args = append(args, "--key", k)
+		}
+		return run(ctx, t, nil, cli, append(args, d.String())...)
+	}
 
-	// stagex sign → cosign verify: a cosign key and a PKCS#8 key.
+	// stagex sign (default: bundle) → cosign verify (default): a cosign
+	// key and a PKCS#8 key.
 	img := pushSignImage(ctx, t, b, "cosign-verifies", "cosign-verifies")
-	mustPass(t, run(ctx, t, passwordEnv, cli, "sign", "--key", cosignKey, img.String()), "stagex sign (cosign key)")
+	r = run(ctx, t, passwordEnv, cli, "sign", "--key", cosignKey, img.String())
+	mustPass(t, r, "stagex sign (cosign key)")
+	if !strings.Contains(r.out, "bundle: ") {
+		t.Errorf("stagex sign did not write a bundle by default:\n%s", r.out)
+	}
 	mustPass(t, run(ctx, t, nil, cli, "sign", "--key", priv[1], img.String()), "stagex sign (PKCS#8 key)")
 	for _, k := range []string{cosignPub, pub[1]} {
 		r := cosignVerify(k, img)
-		mustPass(t, r, "cosign verify --key "+k+" of a stagex signature")
+		mustPass(t, r, "cosign verify --key "+k+" of a stagex bundle")
 		if !strings.Contains(r.out, img.DigestStr()) {
 			t.Errorf("cosign verify output does not name %s:\n%s", img.DigestStr(), r.out)
 		}
 	}
-	mustFail(t, cosignVerify(pub[0], img), "cosign verify with a key that did not sign", "no matching signatures")
+	mustFail(t, cosignVerify(pub[0], img), "cosign verify with a key that did not sign")
 
-	// cosign sign --key → stagex verify, alone and counted together with a
-	// stagex signature in the same signature tag.
+	// stagex sign --format legacy → cosign verify (it falls back to the
+	// .sig tag when there is no bundle).
+	legacy := pushSignImage(ctx, t, b, "cosign-verifies-legacy", "cosign-verifies-legacy")
+	mustPass(t, run(ctx, t, nil, cli, "sign", "--format", "legacy", "--key", priv[1], legacy.String()), "stagex sign --format legacy")
+	mustPass(t, cosignVerify(pub[1], legacy), "cosign verify of a legacy stagex signature")
+
+	// cosign sign --key (default: bundle) → stagex verify, alone and
+	// counted together with a stagex signature.
 	img2 := pushSignImage(ctx, t, b, "stagex-verifies", "stagex-verifies")
-	r = run(ctx, t, passwordEnv, cosign, "sign", "--key", cosignKey, "--tlog-upload=false",
-		"--use-signing-config=false", "--new-bundle-format=false", "--allow-http-registry", "--yes", img2.String())
-	mustPass(t, r, "cosign sign --key")
-	r = run(ctx, t, nil, cli, "verify", "--threshold", "1", "--key", cosignPub, img2.String())
-	mustPass(t, r, "stagex verify of a cosign signature")
-	if !strings.Contains(r.out, "match     "+cosignPub) {
-		t.Errorf("stagex verify does not list the cosign key as matched:\n%s", r.out)
+	mustPass(t, cosignSign(img2), "cosign sign --key (default format)")
+	r = stagexVerify(1, img2, cosignPub)
+	mustPass(t, r, "stagex verify of a cosign v3 bundle")
+	if !strings.Contains(r.out, "match     "+cosignPub) || !strings.Contains(r.out, "0 in ") || !strings.Contains(r.out, "1 Sigstore bundles") {
+		t.Errorf("stagex verify does not count the cosign bundle (and only it):\n%s", r.out)
 	}
-	mustFail(t, run(ctx, t, nil, cli, "verify", "--threshold", "2", "--key", cosignPub, "--key", pub[0], img2.String()),
-		"2 of 2 with only the cosign signature", "1 of 2 keys signed")
+	mustFail(t, stagexVerify(2, img2, cosignPub, pub[0]), "2 of 2 with only the cosign signature", "1 of 2 keys signed")
+	// The same key again in the legacy format is the same signer.
+	mustPass(t, cosignSign(img2, "--new-bundle-format=false"), "cosign sign --key --new-bundle-format=false")
+	mustFail(t, stagexVerify(2, img2, cosignPub, pub[0]), "one cosign key in both formats", "1 of 2 keys signed")
 	mustPass(t, run(ctx, t, passwordEnv, cli, "sign", "--key", priv[0], img2.String()), "stagex sign next to cosign's")
-	mustPass(t, run(ctx, t, nil, cli, "verify", "--threshold", "2", "--key", cosignPub, "--key", pub[0], img2.String()),
-		"2 of 2: one cosign and one stagex signature")
-	mustPass(t, cosignVerify(cosignPub, img2), "cosign verify after stagex added a signature")
+	mustPass(t, stagexVerify(2, img2, cosignPub, pub[0]), "2 of 2: one cosign and one stagex bundle")
+	mustPass(t, cosignVerify(cosignPub, img2), "cosign verify after stagex added a bundle")
 }
 
 // TestKyvernoPolicy runs the `kyverno test` suite in policy/test. The

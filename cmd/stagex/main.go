@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
 const usage = `usage:
@@ -362,20 +363,41 @@ func (o *identityOptions) load(p *signing.Policy) error {
 	return nil
 }
 
+// Policy kinds `stagex policy --kind` writes.
+const (
+	kindClusterPolicy = "ClusterPolicy"
+	kindIVPolicy      = "ImageValidatingPolicy"
+)
+
 func runPolicy(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("policy", stderr)
-	threshold := fs.Int("threshold", 0, "N: how many distinct keys must have signed")
-	policyName := fs.String("name", admission.DefaultName, "the ClusterPolicy's name")
+	threshold := fs.Int("threshold", 0, "N: how many distinct signers must have signed")
+	policyName := fs.String("name", admission.DefaultName, "the policy's name")
+	kind := fs.String("kind", kindClusterPolicy, "ClusterPolicy (verifyImages) or ImageValidatingPolicy (Kyverno >= 1.15)")
+	formatName := fs.String("format", string(signing.FormatBundle), "the signature format a ClusterPolicy reads: bundle or legacy (an ImageValidatingPolicy reads both)")
 	out := fs.String("o", "", "write the policy to this file (default: stdout)")
 	var keyPaths, patterns listFlag
-	fs.Var(&keyPaths, "key", "trusted public key (PEM); repeat for each of the M keys")
+	fs.Var(&keyPaths, "key", "trusted public key (PEM); repeat for each key signer")
 	fs.Var(&patterns, "image-pattern", "image reference pattern the policy applies to; repeatable")
+	ids := identityFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 || len(keyPaths) == 0 || *threshold == 0 || len(patterns) == 0 {
-		return &exitError{code: 2, msg: "policy needs --threshold N, at least one --key and one --image-pattern, and no arguments"}
+	if len(pos) != 0 || len(keyPaths)+ids.count() == 0 || *threshold == 0 || len(patterns) == 0 {
+		return &exitError{code: 2, msg: "policy needs --threshold N, at least one --key or --identity and one --image-pattern, and no arguments"}
+	}
+	format, err := signing.ParseFormat(*formatName)
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	write := admission.ClusterPolicy
+	switch *kind {
+	case kindClusterPolicy:
+	case kindIVPolicy:
+		write = admission.ImageValidatingPolicy
+	default:
+		return &exitError{code: 2, msg: fmt.Sprintf("--kind %q: want %s or %s", *kind, kindClusterPolicy, kindIVPolicy)}
 	}
 	// Each file is read and parsed once, by the same function verify uses:
 	// the policy embeds the parsed keys, re-encoded, never the files.
@@ -383,14 +405,25 @@ func runPolicy(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var sp signing.Policy
+	if err := ids.load(&sp); err != nil {
+		return err
+	}
 	opts := admission.Options{
 		Name:          *policyName,
 		Threshold:     *threshold,
 		Keys:          keys,
+		Identities:    sp.Identities,
+		IgnoreTlog:    sp.IgnoreTlog,
+		Format:        format,
 		ImagePatterns: patterns,
-		Command:       policyCommand(*policyName, *threshold, patterns, keyPaths, *out),
+		Command: policyCommand(policyArgs{kind: *kind, name: *policyName, format: *formatName, threshold: *threshold,
+			patterns: patterns, keys: keyPaths, ids: ids, out: *out}),
 	}
-	y, err := admission.ClusterPolicy(opts)
+	if tr, ok := sp.TrustedRoot.(*root.TrustedRoot); ok {
+		opts.TrustedRoot = tr
+	}
+	y, err := write(opts)
 	if err != nil {
 		return err
 	}
@@ -402,26 +435,53 @@ func runPolicy(args []string, stdout, stderr io.Writer) error {
 }
 
 // policyCommand is the canonical command line that regenerates a policy,
-// for its header.
-func policyCommand(policyName string, threshold int, patterns, keys []string, out string) string {
+// for its header: flags in a fixed order, defaults left out.
+func policyCommand(c policyArgs) string {
 	args := []string{"stagex", "policy"}
-	if policyName != admission.DefaultName {
-		args = append(args, "--name", policyName)
+	if c.kind != kindClusterPolicy {
+		args = append(args, "--kind", c.kind)
 	}
-	args = append(args, "--threshold", fmt.Sprint(threshold))
-	for _, p := range patterns {
+	if c.name != admission.DefaultName {
+		args = append(args, "--name", c.name)
+	}
+	if c.format != string(signing.FormatBundle) && c.kind == kindClusterPolicy {
+		args = append(args, "--format", c.format)
+	}
+	args = append(args, "--threshold", fmt.Sprint(c.threshold))
+	for _, p := range c.patterns {
 		args = append(args, "--image-pattern", p)
 	}
-	for _, k := range keys {
+	for _, k := range c.keys {
 		args = append(args, "--key", k)
 	}
-	if out != "" {
-		args = append(args, "-o", out)
+	for _, id := range c.ids.exact {
+		args = append(args, "--identity", id)
+	}
+	for _, id := range c.ids.regexps {
+		args = append(args, "--identity-regexp", id)
+	}
+	if c.ids.trustedRoot != nil && *c.ids.trustedRoot != "" {
+		args = append(args, "--trusted-root", *c.ids.trustedRoot)
+	}
+	if c.ids.ignoreTlog != nil && *c.ids.ignoreTlog {
+		args = append(args, "--insecure-ignore-tlog")
+	}
+	if c.out != "" {
+		args = append(args, "-o", c.out)
 	}
 	for i, a := range args {
 		args[i] = shellQuote(a)
 	}
 	return strings.Join(args, " ")
+}
+
+// policyArgs are the flags of `stagex policy`, for its header.
+type policyArgs struct {
+	kind, name, format string
+	threshold          int
+	patterns, keys     []string
+	ids                *identityOptions
+	out                string
 }
 
 // shellQuote quotes a word for a POSIX shell when it needs it.

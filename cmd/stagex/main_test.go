@@ -17,8 +17,9 @@ import (
 	"time"
 )
 
-// policyFile is the checked-in Kyverno policy, relative to the repository.
-const policyFile = "policy/stagex-require-signatures.yaml"
+// policyFiles are the checked-in Kyverno policies, relative to the
+// repository: the ClusterPolicy and the ImageValidatingPolicy.
+var policyFiles = []string{"policy/stagex-require-signatures.yaml", "policy/stagex-require-signatures-ivpol.yaml"}
 
 // splitWords splits a command line written by policyCommand: plain words
 // and single-quoted words, where a quote inside is written as the four
@@ -66,6 +67,13 @@ func TestPolicyGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Chdir(root)
+	for _, policyFile := range policyFiles {
+		t.Run(filepath.Base(policyFile), func(t *testing.T) { checkPolicyGolden(t, root, policyFile) })
+	}
+}
+
+func checkPolicyGolden(t *testing.T, root, policyFile string) {
 	want, err := os.ReadFile(filepath.Join(root, policyFile))
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +99,6 @@ func TestPolicyGolden(t *testing.T) {
 			args[i+1] = out
 		}
 	}
-	t.Chdir(root)
 	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), args[1:], &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -109,7 +116,8 @@ func TestPolicyGolden(t *testing.T) {
 }
 
 func TestPolicyCommandQuoting(t *testing.T) {
-	cmd := policyCommand("p", 2, []string{"*", "reg.example/it's/*"}, []string{"a b.pub"}, "")
+	cmd := policyCommand(policyArgs{kind: kindClusterPolicy, name: "p", format: "bundle", threshold: 2,
+		patterns: []string{"*", "reg.example/it's/*"}, keys: []string{"a b.pub"}, ids: &identityOptions{}})
 	want := `stagex policy --name p --threshold 2 --image-pattern '*' --image-pattern 'reg.example/it'\''s/*' --key 'a b.pub'`
 	if cmd != want {
 		t.Fatalf("got  %s\nwant %s", cmd, want)
