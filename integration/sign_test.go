@@ -506,87 +506,86 @@ func TestCosignCrossCheck(t *testing.T) {
 	mustPass(t, cosignVerify(cosignPub, img2), "cosign verify after stagex added a bundle")
 }
 
-// TestKyvernoPolicy runs the `kyverno test` suite in policy/test. The
-// checked-in policy trusts policy/keys, whose private halves exist nowhere,
-// so the suite runs on a policy that `stagex policy` writes for three keys
-// generated here, and first checks that it is the checked-in policy but for
-// the keys. Then it signs one image per case, renders the resources with
-// their digests and runs the real Kyverno CLI, which fetches the signatures
-// from the bed.
+// provenanceImage builds a one-file image with BuildKit's Dockerfile
+// frontend and SLSA provenance (mode=min), pushes it to <repo>:v1 of the
+// bed and returns the index digest: the layout `stagex attest` reads, made
+// by BuildKit itself.
+func provenanceImage(ctx context.Context, t *testing.T, b *testbed.Bed, repo, id string) name.Digest {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY id.txt /id.txt\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "id.txt"), []byte(signRepo(t, repo)+" "+id+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := b.Ref(signRepo(t, repo)) + ":v1"
+	res, err := testbed.SolveDockerfile(ctx, client1(ctx, t), testbed.DockerfileBuild{
+		DockerfileDir: dir,
+		ContextDir:    dir,
+		Attrs:         map[string]string{"attest:provenance": "mode=min"},
+		Push:          tag,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := name.NewDigest(b.Ref(signRepo(t, repo)) + "@" + res.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestKyvernoPolicy runs the `kyverno test` suites in policy/test against
+// both policy kinds. The checked-in policies trust policy/keys, whose
+// private halves exist nowhere, so the suites run on the policies `stagex
+// policy` writes for three keys generated here, after checking they are
+// the checked-in ones but for the keys. Each case is an image BuildKit
+// built with provenance, signed with `stagex sign` and attested with
+// `stagex attest` (both in the default bundle format) as the case says;
+// the real Kyverno CLI fetches everything from the bed.
 func TestKyvernoPolicy(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	b := bed(t)
 	cli := stagexCLI(t)
-	cosign := signTool(t, "cosign")
 	kyverno := signTool(t, "kyverno")
 	root, err := testbed.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	suite := t.TempDir()
 	priv, pub := testKeys(t, t.TempDir(), 3)
 	signer := func(n int) string { return priv[n-1] }
-	policyArgs := []string{"policy", "--threshold", "2", "--image-pattern", "*"}
-	for _, k := range pub {
-		policyArgs = append(policyArgs, "--key", k)
-	}
-	testPolicy := filepath.Join(suite, "stagex-require-signatures.yaml")
-	mustPass(t, run(ctx, t, nil, cli, append(policyArgs, "-o", testPolicy)...), "stagex policy")
-	checkedIn, err := os.ReadFile(filepath.Join(root, "policy", "stagex-require-signatures.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	generated, err := os.ReadFile(testPolicy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, b := withoutKeys(checkedIn), withoutKeys(generated); a != b {
-		t.Fatalf("the tested policy is not the checked-in one but for its keys:\n--- checked in ---\n%s\n--- tested ---\n%s", a, b)
-	}
-	predicate := filepath.Join(t.TempDir(), "provenance.json")
-	if err := os.WriteFile(predicate, []byte(`{"buildDefinition":{"buildType":"https://mobyproject.org/buildkit@v1",`+
-		`"externalParameters":{"request":{"frontend":"gateway.v0"}}},"runDetails":{"builder":{"id":"stagex-integration"}}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
 
-	// The cases of policy/test/kyverno-test.yaml.
+	// The cases of policy/test/kyverno-test*.yaml.
 	cases := []struct {
-		name       string
-		signers    []int
-		provenance bool
+		name               string
+		signers, attesters []int
 	}{
-		{"two", []int{1, 3}, true},
-		{"one", []int{2}, true},
-		{"none", nil, false},
-		{"noprov", []int{1, 2}, false},
+		{"two", []int{1, 3}, []int{1}},
+		{"one", []int{2}, []int{2}},
+		{"none", nil, nil},
+		{"noprov", []int{1, 2}, nil},
+		{"attestonly", nil, []int{1, 3}},
 	}
 	data := struct {
 		Cases  []string
 		Images map[string]string
 	}{Images: map[string]string{}}
 	for _, c := range cases {
-		img := pushSignImage(ctx, t, b, "kyverno-"+c.name, "kyverno-"+c.name)
+		img := provenanceImage(ctx, t, b, "kyverno-"+c.name, c.name)
 		for _, s := range c.signers {
 			mustPass(t, run(ctx, t, passwordEnv, cli, "sign", "--key", signer(s), img.String()), "sign "+c.name)
 		}
-		if c.provenance {
-			// cosign reads only its own key format: signer-1.
-			r := run(ctx, t, passwordEnv, cosign, "attest", "--key", signer(1), "--type", "slsaprovenance1",
-				"--predicate", predicate, "--tlog-upload=false", "--use-signing-config=false",
-				"--new-bundle-format=false", "--allow-http-registry", "--yes", img.String())
-			mustPass(t, r, "cosign attest "+c.name)
+		for _, s := range c.attesters {
+			r := run(ctx, t, passwordEnv, cli, "attest", "--key", signer(s), img.String())
+			mustPass(t, r, "attest "+c.name)
+			if !strings.Contains(r.out, "provenance of sha256:") {
+				t.Errorf("stagex attest does not name the platform image:\n%s", r.out)
+			}
 		}
 		data.Cases = append(data.Cases, c.name)
 		data.Images[c.name] = img.String()
-	}
-
-	suiteFile, err := os.ReadFile(filepath.Join(root, "policy", "test", "kyverno-test.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(suite, "kyverno-test.yaml"), suiteFile, 0o644); err != nil {
-		t.Fatal(err)
 	}
 	tmpl, err := template.ParseFiles(filepath.Join(root, "policy", "test", "resources.yaml.tmpl"))
 	if err != nil {
@@ -596,17 +595,52 @@ func TestKyvernoPolicy(t *testing.T) {
 	if err := tmpl.Execute(&res, data); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(suite, "resources.yaml"), res.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 
-	r := run(ctx, t, nil, kyverno, "test", suite, "--require-tests", "--remove-color", "--detailed-results")
-	t.Logf("kyverno test:\n%s", r.out)
-	mustPass(t, r, "kyverno test")
-	// Each expectation of kyverno-test.yaml names two Pods; Kyverno counts
-	// two checks per Pod and rule (the image, then the rule).
-	if !strings.Contains(r.out, "Test Summary: 16 tests passed and 0 tests failed") {
-		t.Errorf("kyverno test summary is not 16 passed, 0 failed")
+	for _, suite := range []struct {
+		kind, policy, test, summary string
+	}{
+		// Each expectation names Pods; Kyverno counts two checks per Pod
+		// and ClusterPolicy rule (the image, then the rule), one per Pod
+		// for an ImageValidatingPolicy.
+		{"ClusterPolicy", "stagex-require-signatures.yaml", "kyverno-test.yaml", "Test Summary: 20 tests passed and 0 tests failed"},
+		{"ImageValidatingPolicy", "stagex-require-signatures-ivpol.yaml", "kyverno-test-ivpol.yaml", "Test Summary: 5 tests passed and 0 tests failed"},
+	} {
+		t.Run(suite.kind, func(t *testing.T) {
+			dir := t.TempDir()
+			args := []string{"policy", "--kind", suite.kind, "--threshold", "2", "--image-pattern", "*"}
+			for _, k := range pub {
+				args = append(args, "--key", k)
+			}
+			testPolicy := filepath.Join(dir, suite.policy)
+			mustPass(t, run(ctx, t, nil, cli, append(args, "-o", testPolicy)...), "stagex policy --kind "+suite.kind)
+			checkedIn, err := os.ReadFile(filepath.Join(root, "policy", suite.policy))
+			if err != nil {
+				t.Fatal(err)
+			}
+			generated, err := os.ReadFile(testPolicy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := withoutKeys(checkedIn), withoutKeys(generated); a != b {
+				t.Fatalf("the tested policy is not the checked-in one but for its keys:\n--- checked in ---\n%s\n--- tested ---\n%s", a, b)
+			}
+			suiteFile, err := os.ReadFile(filepath.Join(root, "policy", "test", suite.test))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "kyverno-test.yaml"), suiteFile, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "resources.yaml"), res.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := run(ctx, t, nil, kyverno, "test", dir, "--require-tests", "--remove-color", "--detailed-results")
+			t.Logf("kyverno test:\n%s", r.out)
+			mustPass(t, r, "kyverno test")
+			if !strings.Contains(r.out, suite.summary) {
+				t.Errorf("kyverno test summary is not %q", suite.summary)
+			}
+		})
 	}
 }
 
