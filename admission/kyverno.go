@@ -223,26 +223,24 @@ type (
 		Keyless *keylessAttestor `yaml:"keyless,omitempty"`
 	}
 	keylessAttestor struct {
-		Subject       string `yaml:"subject,omitempty"`
-		SubjectRegExp string `yaml:"subjectRegExp,omitempty"`
-		Issuer        string `yaml:"issuer,omitempty"`
-		IssuerRegExp  string `yaml:"issuerRegExp,omitempty"`
-		Roots         string `yaml:"roots,omitempty"`
-		Rekor         struct {
-			IgnoreTlog bool `yaml:"ignoreTlog"`
-		} `yaml:"rekor"`
-		CTLog struct {
-			IgnoreSCT bool `yaml:"ignoreSCT"`
-		} `yaml:"ctlog"`
+		Subject       string      `yaml:"subject,omitempty"`
+		SubjectRegExp string      `yaml:"subjectRegExp,omitempty"`
+		Issuer        string      `yaml:"issuer,omitempty"`
+		IssuerRegExp  string      `yaml:"issuerRegExp,omitempty"`
+		Roots         string      `yaml:"roots,omitempty"`
+		Rekor         rekorChecks `yaml:"rekor"`
+		CTLog         ctlogChecks `yaml:"ctlog"`
 	}
 	keyAttestor struct {
-		PublicKeys string `yaml:"publicKeys"`
-		Rekor      struct {
-			IgnoreTlog bool `yaml:"ignoreTlog"`
-		} `yaml:"rekor"`
-		CTLog struct {
-			IgnoreSCT bool `yaml:"ignoreSCT"`
-		} `yaml:"ctlog"`
+		PublicKeys string      `yaml:"publicKeys"`
+		Rekor      rekorChecks `yaml:"rekor"`
+		CTLog      ctlogChecks `yaml:"ctlog"`
+	}
+	rekorChecks struct {
+		IgnoreTlog bool `yaml:"ignoreTlog"`
+	}
+	ctlogChecks struct {
+		IgnoreSCT bool `yaml:"ignoreSCT"`
 	}
 )
 
