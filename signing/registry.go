@@ -30,6 +30,9 @@ const (
 	SignatureAnnotation = "dev.cosignproject.cosign/signature"
 	// SignatureTagSuffix ends the tag that holds a digest's signatures.
 	SignatureTagSuffix = ".sig"
+	// certificateAnnotation holds the signing certificate of a keyless
+	// legacy signature.
+	certificateAnnotation = "dev.sigstore.cosign/certificate"
 )
 
 // maxPayloadSize bounds a payload read from the registry: a simple-signing
@@ -112,6 +115,9 @@ type storedSignature struct {
 	payload   []byte
 	signature []byte
 	err       error // the layer is malformed; payload/signature unset
+	// keyless is set when the layer carries a certificate: a keyless
+	// signature in the legacy format.
+	keyless bool
 }
 
 // readSignatures reads every layer of a signature image. A malformed layer
@@ -123,7 +129,7 @@ func readSignatures(img v1.Image) ([]storedSignature, error) {
 	}
 	out := make([]storedSignature, 0, len(m.Layers))
 	for i, desc := range m.Layers {
-		s := storedSignature{index: i + 1}
+		s := storedSignature{index: i + 1, keyless: desc.Annotations[certificateAnnotation] != ""}
 		s.payload, s.signature, s.err = readSignatureLayer(img, desc)
 		out = append(out, s)
 	}

@@ -263,7 +263,12 @@ func (p Policy) checkLegacy(r *Report, signers []Signer, matched []bool, opts []
 			continue
 		}
 		k := signerOf(p.Keys, s)
-		if k == nil {
+		switch {
+		case k == nil && s.keyless:
+			r.Problems = append(r.Problems, fmt.Sprintf(
+				"signature %d: a keyless signature in the legacy format: identities count in Sigstore bundles only (cosign v3's default format)", s.index))
+			continue
+		case k == nil:
 			r.Problems = append(r.Problems, fmt.Sprintf(
 				"signature %d: does not verify under any given key (payload altered, or signed by another key)", s.index))
 			continue
