@@ -3,6 +3,8 @@ package admission
 import (
 	"fmt"
 	"strings"
+
+	"edp.buildth.ing/devfw-cicd/stagex/signing"
 )
 
 // IVPolicyAPIVersion is the ImageValidatingPolicy API Kyverno 1.19 serves.
@@ -93,10 +95,10 @@ type (
 
 // ImageValidatingPolicy renders the same rule as ClusterPolicy as Kyverno's
 // ImageValidatingPolicy (Kyverno ≥ 1.15; ClusterPolicy verifyImages is
-// deprecated there). N of M is a CEL comparison: verifyImageSignatures
-// returns how many of the listed attestors verified the image, and each
-// attestor is one signer. Kyverno's cosign verifier reads both the bundle
-// and the legacy format. The output depends only on o, byte for byte.
+// deprecated there). N of M is a CEL comparison: verifyAttestationSignatures
+// (bundle format) and verifyImageSignatures (legacy) return how many of the
+// listed attestors verified the image, and each attestor is one signer.
+// The output depends only on o, byte for byte.
 func ImageValidatingPolicy(o Options) ([]byte, error) {
 	if err := o.check(); err != nil {
 		return nil, err
@@ -139,6 +141,17 @@ func ImageValidatingPolicy(o Options) ([]byte, error) {
 	}
 	list := "[" + strings.Join(refs, ", ") + "]"
 	const allImages = "(images.containers + images.initContainers + images.ephemeralContainers)"
+	// verifyImageSignatures counts an attestor whose key made any bundle
+	// on the image, a provenance attestation included, once the image has
+	// bundles at all (Kyverno's cosign verifier then reads bundles only).
+	// In the bundle format the count is over statements of the image
+	// signature type instead; in the legacy format over the .sig tag.
+	attestations := []ivAttestation{{Name: "provenance", InToto: ivInToto{Type: ProvenanceType}}}
+	signed := "verifyImageSignatures(image, " + list + ")"
+	if o.Format == signing.FormatBundle {
+		attestations = append([]ivAttestation{{Name: "signature", InToto: ivInToto{Type: signing.SignPredicateType}}}, attestations...)
+		signed = "verifyAttestationSignatures(image, attestations.signature, " + list + ")"
+	}
 	m := len(attestors)
 	var globs []ivImageReference
 	for _, p := range o.ImagePatterns {
@@ -152,8 +165,8 @@ func ImageValidatingPolicy(o Options) ([]byte, error) {
 			"policies.kyverno.io/category": "Supply Chain Security",
 			"policies.kyverno.io/subject":  "Pod",
 			"policies.kyverno.io/description": fmt.Sprintf("Admits a Pod only when every image matching the patterns is pinned by "+
-				"digest, that exact digest carries valid cosign signatures (Sigstore bundles or the legacy .sig tag) by at least %d "+
-				"of the %d trusted signers, and a SLSA provenance attestation signed by one of them.", o.Threshold, m),
+				"digest, that exact digest carries valid cosign signatures (%s) by at least %d "+
+				"of the %d trusted signers, and a SLSA provenance attestation signed by one of them.", formatWords(o.Format), o.Threshold, m),
 		}},
 		Spec: ivSpec{
 			FailurePolicy:        "Fail",
@@ -165,10 +178,10 @@ func ImageValidatingPolicy(o Options) ([]byte, error) {
 			MatchImageReferences:     globs,
 			ValidationConfigurations: ivValidationConfig{MutateDigest: true, VerifyDigest: true, Required: true},
 			Attestors:                attestors,
-			Attestations:             []ivAttestation{{Name: "provenance", InToto: ivInToto{Type: ProvenanceType}}},
+			Attestations:             attestations,
 			Validations: []ivValidation{
 				{
-					Expression: fmt.Sprintf("%s.all(image, verifyImageSignatures(image, %s) >= %d)", allImages, list, o.Threshold),
+					Expression: fmt.Sprintf("%s.all(image, %s >= %d)", allImages, signed, o.Threshold),
 					Message:    fmt.Sprintf("an image is not signed by %d of the %d trusted signers", o.Threshold, m),
 				},
 				{

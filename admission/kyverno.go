@@ -286,6 +286,17 @@ func ClusterPolicy(o Options) ([]byte, error) {
 		v.FailureAction, v.MutateDigest, v.VerifyDigest, v.Required = "Enforce", true, true, true
 		return v
 	}
+	// In the bundle format Kyverno's signature check (attestors) takes any
+	// bundle a key made, a provenance attestation included, for a
+	// signature: a party that only attested would count as a signer
+	// (integration/sign_test.go, case attestonly). The check is therefore
+	// written as one on the statement type cosign signs images with.
+	signatures := verifyImage{Attestors: []attestorSet{{Count: o.Threshold, Entries: entries}}}
+	if o.Format == signing.FormatBundle {
+		signatures = verifyImage{Attestations: []attestation{{
+			Type: signing.SignPredicateType, Attestors: []attestorSet{{Count: o.Threshold, Entries: entries}},
+		}}}
+	}
 	m := len(entries)
 	p := clusterPolicy{
 		APIVersion: "kyverno.io/v1",
@@ -304,7 +315,7 @@ func ClusterPolicy(o Options) ([]byte, error) {
 				{
 					Name:         fmt.Sprintf("require-%d-of-%d-signatures", o.Threshold, m),
 					Match:        match{Any: pods},
-					VerifyImages: []verifyImage{verify(verifyImage{Attestors: []attestorSet{{Count: o.Threshold, Entries: entries}}})},
+					VerifyImages: []verifyImage{verify(signatures)},
 				},
 				{
 					Name:  "require-slsa-provenance",

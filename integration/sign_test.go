@@ -558,15 +558,21 @@ func TestKyvernoPolicy(t *testing.T) {
 	signer := func(n int) string { return priv[n-1] }
 
 	// The cases of policy/test/kyverno-test*.yaml.
+	// "cosign" is signed by cosign v3 in its default format with signer-1
+	// (cosign reads only its own key format, which signer-1's is) and by
+	// `stagex sign` with signer-2.
+	cosign := signTool(t, "cosign")
 	cases := []struct {
 		name               string
 		signers, attesters []int
+		cosignSigner       int
 	}{
-		{"two", []int{1, 3}, []int{1}},
-		{"one", []int{2}, []int{2}},
-		{"none", nil, nil},
-		{"noprov", []int{1, 2}, nil},
-		{"attestonly", nil, []int{1, 3}},
+		{"two", []int{1, 3}, []int{1}, 0},
+		{"cosign", []int{2}, []int{2}, 1},
+		{"one", []int{2}, []int{2}, 0},
+		{"none", nil, nil, 0},
+		{"noprov", []int{1, 2}, nil, 0},
+		{"attestonly", nil, []int{1, 3}, 0},
 	}
 	data := struct {
 		Cases  []string
@@ -576,6 +582,10 @@ func TestKyvernoPolicy(t *testing.T) {
 		img := provenanceImage(ctx, t, b, "kyverno-"+c.name, c.name)
 		for _, s := range c.signers {
 			mustPass(t, run(ctx, t, passwordEnv, cli, "sign", "--key", signer(s), img.String()), "sign "+c.name)
+		}
+		if c.cosignSigner != 0 {
+			mustPass(t, run(ctx, t, passwordEnv, cosign, "sign", "--key", signer(c.cosignSigner), "--tlog-upload=false",
+				"--use-signing-config=false", "--allow-http-registry", "--yes", img.String()), "cosign sign "+c.name)
 		}
 		for _, s := range c.attesters {
 			r := run(ctx, t, passwordEnv, cli, "attest", "--key", signer(s), img.String())
@@ -602,8 +612,8 @@ func TestKyvernoPolicy(t *testing.T) {
 		// Each expectation names Pods; Kyverno counts two checks per Pod
 		// and ClusterPolicy rule (the image, then the rule), one per Pod
 		// for an ImageValidatingPolicy.
-		{"ClusterPolicy", "stagex-require-signatures.yaml", "kyverno-test.yaml", "Test Summary: 20 tests passed and 0 tests failed"},
-		{"ImageValidatingPolicy", "stagex-require-signatures-ivpol.yaml", "kyverno-test-ivpol.yaml", "Test Summary: 5 tests passed and 0 tests failed"},
+		{"ClusterPolicy", "stagex-require-signatures.yaml", "kyverno-test.yaml", "Test Summary: 24 tests passed and 0 tests failed"},
+		{"ImageValidatingPolicy", "stagex-require-signatures-ivpol.yaml", "kyverno-test-ivpol.yaml", "Test Summary: 6 tests passed and 0 tests failed"},
 	} {
 		t.Run(suite.kind, func(t *testing.T) {
 			dir := t.TempDir()

@@ -374,7 +374,7 @@ func runPolicy(args []string, stdout, stderr io.Writer) error {
 	threshold := fs.Int("threshold", 0, "N: how many distinct signers must have signed")
 	policyName := fs.String("name", admission.DefaultName, "the policy's name")
 	kind := fs.String("kind", kindClusterPolicy, "ClusterPolicy (verifyImages) or ImageValidatingPolicy (Kyverno >= 1.15)")
-	formatName := fs.String("format", string(signing.FormatBundle), "the signature format a ClusterPolicy reads: bundle or legacy (an ImageValidatingPolicy reads both)")
+	formatName := fs.String("format", string(signing.FormatBundle), "the signature format the policy counts: bundle (default) or legacy")
 	out := fs.String("o", "", "write the policy to this file (default: stdout)")
 	var keyPaths, patterns listFlag
 	fs.Var(&keyPaths, "key", "trusted public key (PEM); repeat for each key signer")
@@ -444,7 +444,7 @@ func policyCommand(c policyArgs) string {
 	if c.name != admission.DefaultName {
 		args = append(args, "--name", c.name)
 	}
-	if c.format != string(signing.FormatBundle) && c.kind == kindClusterPolicy {
+	if c.format != string(signing.FormatBundle) {
 		args = append(args, "--format", c.format)
 	}
 	args = append(args, "--threshold", fmt.Sprint(c.threshold))

@@ -383,7 +383,7 @@ func TestPolicyIdentitiesBothKinds(t *testing.T) {
 			t.Errorf("attestors %q, want exactly %q", signers, want)
 		}
 		const list = "[attestors.key1, attestors.identity1, attestors.identity2]"
-		if len(exprs) != 2 || !strings.Contains(exprs[0], "verifyImageSignatures(image, "+list+") >= 2") ||
+		if len(exprs) != 2 || !strings.Contains(exprs[0], "verifyAttestationSignatures(image, attestations.signature, "+list+") >= 2") ||
 			!strings.Contains(exprs[1], "verifyAttestationSignatures(image, attestations.provenance, "+list+") >= 1") {
 			t.Errorf("validations: %q", exprs)
 		}
