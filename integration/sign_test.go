@@ -504,6 +504,20 @@ func TestCosignCrossCheck(t *testing.T) {
 	mustPass(t, run(ctx, t, passwordEnv, cli, "sign", "--key", priv[0], img2.String()), "stagex sign next to cosign's")
 	mustPass(t, stagexVerify(2, img2, cosignPub, pub[0]), "2 of 2: one cosign and one stagex bundle")
 	mustPass(t, cosignVerify(cosignPub, img2), "cosign verify after stagex added a bundle")
+
+	// stagex attest → cosign verify-attestation, in both formats, on an
+	// index BuildKit built with provenance.
+	verifyAtt := func(key string, d name.Digest) cliResult {
+		return run(ctx, t, nil, cosign, "verify-attestation", "--key", key, "--type", "slsaprovenance1",
+			"--insecure-ignore-tlog", "--allow-http-registry", d.String())
+	}
+	prov := provenanceImage(ctx, t, b, "cosign-attest", "bundle")
+	mustPass(t, run(ctx, t, passwordEnv, cli, "attest", "--key", cosignKey, prov.String()), "stagex attest")
+	mustPass(t, verifyAtt(cosignPub, prov), "cosign verify-attestation of a stagex bundle")
+	mustFail(t, verifyAtt(pub[0], prov), "cosign verify-attestation with a key that did not attest")
+	provLegacy := provenanceImage(ctx, t, b, "cosign-attest-legacy", "legacy")
+	mustPass(t, run(ctx, t, nil, cli, "attest", "--format", "legacy", "--key", priv[1], provLegacy.String()), "stagex attest --format legacy")
+	mustPass(t, verifyAtt(pub[1], provLegacy), "cosign verify-attestation of a legacy stagex attestation")
 }
 
 // provenanceImage builds a one-file image with BuildKit's Dockerfile
