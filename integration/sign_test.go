@@ -31,6 +31,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+	sgroot "github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 )
 
 // EnvSignToolsPath lists the folders (PATH-style) holding the pinned cosign
@@ -687,4 +689,99 @@ func withoutKeys(policy []byte) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestKeylessCosignIdentity: a certificate identity counts in `stagex
+// verify` N of M next to a key. cosign v3 signs (default bundle format)
+// with a key certified by a test CA (sigstore-go's testing/ca: a root, a
+// Fulcio-style intermediate, a leaf with the OIDC issuer extension), the
+// way a keyless signature carries its certificate; the trusted root holds
+// that CA. Offline there is no transparency log, so verify is run with
+// --insecure-ignore-tlog, and once without it to show the log is required.
+func TestKeylessCosignIdentity(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b := bed(t)
+	cli := stagexCLI(t)
+	cosign := signTool(t, "cosign")
+	dir := t.TempDir()
+	priv, pub := testKeys(t, dir, 2) // priv[0] is a cosign key file
+
+	const issuer = "https://issuer.test"
+	root, leafPEM := testCertificate(t, dir, priv[0], "x@example.test", issuer)
+	img := pushSignImage(ctx, t, b, "keyless", "keyless")
+	r := run(ctx, t, passwordEnv, cosign, "sign", "--key", priv[0], "--certificate", leafPEM,
+		"--tlog-upload=false", "--use-signing-config=false", "--allow-http-registry", "--yes", img.String())
+	mustPass(t, r, "cosign sign --certificate")
+	mustPass(t, run(ctx, t, nil, cli, "sign", "--key", priv[1], img.String()), "stagex sign")
+
+	verify := func(extra ...string) cliResult {
+		args := []string{"verify", "--threshold", "2", "--key", pub[1],
+			"--identity", "x@example.test@" + issuer, "--identity-regexp", `ci-[0-9]+@example\.test@https://issuer\.test`,
+			"--trusted-root", root}
+		return run(ctx, t, nil, cli, append(append(args, extra...), img.String())...)
+	}
+	r = verify("--insecure-ignore-tlog")
+	mustPass(t, r, "2 of {key, identity X, identity Y} with the key and X")
+	if !strings.Contains(r.out, "match     x@example.test@"+issuer+" (certificate identity)") {
+		t.Errorf("identity X is not listed as matched:\n%s", r.out)
+	}
+	mustFail(t, verify(), "the same without --insecure-ignore-tlog", "1 of 3 signers signed", "transparency log")
+	mustFail(t, run(ctx, t, nil, cli, "verify", "--threshold", "1", "--identity", "y@example.test@"+issuer,
+		"--trusted-root", root, "--insecure-ignore-tlog", img.String()),
+		"another identity", "the certificate of x@example.test issued by "+issuer+" matches no given identity")
+	other, _ := testCertificate(t, t.TempDir(), priv[0], "x@example.test", issuer)
+	mustFail(t, run(ctx, t, nil, cli, "verify", "--threshold", "1", "--identity", "x@example.test@"+issuer,
+		"--trusted-root", other, "--insecure-ignore-tlog", img.String()),
+		"a CA the trusted root does not hold", "certificate signed by unknown authority")
+}
+
+// testCertificate makes a test CA, certifies the key of the cosign key file
+// for subject@issuer (valid from a minute ago for ten minutes) and writes
+// the leaf (PEM) and a trusted_root.json holding the CA; it returns their
+// paths.
+func testCertificate(t *testing.T, dir, cosignKey, subject, issuer string) (trustedRoot, leaf string) {
+	t.Helper()
+	b, err := os.ReadFile(cosignKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	der, err := encrypted.Decrypt(blk.Bytes, []byte(testKeyPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, rk, err := ca.GenerateRootCa()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, ik, err := ca.GenerateFulcioIntermediate(rc, rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := ca.GenerateLeafCert(subject, issuer, time.Now().Add(-time.Minute), k, ic, ik)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := sgroot.NewTrustedRoot(sgroot.TrustedRootMediaType01,
+		[]sgroot.CertificateAuthority{&sgroot.FulcioCertificateAuthority{Root: rc, Intermediates: []*x509.Certificate{ic}}}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustedRoot, leaf = filepath.Join(dir, "trusted_root.json"), filepath.Join(dir, "leaf.pem")
+	if err := os.WriteFile(trustedRoot, j, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(leaf, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: lc.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return trustedRoot, leaf
 }
