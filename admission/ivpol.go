@@ -64,14 +64,8 @@ type (
 		Data string `yaml:"data"`
 	}
 	ivKeyless struct {
-		Identities []ivIdentity `yaml:"identities"`
-		Roots      string       `yaml:"roots,omitempty"`
-	}
-	ivIdentity struct {
-		Subject       string `yaml:"subject,omitempty"`
-		SubjectRegExp string `yaml:"subjectRegExp,omitempty"`
-		Issuer        string `yaml:"issuer,omitempty"`
-		IssuerRegExp  string `yaml:"issuerRegExp,omitempty"`
+		Identities []identityMatch `yaml:"identities"`
+		Roots      string          `yaml:"roots,omitempty"`
 	}
 	ivCTLog struct {
 		InsecureIgnoreTlog bool `yaml:"insecureIgnoreTlog"`
@@ -100,10 +94,7 @@ type (
 // listed attestors verified the image, and each attestor is one signer.
 // The output depends only on o, byte for byte.
 func ImageValidatingPolicy(o Options) ([]byte, error) {
-	if err := o.check(); err != nil {
-		return nil, err
-	}
-	pems, err := o.keyPEMs()
+	pems, err := o.prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -123,14 +114,8 @@ func ImageValidatingPolicy(o Options) ([]byte, error) {
 		trustedRoot = &ivValue{Value: string(j)}
 	}
 	for i, id := range o.Identities {
-		var ident ivIdentity
-		if id.Regexp {
-			ident.SubjectRegExp, ident.IssuerRegExp = id.SubjectPattern(), id.IssuerPattern()
-		} else {
-			ident.Subject, ident.Issuer = id.Subject, id.Issuer
-		}
 		a := ivAttestor{Name: fmt.Sprintf("identity%d", i+1), Cosign: ivCosign{
-			Keyless:     &ivKeyless{Identities: []ivIdentity{ident}, Roots: o.rootsPEM()},
+			Keyless:     &ivKeyless{Identities: []identityMatch{matchOf(id)}, Roots: o.rootsPEM()},
 			CTLog:       ivCTLog{InsecureIgnoreTlog: o.IgnoreTlog, InsecureIgnoreSCT: o.IgnoreTlog},
 			TrustedRoot: trustedRoot,
 		}}

@@ -223,13 +223,18 @@ type (
 		Keyless *keylessAttestor `yaml:"keyless,omitempty"`
 	}
 	keylessAttestor struct {
-		Subject       string      `yaml:"subject,omitempty"`
-		SubjectRegExp string      `yaml:"subjectRegExp,omitempty"`
-		Issuer        string      `yaml:"issuer,omitempty"`
-		IssuerRegExp  string      `yaml:"issuerRegExp,omitempty"`
+		identityMatch `yaml:",inline"`
 		Roots         string      `yaml:"roots,omitempty"`
 		Rekor         rekorChecks `yaml:"rekor"`
 		CTLog         ctlogChecks `yaml:"ctlog"`
+	}
+	// identityMatch is a certificate identity as both Kyverno APIs name
+	// its fields.
+	identityMatch struct {
+		Subject       string `yaml:"subject,omitempty"`
+		SubjectRegExp string `yaml:"subjectRegExp,omitempty"`
+		Issuer        string `yaml:"issuer,omitempty"`
+		IssuerRegExp  string `yaml:"issuerRegExp,omitempty"`
 	}
 	keyAttestor struct {
 		PublicKeys string      `yaml:"publicKeys"`
@@ -244,16 +249,30 @@ type (
 	}
 )
 
-// ClusterPolicy renders the policy as YAML. The output depends only on o,
-// byte for byte.
-func ClusterPolicy(o Options) ([]byte, error) {
+// matchOf writes an identity for Kyverno: exact values, or the anchored
+// regular expressions stagex matches.
+func matchOf(id *signing.Identity) identityMatch {
+	if id.Regexp {
+		return identityMatch{SubjectRegExp: id.SubjectPattern(), IssuerRegExp: id.IssuerPattern()}
+	}
+	return identityMatch{Subject: id.Subject, Issuer: id.Issuer}
+}
+
+// prepare checks o and re-encodes its keys, for either policy kind.
+func (o *Options) prepare() ([]string, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
+	return o.keyPEMs()
+}
+
+// ClusterPolicy renders the policy as YAML. The output depends only on o,
+// byte for byte.
+func ClusterPolicy(o Options) ([]byte, error) {
 	// The key entries skip the transparency and certificate logs: trust
 	// comes from N independent keys, and a key-based signature carries no
 	// certificate.
-	pems, err := o.keyPEMs()
+	pems, err := o.prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -264,12 +283,7 @@ func ClusterPolicy(o Options) ([]byte, error) {
 		entries = append(entries, attestor{Keys: k})
 	}
 	for _, id := range o.Identities {
-		k := &keylessAttestor{Roots: o.rootsPEM()}
-		if id.Regexp {
-			k.SubjectRegExp, k.IssuerRegExp = id.SubjectPattern(), id.IssuerPattern()
-		} else {
-			k.Subject, k.Issuer = id.Subject, id.Issuer
-		}
+		k := &keylessAttestor{identityMatch: matchOf(id), Roots: o.rootsPEM()}
 		k.Rekor.IgnoreTlog, k.CTLog.IgnoreSCT = o.IgnoreTlog, o.IgnoreTlog
 		entries = append(entries, attestor{Keyless: k})
 	}
