@@ -145,14 +145,7 @@ func ImageValidatingPolicy(o Options) ([]byte, error) {
 	p := ivPolicy{
 		APIVersion: IVPolicyAPIVersion,
 		Kind:       "ImageValidatingPolicy",
-		Metadata: metadata{Name: o.Name, Annotations: map[string]string{
-			"policies.kyverno.io/title":    fmt.Sprintf("Require %d of %d signatures and SLSA provenance", o.Threshold, m),
-			"policies.kyverno.io/category": "Supply Chain Security",
-			"policies.kyverno.io/subject":  "Pod",
-			"policies.kyverno.io/description": fmt.Sprintf("Admits a Pod only when every image matching the patterns is pinned by "+
-				"digest, that exact digest carries valid cosign signatures (%s) by at least %d "+
-				"of the %d trusted signers, and a SLSA provenance attestation signed by one of them.", formatWords(o.Format), o.Threshold, m),
-		}},
+		Metadata:   o.metadata(m),
 		Spec: ivSpec{
 			FailurePolicy:        "Fail",
 			ValidationActions:    []string{"Deny"},

@@ -315,14 +315,7 @@ func ClusterPolicy(o Options) ([]byte, error) {
 	p := clusterPolicy{
 		APIVersion: "kyverno.io/v1",
 		Kind:       "ClusterPolicy",
-		Metadata: metadata{Name: o.Name, Annotations: map[string]string{
-			"policies.kyverno.io/title":    fmt.Sprintf("Require %d of %d signatures and SLSA provenance", o.Threshold, m),
-			"policies.kyverno.io/category": "Supply Chain Security",
-			"policies.kyverno.io/subject":  "Pod",
-			"policies.kyverno.io/description": fmt.Sprintf("Admits a Pod only when every image matching the patterns is pinned by "+
-				"digest, that exact digest carries valid cosign signatures (%s) by at least %d of the %d trusted signers, "+
-				"and a SLSA provenance attestation signed by one of them.", formatWords(o.Format), o.Threshold, m),
-		}},
+		Metadata:   o.metadata(m),
 		Spec: spec{
 			WebhookConfiguration: webhookConfig{FailurePolicy: "Fail", TimeoutSeconds: 30},
 			Rules: []rule{
@@ -363,6 +356,19 @@ func render(policy any, field string, names []string, command string) ([]byte, e
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// metadata names the policy and describes it, for either kind, over m
+// signers.
+func (o *Options) metadata(m int) metadata {
+	return metadata{Name: o.Name, Annotations: map[string]string{
+		"policies.kyverno.io/title":    fmt.Sprintf("Require %d of %d signatures and SLSA provenance", o.Threshold, m),
+		"policies.kyverno.io/category": "Supply Chain Security",
+		"policies.kyverno.io/subject":  "Pod",
+		"policies.kyverno.io/description": fmt.Sprintf("Admits a Pod only when every image matching the patterns is pinned by "+
+			"digest, that exact digest carries valid cosign signatures (%s) by at least %d of the %d trusted signers, "+
+			"and a SLSA provenance attestation signed by one of them.", formatWords(o.Format), o.Threshold, m),
+	}}
 }
 
 // formatWords names a format in the policy's description.
