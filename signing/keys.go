@@ -1,12 +1,16 @@
-// Package signing signs image digests the way `cosign sign --key` does and
-// verifies that enough independent keys signed one exact digest.
+// Package signing signs image digests and their provenance the way cosign
+// does and verifies that enough independent signers signed one exact
+// digest.
 //
-// A signature is a simple-signing payload (the digest and the repository,
-// as JSON) signed with SHA-256, stored as a layer of the image
-// <repo>:sha256-<hex>.sig with the base64 signature in the layer annotation
-// dev.cosignproject.cosign/signature. That is cosign's key-based format, so
-// `cosign verify --key` accepts what Sign writes and Verify accepts what
-// `cosign sign --key` writes.
+// Two storage formats are read and written (see bundle.go and
+// registry.go): cosign v3's default, a Sigstore bundle (DSSE envelope over
+// an in-toto statement naming the digest) attached to the image through
+// the OCI referrers API, and the legacy one, a simple-signing payload
+// signed with SHA-256 as a layer of the image <repo>:sha256-<hex>.sig with
+// the base64 signature in the layer annotation
+// dev.cosignproject.cosign/signature. A signer is a key or a certificate
+// identity checked against a Sigstore trusted root (identity.go). Every
+// registry request is bounded in time and size (limits.go).
 package signing
 
 import (
