@@ -1,12 +1,14 @@
-// Command stagex signs image digests, verifies N-of-M signatures on them
-// and writes the Kyverno policy that enforces the same rule at admission.
+// Command stagex signs image digests and their BuildKit provenance,
+// verifies N-of-M signatures on them and writes the Kyverno policy that
+// enforces the same rule at admission.
 //
 //	stagex sign   --key cosign.key IMAGE@DIGEST
-//	stagex verify --threshold N --key k1.pub --key k2.pub … IMAGE
-//	stagex policy --threshold N --key k1.pub … --image-pattern PATTERN [-o FILE]
+//	stagex attest --key cosign.key IMAGE@DIGEST
+//	stagex verify --threshold N --key k1.pub --identity SUBJECT@ISSUER --trusted-root … IMAGE
+//	stagex policy [--kind ImageValidatingPolicy] --threshold N --key k1.pub … --image-pattern PATTERN [-o FILE]
 //
-// Signatures are cosign's key-based format (see package signing), so
-// `cosign verify --key` and Kyverno read them.
+// Signatures are cosign's (Sigstore bundles by default, or the legacy
+// tags; see package signing), so cosign and Kyverno read them.
 package main
 
 import (
