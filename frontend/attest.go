@@ -81,6 +81,8 @@ func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, im
 			Ref:        pkg.Ref,
 			Repository: repo,
 			Digest:     images[pkg.Ref].Digest.String(),
+			CPE:        pkg.CPE,
+			PURL:       pkg.PURL,
 			FromStageX: pkg.FromLock,
 			Role:       string(part.Mode),
 			Layers:     layers,

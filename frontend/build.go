@@ -34,6 +34,8 @@ type request struct {
 
 	mu   sync.Mutex
 	sbom map[string][]result.Attestation[client.Reference] // by platform
+
+	sigCheck signatureCheck
 }
 
 // Build is the frontend's entry point (grpcclient.RunFromEnvironment).
@@ -129,6 +131,9 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	}
 	for _, w := range resolved.Warnings {
 		r.warn(ctx, w)
+	}
+	if err := r.verifySignatures(ctx, c, p, resolved); err != nil {
+		return nil, withSource(err, r.files)
 	}
 	images, err := resolveImages(ctx, c, r.spec, resolved, p)
 	if err != nil {

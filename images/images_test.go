@@ -19,6 +19,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +79,7 @@ func loadSpecs(t *testing.T) []specFile {
 	var specs []specFile
 	var names []string
 	for _, f := range files {
-		if f == lockFile {
+		if spec.IsCompanionFile(f) {
 			continue
 		}
 		names = append(names, f)
@@ -407,6 +408,51 @@ func TestLockIsLockgenOutput(t *testing.T) {
 			"  go run ./hack/lockgen -release %s -in %s -out images/%s\n%s",
 			lockFile, lock.Release, list, lockFile, lineDiff(string(want), string(got)))
 	}
+}
+
+// TestProductsCoverEveryLockedPackage: every package the specs use has an
+// entry in the products file, and the lock carries what that entry gives:
+// a CPE (and purl) with the lock's version that scanners can match, or
+// nothing for a package marked none, with its reason. So every StageX
+// package of every image's SBOM is either matchable or says why not.
+func TestProductsCoverEveryLockedPackage(t *testing.T) {
+	lock, _ := loadLock(t)
+	data, err := os.ReadFile(spec.DefaultProductsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	products, err := spec.ParseProducts(spec.DefaultProductsFile, data)
+	if err != nil {
+		t.Fatalf("%s does not parse:\n%v", spec.DefaultProductsFile, err)
+	}
+	applied := &spec.Lock{Version: lock.Version, Release: lock.Release, Registry: lock.Registry, Packages: map[string]spec.LockPackage{}}
+	for name, p := range lock.Packages {
+		p.CPE, p.PURL = "", ""
+		applied.Packages[name] = p
+	}
+	if err := products.Apply(applied); err != nil {
+		t.Fatalf("the products file does not cover the lock:\n%v", err)
+	}
+	none := 0
+	for _, name := range slices.Sorted(maps.Keys(lock.Packages)) {
+		p, want := lock.Packages[name], applied.Packages[name]
+		if p.CPE != want.CPE || p.PURL != want.PURL {
+			t.Errorf("%s: lock has cpe %q purl %q, the products file gives %q %q; regenerate the lock", name, p.CPE, p.PURL, want.CPE, want.PURL)
+		}
+		e := products.Packages[name]
+		switch {
+		case e.None != "":
+			none++
+			if p.CPE != "" {
+				t.Errorf("%s is none (%s), yet has cpe %q", name, e.None, p.CPE)
+			}
+		case !strings.HasPrefix(p.CPE, "cpe:2.3:a:"+e.CPE+":"+p.Version+":"):
+			t.Errorf("%s: cpe %q does not name %s at the lock's version %s", name, p.CPE, e.CPE, p.Version)
+		case p.PURL == "" || !strings.HasSuffix(p.PURL, "@"+p.Version):
+			t.Errorf("%s: purl %q does not carry the lock's version %s", name, p.PURL, p.Version)
+		}
+	}
+	t.Logf("%d locked packages, %d of them without product identifiers (none:)", len(lock.Packages), none)
 }
 
 // lineDiff shows the first lines where two texts differ.

@@ -41,8 +41,23 @@ type cdxComponent struct {
 	Description        string           `json:"description,omitempty"`
 	Hashes             []cdxHash        `json:"hashes,omitempty"`
 	Licenses           []cdxLicense     `json:"licenses,omitempty"`
+	CPE                string           `json:"cpe,omitempty"`
 	PURL               string           `json:"purl,omitempty"`
 	ExternalReferences []cdxExternalRef `json:"externalReferences,omitempty"`
+	Evidence           *cdxEvidence     `json:"evidence,omitempty"`
+}
+
+// cdxEvidence records further identities of a component: here the pkg:oci
+// purl of the image a package was merged from, when purl holds the
+// upstream product's.
+type cdxEvidence struct {
+	Identity []cdxIdentity `json:"identity"`
+}
+
+type cdxIdentity struct {
+	Field          string  `json:"field"`
+	Confidence     float64 `json:"confidence"`
+	ConcludedValue string  `json:"concludedValue"`
 }
 
 type cdxSupplier struct {
@@ -99,8 +114,15 @@ func CycloneDX(img Image) ([]byte, error) {
 			Description:        fmt.Sprintf("OCI image manifest %s, merged as %s", p.Digest, p.Role),
 			Hashes:             []cdxHash{{Alg: "SHA-256", Content: strings.TrimPrefix(p.Digest, "sha256:")}},
 			Licenses:           licenses(p.License),
+			CPE:                p.CPE,
 			PURL:               ociPURL(p, img),
 			ExternalReferences: []cdxExternalRef{{Type: "distribution", URL: p.Ref}},
+		}
+		if p.PURL != "" {
+			// One purl per component: the product's, which scanners match
+			// on; the image's is kept as evidence of identity.
+			c.Evidence = &cdxEvidence{Identity: []cdxIdentity{{Field: "purl", Confidence: 1, ConcludedValue: c.PURL}}}
+			c.PURL = p.PURL
 		}
 		if p.FromStageX {
 			c.Supplier = &cdxSupplier{Name: stagexOrg}

@@ -44,6 +44,8 @@ type Package struct {
 	Ref        string // the pinned reference the build pulled
 	Repository string // the reference's repository, e.g. docker.io/stagex/core-musl
 	Digest     string // the manifest digest, "sha256:…"
+	CPE        string // the upstream product's CPE 2.3 name (from the lock), "" for none
+	PURL       string // the upstream product's purl (from the lock), "" for none
 	FromStageX bool   // named in the StageX lock
 	Role       string // how it was merged: base, diff or whole
 	Layers     []string
@@ -109,22 +111,18 @@ func SPDX(img Image) ([]byte, error) {
 	for i, p := range img.Packages {
 		id := common.ElementID(fmt.Sprintf("Package-%d-%s", i, sanitize(p.Name)))
 		pkg := &spdx.Package{
-			PackageName:             p.Name,
-			PackageSPDXIdentifier:   id,
-			PackageVersion:          p.Version,
-			PackageSupplier:         &common.Supplier{Supplier: noAssertion},
-			PackageDownloadLocation: p.Ref,
-			PackageChecksums:        []common.Checksum{{Algorithm: common.SHA256, Value: strings.TrimPrefix(p.Digest, "sha256:")}},
-			PackageLicenseConcluded: orNoAssertion(p.License),
-			PackageLicenseDeclared:  orNoAssertion(p.License),
-			PackageCopyrightText:    noAssertion,
-			PrimaryPackagePurpose:   "CONTAINER",
-			PackageComment:          fmt.Sprintf("OCI image manifest %s, merged as %s; layers (diff IDs): %s", p.Digest, p.Role, strings.Join(p.Layers, ", ")),
-			PackageExternalReferences: []*spdx.PackageExternalReference{{
-				Category: common.CategoryPackageManager,
-				RefType:  "purl",
-				Locator:  ociPURL(p, img),
-			}},
+			PackageName:               p.Name,
+			PackageSPDXIdentifier:     id,
+			PackageVersion:            p.Version,
+			PackageSupplier:           &common.Supplier{Supplier: noAssertion},
+			PackageDownloadLocation:   p.Ref,
+			PackageChecksums:          []common.Checksum{{Algorithm: common.SHA256, Value: strings.TrimPrefix(p.Digest, "sha256:")}},
+			PackageLicenseConcluded:   orNoAssertion(p.License),
+			PackageLicenseDeclared:    orNoAssertion(p.License),
+			PackageCopyrightText:      noAssertion,
+			PrimaryPackagePurpose:     "CONTAINER",
+			PackageComment:            fmt.Sprintf("OCI image manifest %s, merged as %s; layers (diff IDs): %s", p.Digest, p.Role, strings.Join(p.Layers, ", ")),
+			PackageExternalReferences: externalRefs(p, img),
 		}
 		if p.FromStageX {
 			pkg.PackageSupplier = &common.Supplier{SupplierType: "Organization", Supplier: stagexOrg}
@@ -227,6 +225,21 @@ func fingerprint(img Image) (string, error) {
 	}
 	sum := sha256.Sum256(dt)
 	return hex.EncodeToString(sum[:16]), nil
+}
+
+// externalRefs are a package's SPDX external references: the upstream
+// product's CPE and purl, which scanners match advisories on, then the
+// pkg:oci purl of the image it was merged from. The product purl comes first
+// because Grype and Trivy read only the first purl of a package.
+func externalRefs(p Package, img Image) []*spdx.PackageExternalReference {
+	var refs []*spdx.PackageExternalReference
+	if p.CPE != "" {
+		refs = append(refs, &spdx.PackageExternalReference{Category: common.CategorySecurity, RefType: common.TypeSecurityCPE23Type, Locator: p.CPE})
+	}
+	if p.PURL != "" {
+		refs = append(refs, &spdx.PackageExternalReference{Category: common.CategoryPackageManager, RefType: common.TypePackageManagerPURL, Locator: p.PURL})
+	}
+	return append(refs, &spdx.PackageExternalReference{Category: common.CategoryPackageManager, RefType: common.TypePackageManagerPURL, Locator: ociPURL(p, img)})
 }
 
 // ociPURL is the package's purl of type oci: the repository's last element

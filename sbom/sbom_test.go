@@ -5,6 +5,7 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func composition() Image {
 		Epoch:   time.Unix(1700000000, 0),
 		Packages: []Package{
 			{Name: "core-filesystem", Version: "2026.03.0", License: "ISC", Ref: "docker.io/stagex/core-filesystem@sha256:" + strings.Repeat("1", 64), Repository: "docker.io/stagex/core-filesystem", Digest: "sha256:" + strings.Repeat("1", 64), FromStageX: true, Role: "base", Layers: []string{"sha256:" + strings.Repeat("a", 64)}},
-			{Name: "core-musl", Version: "1.2.5", License: "MIT", Ref: "docker.io/stagex/core-musl@sha256:" + strings.Repeat("2", 64), Repository: "docker.io/stagex/core-musl", Digest: "sha256:" + strings.Repeat("2", 64), FromStageX: true, Role: "diff", Layers: []string{"sha256:" + strings.Repeat("b", 64)}},
+			{Name: "core-musl", Version: "1.2.5", License: "MIT", Ref: "docker.io/stagex/core-musl@sha256:" + strings.Repeat("2", 64), Repository: "docker.io/stagex/core-musl", Digest: "sha256:" + strings.Repeat("2", 64), CPE: "cpe:2.3:a:musl-libc:musl:1.2.5:*:*:*:*:*:*:*", PURL: "pkg:generic/musl@1.2.5", FromStageX: true, Role: "diff", Layers: []string{"sha256:" + strings.Repeat("b", 64)}},
 			{Name: "tools", Version: "9", Ref: "registry.example/tools:9@sha256:" + strings.Repeat("3", 64), Repository: "registry.example/tools", Digest: "sha256:" + strings.Repeat("3", 64), Role: "whole"},
 		},
 		Archives: []Archive{{Name: "temurin-jre", Version: "21.0.12+8", License: "GPL-2.0-only WITH Classpath-exception-2.0", URL: "https://example.test/jre.tar.gz", SHA256: strings.Repeat("9", 64), Dst: "/opt/java/openjdk"}},
@@ -74,9 +75,22 @@ func TestSPDXParses(t *testing.T) {
 		musl.PackageSupplier.Supplier != "StageX" {
 		t.Errorf("core-musl = %+v", musl)
 	}
-	wantPURL := "pkg:oci/core-musl@sha256%3A" + strings.Repeat("2", 64) + "?arch=amd64&repository_url=docker.io%2Fstagex%2Fcore-musl"
-	if got := musl.PackageExternalReferences[0].Locator; got != wantPURL {
-		t.Errorf("purl = %s, want %s", got, wantPURL)
+	// The product's CPE and purl, which scanners match on, then the
+	// image's purl; Grype and Trivy read the first purl only.
+	wantRefs := []string{
+		"SECURITY cpe23Type cpe:2.3:a:musl-libc:musl:1.2.5:*:*:*:*:*:*:*",
+		"PACKAGE-MANAGER purl pkg:generic/musl@1.2.5",
+		"PACKAGE-MANAGER purl pkg:oci/core-musl@sha256%3A" + strings.Repeat("2", 64) + "?arch=amd64&repository_url=docker.io%2Fstagex%2Fcore-musl",
+	}
+	var refs []string
+	for _, r := range musl.PackageExternalReferences {
+		refs = append(refs, r.Category+" "+r.RefType+" "+r.Locator)
+	}
+	if !slices.Equal(refs, wantRefs) {
+		t.Errorf("external refs =\n%s\nwant\n%s", strings.Join(refs, "\n"), strings.Join(wantRefs, "\n"))
+	}
+	if fs := doc.Packages[byName["core-filesystem"]]; len(fs.PackageExternalReferences) != 1 || fs.PackageExternalReferences[0].RefType != "purl" {
+		t.Errorf("a package without product identifiers has only its image purl: %+v", fs.PackageExternalReferences)
 	}
 	if tools := doc.Packages[byName["tools"]]; tools.PackageSupplier.Supplier != "NOASSERTION" || tools.PackageLicenseDeclared != "NOASSERTION" {
 		t.Errorf("a package outside the lock must not claim a supplier or license: %+v", tools)
@@ -122,9 +136,12 @@ func TestCycloneDXSaysWhatSPDXSays(t *testing.T) {
 	var bom struct {
 		BOMFormat, SpecVersion, SerialNumber string
 		Components                           []struct {
-			Name, Version, Purl string
-			Hashes              []struct{ Alg, Content string }
-			Licenses            []struct{ Expression string }
+			Name, Version, Purl, CPE string
+			Hashes                   []struct{ Alg, Content string }
+			Licenses                 []struct{ Expression string }
+			Evidence                 struct {
+				Identity []struct{ Field, ConcludedValue string }
+			}
 		}
 	}
 	if err := json.Unmarshal(dt, &bom); err != nil {
@@ -135,8 +152,13 @@ func TestCycloneDXSaysWhatSPDXSays(t *testing.T) {
 	}
 	musl := bom.Components[1]
 	if musl.Name != "core-musl" || musl.Version != "1.2.5" || musl.Licenses[0].Expression != "MIT" ||
-		musl.Hashes[0].Content != strings.Repeat("2", 64) || !strings.HasPrefix(musl.Purl, "pkg:oci/core-musl@sha256%3A") {
+		musl.Hashes[0].Content != strings.Repeat("2", 64) || musl.Purl != "pkg:generic/musl@1.2.5" ||
+		musl.CPE != "cpe:2.3:a:musl-libc:musl:1.2.5:*:*:*:*:*:*:*" || len(musl.Evidence.Identity) != 1 ||
+		musl.Evidence.Identity[0].Field != "purl" || !strings.HasPrefix(musl.Evidence.Identity[0].ConcludedValue, "pkg:oci/core-musl@sha256%3A") {
 		t.Errorf("core-musl = %+v", musl)
+	}
+	if fs := bom.Components[0]; !strings.HasPrefix(fs.Purl, "pkg:oci/core-filesystem@") || fs.CPE != "" || fs.Evidence.Identity != nil {
+		t.Errorf("a package without product identifiers keeps its image purl: %+v", fs)
 	}
 	other := composition()
 	other.Packages[1].Digest = "sha256:" + strings.Repeat("4", 64)

@@ -74,6 +74,10 @@ func withLimits(ctx context.Context, opts []remote.Option) []remote.Option {
 	return append(out, remote.WithTransport(limitedTransport(limits)))
 }
 
+// NewTransport is the transport with the package's limits, for registry
+// and HTTP clients outside this package (stagex lock).
+func NewTransport() http.RoundTripper { return limitedTransport(limits) }
+
 // limitedTransport is an http.Transport with the dial limits, wrapped so
 // that each request has a deadline and each body a size limit.
 func limitedTransport(l Limits) http.RoundTripper {

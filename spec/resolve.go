@@ -16,7 +16,9 @@ type Package struct {
 	Digest   string // "sha256:…", "" when unpinned
 	Version  string // from the lock; for a full ref not in the lock, the tag if any, else ""
 	License  string // SPDX expression from the lock; NoAssertion when unknown
-	FromLock bool   // Version and License come from the lock
+	CPE      string // the upstream product's CPE 2.3 name, from the lock; "" when it records none
+	PURL     string // the upstream product's purl, from the lock; "" when it records none
+	FromLock bool   // Version, License, CPE and PURL come from the lock
 	Pos      Pos    // where it was named in the spec (base: the `base:` field, or Pos{1,1} when defaulted)
 }
 
@@ -155,6 +157,8 @@ func (r *resolver) resolveShortName(name string, pos Pos, prefix string) (Packag
 		Digest:   digest,
 		Version:  lp.Version,
 		License:  licenseOrNoAssertion(lp.License),
+		CPE:      lp.CPE,
+		PURL:     lp.PURL,
 		FromLock: true,
 		Pos:      pos,
 	}, true
@@ -179,7 +183,7 @@ func (r *resolver) resolveImageRef(ref string, pos Pos, prefix string) (Package,
 	// describe it. The same name at another digest is another build.
 	if r.lock != nil && ir.digest != "" {
 		if lp, ok := r.lock.Packages[ir.name]; ok && slices.Contains(sortedValues(lp.Digests), ir.digest) {
-			p.Version, p.License, p.FromLock = lp.Version, licenseOrNoAssertion(lp.License), true
+			p.Version, p.License, p.CPE, p.PURL, p.FromLock = lp.Version, licenseOrNoAssertion(lp.License), lp.CPE, lp.PURL, true
 		}
 	}
 	if ir.digest == "" {

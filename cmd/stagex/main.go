@@ -36,7 +36,9 @@ const usage = `usage:
   stagex attest --key KEY [--format bundle|legacy] IMAGE@sha256:DIGEST
   stagex verify --threshold N [--key PUB]… [--identity SUBJECT@ISSUER]… [--identity-regexp RE@RE]…
                 [--trusted-root trusted_root.json] [--insecure-ignore-tlog] IMAGE
-  stagex policy --threshold N --key PUB [--key PUB]… --image-pattern PATTERN… [--name NAME] [-o FILE]
+  stagex policy [--kind ClusterPolicy|ImageValidatingPolicy] [--format bundle|legacy] --threshold N
+                [--key PUB]… [--identity …]… [--trusted-root …] --image-pattern PATTERN… [--name NAME] [-o FILE]
+  stagex lock [verify|update] … (see stagex lock help)
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
         PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD); by default
@@ -46,7 +48,9 @@ attest  signs the SLSA provenance BuildKit attached to the image index as an
 verify  passes when at least N distinct signers (keys, certificate identities)
         signed exactly the image's digest, in either format (a tag is resolved
         to the digest it points to now)
-policy  writes the Kyverno ClusterPolicy that requires the same N of the signers
+policy  writes the Kyverno ClusterPolicy (or ImageValidatingPolicy) that requires
+        the same N of the signers
+lock    writes, verifies or updates the StageX lock (stagex lock help)
 
 sign, attest and verify take --timeout (default 10m).
 `
@@ -92,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAttest(ctx, args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdout, stderr)
+	case "lock":
+		return runLock(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -150,8 +156,12 @@ func timedOut(ctx context.Context, err error) error {
 	return err
 }
 
+// remoteOptions are the registry options of every subcommand: the
+// context, the keychain, and package signing's transport, which bounds
+// each request in time and each answer in size.
 func remoteOptions(ctx context.Context) []remote.Option {
-	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithTransport(signing.NewTransport())}
 }
 
 // signArgs are what sign and attest share: the key, the format, the

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
 )
 
 // policyFiles are the checked-in Kyverno policies, relative to the
@@ -153,8 +155,8 @@ func TestVerifyRefusesBadPolicies(t *testing.T) {
 }
 
 // TestTimeoutFlag: a registry that accepts the connection and never
-// answers. sign and verify give up at --timeout and say so; without a
-// bound they waited forever.
+// answers. sign, attest, verify and lock give up at --timeout and say so;
+// without a bound they waited forever.
 func TestTimeoutFlag(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -179,9 +181,18 @@ func TestTimeoutFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := l.Addr().String() + "/x/y@sha256:" + strings.Repeat("a", 64)
+	// stagex lock against the same registry: one package of a release list.
+	dir := t.TempDir()
+	keyring := locktest.WriteKeyring(t, dir, locktest.NewKey(t, "a", false), locktest.NewKey(t, "b", false))
+	list := writeFile(t, filepath.Join(dir, "release.tsv"), "# StageX release 2026.03.0\n"+
+		"image\tversion\tlicense\tsource_package\tdigest\n"+
+		"core-musl\t1.2.5\tMIT\tcore/musl\t\n")
 	for _, args := range [][]string{
 		{"verify", "--timeout", "500ms", "--threshold", "1", "--key", filepath.Join(root, "policy/keys/signer-1.pub"), img},
 		{"sign", "--timeout", "500ms", "--key", priv, img},
+		{"attest", "--timeout", "500ms", "--key", priv, img},
+		{"lock", "--timeout", "500ms", "--release-list", list, "--registry", l.Addr().String() + "/stagex",
+			"--keyring", keyring, "--lookaside", t.TempDir(), "-o", filepath.Join(dir, "out.lock.yaml"), "core-musl"},
 	} {
 		start := time.Now()
 		var stdout, stderr bytes.Buffer

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -99,6 +100,23 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 
 	f := &Fixtures{Registry: registry, Set: set, Archives: map[string]FixtureArchive{}}
 	fl := testbed.NewLock(registry, set)
+	// The products file applies to the fixture lock's packages of the real
+	// lock as it does to the real lock, so the images built from fixtures
+	// carry CPEs and purls (with the fixtures' versions) for the scanners
+	// to match. The fixture-only packages (core-hello, pallet-tools) stand
+	// for no product.
+	products, err := ReadProducts(root)
+	if err != nil {
+		return nil, err
+	}
+	real := &spec.Lock{Packages: map[string]spec.LockPackage{}}
+	for _, n := range names {
+		real.Packages[n] = fl.Packages[n]
+	}
+	if err := products.Apply(real); err != nil {
+		return nil, err
+	}
+	maps.Copy(fl.Packages, real.Packages)
 	fl.Archives = map[string]spec.LockArchive{}
 	for _, t := range Images {
 		for _, a := range specs[t].Archives {

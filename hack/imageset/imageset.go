@@ -71,6 +71,16 @@ func ReadLock(root string) (*spec.Lock, error) {
 	return spec.ParseLock(spec.DefaultLockFile, data)
 }
 
+// ReadProducts parses the checked-in products file,
+// images/stagex.products.yaml.
+func ReadProducts(root string) (*spec.Products, error) {
+	data, err := os.ReadFile(filepath.Join(root, SpecDir, spec.DefaultProductsFile))
+	if err != nil {
+		return nil, err
+	}
+	return spec.ParseProducts(spec.DefaultProductsFile, data)
+}
+
 // RegistryHost is the host[:port] of a registry prefix such as
 // "docker.io/stagex" or "127.0.0.1:5000/stagex".
 func RegistryHost(registry string) string {

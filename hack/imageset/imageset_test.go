@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
 func repoRoot(t *testing.T) string {
@@ -71,8 +73,8 @@ func TestBakeFileMatchesSpecs(t *testing.T) {
 	}
 	var names []string
 	for _, s := range specs {
-		if base := filepath.Base(s); !strings.HasSuffix(base, ".lock.yaml") {
-			names = append(names, strings.TrimSuffix(base, ".yaml"))
+		if !spec.IsCompanionFile(s) {
+			names = append(names, strings.TrimSuffix(filepath.Base(s), ".yaml"))
 		}
 	}
 	want := slices.Clone(Images)
