@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -308,5 +309,35 @@ func TestKeylessThreshold(t *testing.T) {
 		if err := bad.Check(); err == nil {
 			t.Errorf("policy %+v passed Check", bad)
 		}
+	}
+}
+
+// TestBundleLimits: a bundle larger than a signature bundle can be is
+// refused (named, not read), and more bundles than maxBundles on one
+// digest is an error, never a partial read.
+func TestBundleLimits(t *testing.T) {
+	ctx := context.Background()
+	host := memRegistry(t)
+	_, p1 := keyPair(t, "k1.pub")
+	policy := Policy{Threshold: 1, Keys: []*PublicKey{p1}}
+
+	d := pushRandom(t, host, "big")
+	if _, err := writeBundle(d, head(t, d), make([]byte, maxPayloadSize+1), SignPredicateType, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Verify(ctx, d.String(), policy)
+	var te *ThresholdError
+	if !errors.As(err, &te) || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "bundle size 1048577 is outside 1..1048576 bytes: refused") {
+		t.Fatalf("oversized bundle: err = %v, report %+v", err, r)
+	}
+
+	many := pushRandom(t, host, "many")
+	for i := 0; i <= maxBundles; i++ {
+		if _, err := writeBundle(many, head(t, many), []byte(fmt.Sprintf(`{"n":%d}`, i)), SignPredicateType, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Verify(ctx, many.String(), policy); err == nil || !strings.Contains(err.Error(), "more than the 100 read; refused") {
+		t.Fatalf("%d bundles: err = %v", maxBundles+1, err)
 	}
 }
