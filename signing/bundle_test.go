@@ -3,8 +3,6 @@ package signing
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -175,14 +173,7 @@ func (c fixedCert) GetCertificate(context.Context, sign.Keypair, *sign.Certifica
 // lifetime).
 func (c *testCA) signKeyless(t *testing.T, d name.Digest, subject, issuer string, notBefore time.Time) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := LoadPrivateKey(pemBlock(t, "PRIVATE KEY", pkcs8(t, k)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, priv := newECKey(t)
 	kp := keypair{priv}
 	leaf, err := ca.GenerateLeafCert(subject, issuer, notBefore, k, c.inter, c.interKey)
 	if err != nil {

@@ -22,8 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// keyPair makes a signing key and its public key.
-func keyPair(t *testing.T, name string) (*PrivateKey, *PublicKey) {
+// newECKey makes a P-256 key, loaded as a signing key.
+func newECKey(t *testing.T) (*ecdsa.PrivateKey, *PrivateKey) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -33,6 +33,13 @@ func keyPair(t *testing.T, name string) (*PrivateKey, *PublicKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return k, priv
+}
+
+// keyPair makes a signing key and its public key.
+func keyPair(t *testing.T, name string) (*PrivateKey, *PublicKey) {
+	t.Helper()
+	k, priv := newECKey(t)
 	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	if err != nil {
 		t.Fatal(err)
