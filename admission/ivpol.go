@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -90,13 +91,23 @@ type (
 // ImageValidatingPolicy renders the same rule as ClusterPolicy as Kyverno's
 // ImageValidatingPolicy (Kyverno ≥ 1.15; ClusterPolicy verifyImages is
 // deprecated there). N of M is a CEL comparison: verifyAttestationSignatures
-// (bundle format) and verifyImageSignatures (legacy) return how many of the
-// listed attestors verified the image, and each attestor is one signer.
-// The output depends only on o, byte for byte.
+// returns how many of the listed attestors verified, and each attestor is
+// one signer. It reads the bundle format only (see the legacy refusal
+// below). The output depends only on o, byte for byte.
 func ImageValidatingPolicy(o Options) ([]byte, error) {
 	pems, err := o.prepare()
 	if err != nil {
 		return nil, err
+	}
+	if o.Format == signing.FormatLegacy {
+		// Kyverno 1.19.1's verifyAttestationSignatures fails a legacy .att
+		// attestation that has no transparency-log entry even when the
+		// attestor ignores the log (its signature check allows it): the
+		// provenance rule could never pass for key signers
+		// (integration/sign_test.go, TestKyvernoPolicy/legacy).
+		return nil, errors.New("an ImageValidatingPolicy cannot check legacy-format provenance signed by keys: " +
+			"Kyverno 1.19.1 refuses a legacy attestation without a transparency-log entry there; " +
+			"use the bundle format (stagex sign/attest default) or a ClusterPolicy (--kind ClusterPolicy --format legacy)")
 	}
 	var attestors []ivAttestor
 	var refs []string
@@ -129,14 +140,12 @@ func ImageValidatingPolicy(o Options) ([]byte, error) {
 	// verifyImageSignatures counts an attestor whose key made any bundle
 	// on the image, a provenance attestation included, once the image has
 	// bundles at all (Kyverno's cosign verifier then reads bundles only).
-	// In the bundle format the count is over statements of the image
-	// signature type instead; in the legacy format over the .sig tag.
-	attestations := []ivAttestation{{Name: "provenance", InToto: ivInToto{Type: ProvenanceType}}}
-	signed := "verifyImageSignatures(image, " + list + ")"
-	if o.Format == signing.FormatBundle {
-		attestations = append([]ivAttestation{{Name: "signature", InToto: ivInToto{Type: signing.SignPredicateType}}}, attestations...)
-		signed = "verifyAttestationSignatures(image, attestations.signature, " + list + ")"
+	// The count is over statements of the image signature type instead.
+	attestations := []ivAttestation{
+		{Name: "signature", InToto: ivInToto{Type: signing.SignPredicateType}},
+		{Name: "provenance", InToto: ivInToto{Type: ProvenanceType}},
 	}
+	signed := "verifyAttestationSignatures(image, attestations.signature, " + list + ")"
 	m := len(attestors)
 	var globs []ivImageReference
 	for _, p := range o.ImagePatterns {

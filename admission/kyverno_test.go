@@ -194,49 +194,43 @@ func TestClusterPolicyRefuses(t *testing.T) {
 	}
 }
 
-// TestImageValidatingPolicyFormats: in the bundle format the N of M is
-// counted over attestations of cosign's image signature statement (Kyverno
-// takes any bundle of a key for a signature otherwise); in the legacy
-// format over signatures. The provenance check is the same in both.
+// TestImageValidatingPolicyFormats: the N of M is counted over
+// attestations of cosign's image signature statement (Kyverno takes any
+// bundle of a key for a signature otherwise); the legacy format is refused
+// with the reason (Kyverno 1.19.1 cannot check legacy key attestations
+// there).
 func TestImageValidatingPolicyFormats(t *testing.T) {
-	for _, tc := range []struct {
-		f            signing.Format
-		count        string
-		attestations []string
-	}{
-		{signing.FormatBundle, "verifyAttestationSignatures(image, attestations.signature, [attestors.key1, attestors.key2, attestors.key3]) >= 2",
-			[]string{"signature " + signing.SignPredicateType, "provenance " + ProvenanceType}},
-		{signing.FormatLegacy, "verifyImageSignatures(image, [attestors.key1, attestors.key2, attestors.key3]) >= 2",
-			[]string{"provenance " + ProvenanceType}},
-	} {
-		o := opts(2, "a.pub", "b.pub", "c.pub")
-		o.Format = tc.f
-		y, err := ImageValidatingPolicy(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p struct {
-			Spec struct {
-				Attestations []struct {
-					Name   string
-					InToto struct{ Type string } `yaml:"intoto"`
-				}
-				Validations []struct{ Expression string }
+	o := opts(2, "a.pub", "b.pub", "c.pub")
+	y, err := ImageValidatingPolicy(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Spec struct {
+			Attestations []struct {
+				Name   string
+				InToto struct{ Type string } `yaml:"intoto"`
 			}
+			Validations []struct{ Expression string }
 		}
-		if err := yaml.Unmarshal(y, &p); err != nil {
-			t.Fatal(err)
-		}
-		var atts []string
-		for _, a := range p.Spec.Attestations {
-			atts = append(atts, a.Name+" "+a.InToto.Type)
-		}
-		if strings.Join(atts, "|") != strings.Join(tc.attestations, "|") {
-			t.Errorf("%s: attestations %q, want %q", tc.f, atts, tc.attestations)
-		}
-		if len(p.Spec.Validations) != 2 || !strings.HasSuffix(p.Spec.Validations[0].Expression, ".all(image, "+tc.count+")") ||
-			!strings.Contains(p.Spec.Validations[1].Expression, "verifyAttestationSignatures(image, attestations.provenance, ") {
-			t.Errorf("%s: validations %+v", tc.f, p.Spec.Validations)
-		}
+	}
+	if err := yaml.Unmarshal(y, &p); err != nil {
+		t.Fatal(err)
+	}
+	var atts []string
+	for _, a := range p.Spec.Attestations {
+		atts = append(atts, a.Name+" "+a.InToto.Type)
+	}
+	if want := []string{"signature " + signing.SignPredicateType, "provenance " + ProvenanceType}; strings.Join(atts, "|") != strings.Join(want, "|") {
+		t.Errorf("attestations %q, want %q", atts, want)
+	}
+	const count = "verifyAttestationSignatures(image, attestations.signature, [attestors.key1, attestors.key2, attestors.key3]) >= 2"
+	if len(p.Spec.Validations) != 2 || !strings.HasSuffix(p.Spec.Validations[0].Expression, ".all(image, "+count+")") ||
+		!strings.Contains(p.Spec.Validations[1].Expression, "verifyAttestationSignatures(image, attestations.provenance, ") {
+		t.Errorf("validations %+v", p.Spec.Validations)
+	}
+	o.Format = signing.FormatLegacy
+	if _, err := ImageValidatingPolicy(o); err == nil || !strings.Contains(err.Error(), "cannot check legacy-format provenance") {
+		t.Errorf("legacy format: err = %v", err)
 	}
 }
