@@ -87,6 +87,7 @@ func (l *Lock) Validate() error { return l.validate(nil).err() }
 func (l *Lock) validate(failed map[string]bool) ErrorList {
 	v := newValidator(l.File, l.index, failed)
 	v.version("version", l.Version)
+	v.text("", reflect.ValueOf(l).Elem(), textLine)
 	switch {
 	case l.Registry == "":
 		v.errorf("registry", "add the repository prefix the packages are published under: registry: <host>/stagex", "registry is required")

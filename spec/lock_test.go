@@ -66,6 +66,8 @@ func TestParseLockErrors(t *testing.T) {
 			wantError{"stagex.lock.yaml:2:1", "invalid YAML", "brackets"}},
 		{"empty", "\n", wantError{"stagex.lock.yaml:1:1", "empty lock", "version: 1"}},
 		{"two documents", lockHead + "---\n", wantError{"stagex.lock.yaml:5:1", "more than one YAML document in the lock", "---"}},
+		{"CR in release", "version: 1\nrelease: \"2026\\r\"\nregistry: registry.example.com/stagex\n",
+			wantError{"stagex.lock.yaml:2:10", "release holds the character U+000D", "only printable text on one line"}},
 		{"version missing", "registry: registry.example.com/stagex\n",
 			wantError{"stagex.lock.yaml:1:1", "version is required", "version: 1"}},
 		{"version wrong", "version: 3\nregistry: registry.example.com/stagex\n",
