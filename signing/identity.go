@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -33,6 +34,9 @@ func ParseIdentity(s string, regexp bool) (*Identity, error) {
 	i := strings.LastIndex(s, "@")
 	if i <= 0 || i == len(s)-1 {
 		return nil, fmt.Errorf("identity %q: want SUBJECT@ISSUER, e.g. ci@example.org@https://issuer.example", s)
+	}
+	if !utf8.ValidString(s) {
+		return nil, fmt.Errorf("identity %q is not valid UTF-8", s)
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) || r == '\uFEFF' {
