@@ -6,6 +6,7 @@
 //	stagex attest --key cosign.key IMAGE@DIGEST
 //	stagex verify --threshold N --key k1.pub --identity SUBJECT@ISSUER --trusted-root … IMAGE
 //	stagex policy [--kind ImageValidatingPolicy] --threshold N --key k1.pub … --image-pattern PATTERN [-o FILE]
+//	stagex rebuild --source DIR --addr BUILDKIT IMAGE
 //
 // Signatures are cosign's (Sigstore bundles by default, or the legacy
 // tags; see package signing), so cosign and Kyverno read them.
@@ -38,6 +39,7 @@ const usage = `usage:
                 [--trusted-root trusted_root.json] [--insecure-ignore-tlog] IMAGE
   stagex policy [--kind ClusterPolicy|ImageValidatingPolicy] [--format bundle|legacy] --threshold N
                 [--key PUB]… [--identity …]… [--trusted-root …] --image-pattern PATTERN… [--name NAME] [-o FILE]
+  stagex rebuild --source DIR --addr BUILDKIT [--frontend IMAGE] [--lock FILE] IMAGE
   stagex lock [verify|update] … (see stagex lock help)
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
@@ -50,6 +52,8 @@ verify  passes when at least N distinct signers (keys, certificate identities)
         to the digest it points to now)
 policy  writes the Kyverno ClusterPolicy (or ImageValidatingPolicy) that requires
         the same N of the signers
+rebuild rebuilds IMAGE from its provenance and DIR's spec and lock at the recorded
+        revision, and compares the digests (what a signer runs before signing)
 lock    writes, verifies or updates the StageX lock (stagex lock help)
 
 sign, attest and verify take --timeout (default 10m).
@@ -96,6 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAttest(ctx, args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdout, stderr)
+	case "rebuild":
+		return runRebuild(ctx, args[1:], stdout, stderr)
 	case "lock":
 		return runLock(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
