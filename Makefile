@@ -54,6 +54,8 @@ POLICY_KEYS ?= policy/keys/signer-1.pub policy/keys/signer-2.pub policy/keys/sig
 policy:
 	$(GO) run ./cmd/stagex policy --threshold 2 --image-pattern '*' $(addprefix --key ,$(POLICY_KEYS)) \
 		-o policy/stagex-require-signatures.yaml
+	$(GO) run ./cmd/stagex policy --kind ImageValidatingPolicy --threshold 2 --image-pattern '*' $(addprefix --key ,$(POLICY_KEYS)) \
+		-o policy/stagex-require-signatures-ivpol.yaml
 
 ## bed-up / bed-down: start or stop one bed (BED=a); `hack/bed env a` prints its variables
 bed-up:
