@@ -8,7 +8,12 @@ LOCK  ?= .cache/fixtures.lock.yaml
 # bed and runs in test-integration (where, with CI=true, it fails without one).
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/integration$$')
 
-.PHONY: test test-unit test-integration tools bed-up bed-down fixtures lint bench images demo verify-reproducible sign-tools lint-workflows policy
+.PHONY: help test test-unit test-integration tools bed-up bed-down fixtures lint bench images demo verify-reproducible sign-tools lint-workflows policy
+
+## help: list the targets with what they do
+help:
+	@awk '/^## [a-z][a-z /-]*:/ { sub(/^## /, ""); n = index($$0, ":"); printf "\n  %-22s %s", substr($$0, 1, n - 1), substr($$0, n + 2); next } \
+	     /^## / { sub(/^## /, ""); printf " %s", $$0 } END { print "" }' $(MAKEFILE_LIST)
 
 ## test: unit tests, then the integration tests on two fresh test beds
 ## (both always run; the target fails if either failed)

@@ -8,8 +8,8 @@ import (
 )
 
 // Warning is a lint finding: a rule name (CamelCase, like BuildKit's
-// Dockerfile checks), a short description of the rule, a URL ("" when
-// none) and a located message.
+// Dockerfile checks), a short description of the rule, the URL of its
+// documentation and a located message.
 type Warning struct {
 	Rule        string
 	Description string
@@ -18,12 +18,23 @@ type Warning struct {
 }
 
 // lintRule describes one check, so every warning of a rule carries the same
-// name and description.
-type lintRule struct{ name, description, url string }
+// name, description and URL.
+type lintRule struct{ name, description string }
+
+// LintDocs is where the rules are documented, one section each
+// (docs/lint.md, tested to hold a section for every rule).
+const LintDocs = "https://edp.buildth.ing/devfw-cicd/stagex/src/branch/main/docs/lint.md"
+
+// url is the rule's section of LintDocs (the anchor a Markdown renderer
+// gives a "## RuleName" heading).
+func (r lintRule) url() string { return LintDocs + "#" + strings.ToLower(r.name) }
 
 func (r lintRule) warn(file string, pos Pos, hint, format string, args ...any) Warning {
-	return Warning{Rule: r.name, Description: r.description, URL: r.url, Error: Errorf(file, pos, hint, format, args...)}
+	return Warning{Rule: r.name, Description: r.description, URL: r.url(), Error: Errorf(file, pos, hint, format, args...)}
 }
+
+// lintRules are all the rules, for the docs test.
+var lintRules = []lintRule{ruleDuplicatePackage, ruleUnpinnedReference, ruleArchiveRepinned, ruleShellInStaticImage}
 
 // The lint rules.
 var (

@@ -2,6 +2,9 @@ package spec
 
 import (
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -111,6 +114,9 @@ func TestLintWarningsDescribeTheirRule(t *testing.T) {
 		if w.Description == "" || w.Hint == "" || w.Error == nil {
 			t.Errorf("warning %s lacks description or hint: %+v", w.Rule, w)
 		}
+		if !slices.ContainsFunc(lintRules, func(r lintRule) bool { return r.name == w.Rule && r.url() == w.URL }) {
+			t.Errorf("warning %s: rule missing from lintRules (so from the docs test) or URL %q not its own", w.Rule, w.URL)
+		}
 	}
 }
 
@@ -118,5 +124,32 @@ func TestLintSpecAlone(t *testing.T) {
 	s := mustParseSpec(t, "version: 1\nname: static\npackages: [core-musl]\npaths: [{path: /bin/sh, type: file}]\n")
 	if got := summary(Lint(s, nil)); len(got) != 1 {
 		t.Errorf("Lint without resolution = %q", got)
+	}
+}
+
+// TestLintRulesDocumented: every rule's URL points at a "## Rule" section of
+// docs/lint.md, and every section there is a rule.
+func TestLintRulesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/lint.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sections []string
+	for _, l := range strings.Split(string(doc), "\n") {
+		if h, ok := strings.CutPrefix(l, "## "); ok {
+			sections = append(sections, h)
+		}
+	}
+	var names []string
+	for _, r := range lintRules {
+		names = append(names, r.name)
+		if want := LintDocs + "#" + strings.ToLower(r.name); r.url() != want {
+			t.Errorf("%s: URL %s, want %s", r.name, r.url(), want)
+		}
+	}
+	slices.Sort(names)
+	slices.Sort(sections)
+	if !slices.Equal(names, sections) {
+		t.Errorf("docs/lint.md sections %q, rules %q", sections, names)
 	}
 }
