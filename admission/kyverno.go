@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"edp.buildth.ing/devfw-cicd/stagex/signing"
 	"go.yaml.in/yaml/v3"
@@ -47,8 +48,12 @@ var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // plainText refuses what could end a YAML comment or scalar early in any
 // reader: control characters (CR, LF, NEL among them), the Unicode line and
 // paragraph separators (YAML 1.1 readers, kubectl's among them, break lines
-// there) and the byte-order mark.
+// there) and the byte-order mark; and invalid UTF-8, which the marshaller
+// writes as !!binary and kubectl then reads as other text.
 func plainText(what, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s %q is not valid UTF-8", what, s)
+	}
 	for _, r := range s {
 		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) || r == '\uFEFF' {
 			return fmt.Errorf("%s %q has the character %U: only printable text is allowed", what, s, r)

@@ -3,7 +3,9 @@ package frontend
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -13,14 +15,16 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// baseFS reads the base image's files through the gateway. The base is
-// solved on first use only, so an image that llb.Compose needs nothing of it
-// for (no generated layer, no archive, no config.user name to look up) never
-// pulls it into the frontend.
+// baseFS reads the files of the packages merged (llb.Packages) through the
+// gateway: what the archives and the generated layer lie on, so that llb can
+// refuse an entry that would replace a link or a file any package holds, not
+// only the base's. It is solved on first use only, so an image that
+// llb.Compose needs nothing of it for (no generated layer, no archive, no
+// config.user name to look up) never pulls the packages into the frontend.
 type baseFS struct {
-	c   client.Client
-	ref string
-	p   ocispecs.Platform
+	c  client.Client
+	st bkllb.State
+	p  ocispecs.Platform
 
 	once   sync.Once
 	solved client.Reference
@@ -30,11 +34,11 @@ type baseFS struct {
 	dirs map[string]map[string]*llb.FileInfo // directory → name → entry
 }
 
-var _ llb.BaseFS = (*baseFS)(nil)
+var _ llb.LayerFS = (*baseFS)(nil)
 
 func (b *baseFS) solve(ctx context.Context) (client.Reference, error) {
 	b.once.Do(func() {
-		b.solved, b.err = solveRef(ctx, b.c, bkllb.Image(b.ref, bkllb.Platform(b.p)), bkllb.Platform(b.p))
+		b.solved, b.err = solveRef(ctx, b.c, b.st, bkllb.Platform(b.p))
 	})
 	return b.solved, b.err
 }
@@ -48,28 +52,51 @@ func (b *baseFS) Lstat(ctx context.Context, p string) (*llb.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, name := path.Split(path.Clean(p))
-	if name == "" {
+	p = path.Clean(p)
+	dir, name := path.Dir(p), path.Base(p)
+	if p == "/" {
 		return &llb.FileInfo{Mode: fs.ModeDir | 0o755}, nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	entries, ok := b.dirs[dir]
-	if !ok {
-		list, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: dir})
-		if err != nil && !isNotExist(err) {
-			return nil, err
-		}
-		entries = map[string]*llb.FileInfo{}
-		for _, st := range list {
-			entries[path.Base(st.Path)] = &llb.FileInfo{Mode: fs.FileMode(st.Mode), UID: st.Uid, GID: st.Gid, Linkname: st.Linkname}
-		}
-		if b.dirs == nil {
-			b.dirs = map[string]map[string]*llb.FileInfo{}
-		}
-		b.dirs[dir] = entries
+	entries, err := b.list(ctx, ref, dir)
+	if err != nil {
+		return nil, err
 	}
 	return entries[name], nil
+}
+
+// ReadDir returns the names in folder p, sorted.
+func (b *baseFS) ReadDir(ctx context.Context, p string) ([]string, error) {
+	ref, err := b.solve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := b.list(ctx, ref, path.Clean(p))
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(entries)), nil
+}
+
+// list returns the entries of folder dir by name, listing it once.
+func (b *baseFS) list(ctx context.Context, ref client.Reference, dir string) (map[string]*llb.FileInfo, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if entries, ok := b.dirs[dir]; ok {
+		return entries, nil
+	}
+	list, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: dir})
+	if err != nil && !isNotExist(err) {
+		return nil, err
+	}
+	entries := map[string]*llb.FileInfo{}
+	for _, st := range list {
+		entries[path.Base(st.Path)] = &llb.FileInfo{Mode: fs.FileMode(st.Mode), UID: st.Uid, GID: st.Gid, Linkname: st.Linkname}
+	}
+	if b.dirs == nil {
+		b.dirs = map[string]map[string]*llb.FileInfo{}
+	}
+	b.dirs[dir] = entries
+	return entries, nil
 }
 
 func (b *baseFS) ReadFile(ctx context.Context, p string) ([]byte, error) {

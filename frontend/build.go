@@ -31,9 +31,14 @@ type request struct {
 	lock  *spec.Lock
 	opts  Options
 	files map[string][]byte // file name → content, for error sources
+	// loadErr is why the spec, options or lock did not load; the fields
+	// after the first that failed are zero.
+	loadErr error
 
 	mu   sync.Mutex
 	sbom map[string][]result.Attestation[client.Reference] // by platform
+
+	sigCheck signatureCheck
 }
 
 // Build is the frontend's entry point (grpcclient.RunFromEnvironment).
@@ -43,15 +48,21 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return nil, err
 	}
 	req, err := load(ctx, bc, c)
-	if err != nil {
+	if req == nil {
 		return nil, err
 	}
+	// Subrequests answer on a spec or lock that does not load: the outline
+	// and targets need little of it, and lint reports its errors as the
+	// lint result's error, as the Dockerfile frontend does.
 	if res, handled, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{
 		Outline:     req.outline,
 		ListTargets: req.targets,
 		Lint:        req.lint,
 	}); handled || err != nil {
 		return res, err
+	}
+	if req.loadErr != nil {
+		return nil, req.loadErr
 	}
 
 	rb, err := bc.Build(ctx, func(ctx context.Context, p *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
@@ -81,32 +92,42 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	return rb.Finalize()
 }
 
-// load reads the spec, the options and the lock.
+// load reads the spec, the options and the lock. It returns a nil request
+// only when the spec file cannot be read; a spec, options or lock that do
+// not load leave the request with loadErr set (and spec or lock nil), for
+// the subrequests to report.
 func load(ctx context.Context, bc *dockerui.Client, c client.Client) (*request, error) {
 	src, err := bc.ReadEntrypoint(ctx, specLanguage)
 	if err != nil {
 		return nil, err
 	}
 	r := &request{bc: bc, src: src, files: map[string][]byte{src.Filename: src.Data}}
-	if r.spec, err = spec.ParseSpec(src.Filename, src.Data); err != nil {
-		return nil, withSource(err, r.files)
+	r.loadErr = r.loadRest(ctx, c)
+	return r, r.loadErr
+}
+
+func (r *request) loadRest(ctx context.Context, c client.Client) error {
+	s, err := spec.ParseSpec(r.src.Filename, r.src.Data)
+	if err != nil {
+		return withSource(err, r.files)
 	}
-	if r.opts, err = parseOptions(bc.BuildArgs, c.BuildOpts().Opts); err != nil {
-		return nil, err
+	r.spec = s
+	if r.opts, err = parseOptions(r.bc.BuildArgs, c.BuildOpts().Opts); err != nil {
+		return err
 	}
 	lp, err := lockPath(r.spec, r.opts)
 	if err != nil {
-		return nil, withSource(err, r.files)
+		return withSource(err, r.files)
 	}
 	data, err := readLock(ctx, c, lp)
 	if err != nil {
-		return nil, withSource(lockReadError(r.spec, r.opts, lp, err), r.files)
+		return withSource(lockReadError(r.spec, r.opts, lp, err), r.files)
 	}
 	r.files[lp] = data
 	if r.lock, err = spec.ParseLock(lp, data); err != nil {
-		return nil, withSource(err, r.files)
+		return withSource(err, r.files)
 	}
-	return r, nil
+	return nil
 }
 
 func (r *request) resolve(p ocispecs.Platform) (*spec.Resolved, error) {
@@ -130,6 +151,9 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	for _, w := range resolved.Warnings {
 		r.warn(ctx, w)
 	}
+	if err := r.verifySignatures(ctx, c, p, resolved); err != nil {
+		return nil, withSource(err, r.files)
+	}
 	images, err := resolveImages(ctx, c, r.spec, resolved, p)
 	if err != nil {
 		return nil, withSource(err, r.files)
@@ -148,12 +172,20 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 		SourceMap: r.src.SourceMap,
 		Meta:      llb.Meta{Version: r.opts.Version, Revision: r.opts.Revision, Source: r.opts.Source},
 	}
-	if resolved.Base != nil {
-		in.BaseFS = &baseFS{c: c, ref: resolved.Base.Ref, p: p}
+	parts, err := llb.Plan(resolved, images)
+	if err != nil {
+		return nil, err
 	}
+	in.BaseFS = &baseFS{c: c, st: llb.Packages(parts, p), p: p}
 	out, err := llb.Compose(ctx, in)
 	if err != nil {
 		return nil, withSource(err, r.files)
+	}
+	if out.NeedsCopyCheck() {
+		layer := &baseFS{c: c, st: *out.GeneratedLayer, p: p}
+		if err := out.CheckCopies(ctx, in.BaseFS, layer); err != nil {
+			return nil, withSource(err, r.files)
+		}
 	}
 	def, err := out.State.Marshal(ctx, bkllb.Platform(p))
 	if err != nil {

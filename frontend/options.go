@@ -3,7 +3,10 @@ package frontend
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/lock"
 
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 )
@@ -16,6 +19,11 @@ const (
 	ArgAllowUnpinned = "STAGEX_ALLOW_UNPINNED"
 	ArgEpoch         = "SOURCE_DATE_EPOCH"
 	ArgVersion       = "VERSION"
+
+	ArgVerifySignatures = "STAGEX_VERIFY_SIGNATURES"
+	ArgLookaside        = "STAGEX_LOOKASIDE"
+	ArgSignedIdentity   = "STAGEX_SIGNED_IDENTITY"
+	ArgQuorum           = "STAGEX_SIGNATURE_QUORUM"
 )
 
 type buildArg struct {
@@ -28,6 +36,10 @@ var buildArgs = []buildArg{
 	{ArgAllowUnpinned, "0", "Set to 1 to allow references without a digest, with a warning; they are pinned to what the registry serves now"},
 	{ArgEpoch, "0", "Unix time for the image's created time, history and generated files"},
 	{ArgVersion, "", "Value of the org.opencontainers.image.version label"},
+	{ArgVerifySignatures, "0", "Set to 1 to require, before composing, a quorum of StageX maintainer signatures on every package digest (keyring: build context " + ContextKeyring + "; signatures: " + ArgLookaside + " or build context " + ContextSignatures + ")"},
+	{ArgLookaside, "", "https:// base URL of the StageX signature lookaside, for " + ArgVerifySignatures},
+	{ArgSignedIdentity, "", "Repository prefix the signatures name (default: the lock's registry), for " + ArgVerifySignatures},
+	{ArgQuorum, "2", "Distinct keyring keys that must have signed each digest, for " + ArgVerifySignatures},
 }
 
 // Options are the parsed build arguments and frontend options.
@@ -39,6 +51,11 @@ type Options struct {
 	Version       string
 	Revision      string // from the vcs:revision option buildx sets
 	Source        string // from the vcs:source option buildx sets
+
+	VerifySignatures bool
+	Lookaside        string // http(s) URL, or "" for the named context
+	SignedIdentity   string
+	Quorum           int
 }
 
 // parseOptions reads the options from the build arguments (without their
@@ -59,6 +76,9 @@ func parseOptions(args, opts map[string]string) (Options, error) {
 		}
 		o.AllowUnpinned = b
 	}
+	if err := parseSignatureOptions(args, &o); err != nil {
+		return o, err
+	}
 	if v := args[ArgEpoch]; v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || sec < 0 {
@@ -75,4 +95,29 @@ func outlineArgs() []outline.Arg {
 		out = append(out, outline.Arg{Name: a.name, Value: a.value, Description: a.description})
 	}
 	return out
+}
+
+// parseSignatureOptions reads the build-time signature check's options.
+// They are checked even when the check is off, so that a typo is not
+// silently ignored once it is turned on.
+func parseSignatureOptions(args map[string]string, o *Options) error {
+	o.Lookaside, o.SignedIdentity, o.Quorum = args[ArgLookaside], args[ArgSignedIdentity], lock.DefaultQuorum
+	if v := args[ArgVerifySignatures]; v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("build arg %s=%q: want 1 or 0", ArgVerifySignatures, v)
+		}
+		o.VerifySignatures = b
+	}
+	if v := o.Lookaside; v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+		return fmt.Errorf("build arg %s=%q: want an http(s):// URL; for a local copy pass it as build context %s", ArgLookaside, v, ContextSignatures)
+	}
+	if v := args[ArgQuorum]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("build arg %s=%q: want a whole number of keys, at least 1", ArgQuorum, v)
+		}
+		o.Quorum = n
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/containerd/platforms"
+	bkllb "github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
@@ -16,21 +17,27 @@ import (
 // frontend reads, with their defaults and descriptions.
 func (r *request) outline(context.Context) (*outline.Outline, error) {
 	o := &outline.Outline{
-		Name:        r.spec.Name,
-		Description: r.spec.Description,
-		Args:        outlineArgs(),
-		Sources:     [][]byte{r.src.Data},
+		Args:    outlineArgs(),
+		Sources: [][]byte{r.src.Data},
+	}
+	if r.spec != nil {
+		o.Name, o.Description = r.spec.Name, r.spec.Description
 	}
 	return o, nil
 }
 
-// targets answers `buildx build --call targets`: a spec builds one image.
+// targets answers `buildx build --call targets`: a spec builds one image,
+// whether or not it loads.
 func (r *request) targets(context.Context) (*targets.List, error) {
+	var description string
+	if r.spec != nil {
+		description = r.spec.Description
+	}
 	return &targets.List{
 		Targets: []targets.Target{{
 			Name:        "default",
 			Default:     true,
-			Description: r.spec.Description,
+			Description: description,
 			Location:    &pb.Location{SourceIndex: 0, Ranges: []*pb.Range{lineRange(spec.Pos{Line: 1, Column: 1})}},
 		}},
 		Sources: [][]byte{r.src.Data},
@@ -38,11 +45,15 @@ func (r *request) targets(context.Context) (*targets.List, error) {
 }
 
 // lint answers `buildx build --check`: the spec's lint warnings for each
-// requested platform, each pointing at its line. A spec that does not
-// resolve is reported as the build error.
+// requested platform, each pointing at its line. A spec or lock that does
+// not load or resolve is reported as the lint result's build error.
 func (r *request) lint(context.Context) (*lint.LintResults, error) {
 	res := &lint.LintResults{}
 	idx := res.AddSource(r.src.SourceMap)
+	if r.loadErr != nil {
+		res.Error = r.lintError(res, r.loadErr)
+		return res, nil
+	}
 	ps := r.bc.TargetPlatforms
 	if len(ps) == 0 {
 		ps = []platforms.Platform{platforms.DefaultSpec()}
@@ -51,10 +62,7 @@ func (r *request) lint(context.Context) (*lint.LintResults, error) {
 	for _, p := range ps {
 		resolved, err := r.resolve(platforms.Normalize(p))
 		if err != nil {
-			res.Error = &lint.BuildError{Message: err.Error(), Location: pb.Location{
-				SourceIndex: int32(idx),
-				Ranges:      errorRanges(specErrors(err), r.src.Filename),
-			}}
+			res.Error = r.lintError(res, err)
 			return res, nil
 		}
 		for _, w := range spec.Lint(r.spec, resolved) {
@@ -68,4 +76,26 @@ func (r *request) lint(context.Context) (*lint.LintResults, error) {
 		}
 	}
 	return res, nil
+}
+
+// lintError is err as a lint result's build error, located in the file its
+// first problem is in (the spec, or the lock, added as a source of its own).
+func (r *request) lintError(res *lint.LintResults, err error) *lint.BuildError {
+	list := specErrors(err)
+	file := r.src.Filename
+	if len(list) > 0 {
+		file = list[0].File
+	}
+	sm := r.src.SourceMap
+	if data, ok := r.files[file]; ok && file != r.src.Filename {
+		// The lock is read from the spec's context, so it shares the
+		// spec's source definition.
+		sm = bkllb.NewSourceMap(r.src.State, file, specLanguage, data)
+		sm.Definition = r.src.Definition
+	}
+	idx := res.AddSource(sm) // the spec's own index when it is the spec
+	return &lint.BuildError{Message: err.Error(), Location: pb.Location{
+		SourceIndex: int32(idx),
+		Ranges:      errorRanges(list, file),
+	}}
 }

@@ -18,6 +18,7 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
+	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/tonistiigi/fsutil"
 )
 
@@ -370,19 +371,26 @@ func TestSpecErrorsPointAtTheLine(t *testing.T) {
 			if tc.args != nil {
 				build.Attrs = map[string]string{"platform": "linux/arm64"}
 			}
-			_, err := testbed.SolveDockerfile(ctx, c, build)
-			if err == nil {
-				t.Fatal("built")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
-			if _, err := testbed.Descriptor(ref); err == nil {
-				t.Fatal("a failed build pushed an image")
-			}
+			requireBuildFails(ctx, t, c, build, tc.want...)
 		})
+	}
+}
+
+// requireBuildFails builds and requires an error holding each of want, and
+// nothing pushed to the build's Push reference.
+func requireBuildFails(ctx context.Context, t *testing.T, c *client.Client, build testbed.DockerfileBuild, want ...string) {
+	t.Helper()
+	_, err := testbed.SolveDockerfile(ctx, c, build)
+	if err == nil {
+		t.Fatal("built")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	if _, err := testbed.Descriptor(build.Push); err == nil {
+		t.Fatal("a failed build pushed an image")
 	}
 }
 
@@ -394,30 +402,7 @@ func TestSubrequests(t *testing.T) {
 	dir := specDir(t, frontendImage(t), "version: 1\nname: base-static\npackages:\n  - core-busybox\n  - core-musl\n  - core-busybox\n")
 	c := client1(ctx, t)
 
-	call := func(request string) []byte {
-		t.Helper()
-		fs, err := fsutil.NewFS(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []byte
-		_, err = c.Build(ctx, client.SolveOpt{LocalMounts: map[string]fsutil.FS{"dockerfile": fs, "context": fs}}, "",
-			func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-				res, err := gc.Solve(ctx, gateway.SolveRequest{
-					Frontend:    "dockerfile.v0",
-					FrontendOpt: map[string]string{"filename": "stagex.yaml", "requestid": request},
-				})
-				if err != nil {
-					return nil, err
-				}
-				out = res.Metadata["result.json"]
-				return res, nil
-			}, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", request, err)
-		}
-		return out
-	}
+	call := func(request string) []byte { return subrequest(ctx, t, c, dir, request) }
 
 	var o outline.Outline
 	if err := json.Unmarshal(call("frontend.outline"), &o); err != nil {
@@ -449,6 +434,94 @@ func TestSubrequests(t *testing.T) {
 	}
 	if fmt.Sprint(l.Error) != "<nil>" {
 		t.Errorf("lint reported a build error: %+v", l.Error)
+	}
+}
+
+// subrequest asks the frontend, through the Dockerfile frontend and the
+// spec's syntax line, for a subrequest's result.json ("frontend.outline",
+// "frontend.targets", "frontend.lint"), as buildx --call and --check do.
+func subrequest(ctx context.Context, t *testing.T, c *client.Client, dir, request string) []byte {
+	t.Helper()
+	fs, err := fsutil.NewFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	_, err = c.Build(ctx, client.SolveOpt{LocalMounts: map[string]fsutil.FS{"dockerfile": fs, "context": fs}}, "",
+		func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+			res, err := gc.Solve(ctx, gateway.SolveRequest{
+				Frontend:    "dockerfile.v0",
+				FrontendOpt: map[string]string{"filename": "stagex.yaml", "requestid": request},
+			})
+			if err != nil {
+				return nil, err
+			}
+			out = res.Metadata["result.json"]
+			return res, nil
+		}, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", request, err)
+	}
+	return out
+}
+
+// TestSubrequestsOnBrokenSpec: the outline and targets answer for a spec
+// that does not parse or a lock that does not load, and lint reports their
+// errors as its build error, located at their lines, as the Dockerfile
+// frontend does for a Dockerfile that does not parse.
+func TestSubrequestsOnBrokenSpec(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c := client1(ctx, t)
+	// After the syntax line: packages is line 4, workdir line 6.
+	broken := specDir(t, frontendImage(t), "version: 1\nname: broken\npackages: core-musl\nconfig:\n  workdir: /a/../../b\n")
+	badLock := specDir(t, frontendImage(t), "version: 1\nname: lockless\npackages: [core-musl]\n")
+	if err := os.WriteFile(filepath.Join(badLock, "stagex.lock.yaml"), []byte("version: 1\nregistry: r.example/stagex\npackages: [x]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, dir := range []string{broken, badLock} {
+		var o outline.Outline
+		if err := json.Unmarshal(subrequest(ctx, t, c, dir, "frontend.outline"), &o); err != nil {
+			t.Fatal(err)
+		}
+		if len(o.Args) == 0 {
+			t.Errorf("outline of a spec that does not load has no args: %+v", o)
+		}
+		var l targets.List
+		if err := json.Unmarshal(subrequest(ctx, t, c, dir, "frontend.targets"), &l); err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Targets) != 1 || l.Targets[0].Name != "default" {
+			t.Errorf("targets of a spec that does not load = %+v, want the default target", l.Targets)
+		}
+	}
+
+	lintOf := func(dir string) *lint.BuildError {
+		var l lint.LintResults
+		if err := json.Unmarshal(subrequest(ctx, t, c, dir, "frontend.lint"), &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Error == nil {
+			t.Fatalf("lint of a spec that does not load has no build error: %+v", l)
+		}
+		if n := len(l.Sources); int(l.Error.Location.SourceIndex) >= n {
+			t.Fatalf("lint error points at source %d of %d", l.Error.Location.SourceIndex, n)
+		}
+		t.Logf("%s: %s in %s", filepath.Base(dir), l.Error.Message, l.Sources[l.Error.Location.SourceIndex].Filename)
+		return l.Error
+	}
+	e := lintOf(broken)
+	var lines []int32
+	for _, r := range e.Location.Ranges {
+		lines = append(lines, r.Start.Line)
+	}
+	if !strings.Contains(e.Message, "stagex.yaml:4:") || !strings.Contains(e.Message, "stagex.yaml:6:") || !slices.Equal(lines, []int32{4, 6}) {
+		t.Errorf("lint error = %q at lines %v, want the errors of lines 4 and 6", e.Message, lines)
+	}
+	e = lintOf(badLock)
+	if !strings.Contains(e.Message, "stagex.lock.yaml:3:") || len(e.Location.Ranges) != 1 || e.Location.Ranges[0].Start.Line != 3 {
+		t.Errorf("lint error = %q at %v, want the lock's line 3", e.Message, e.Location.Ranges)
 	}
 }
 

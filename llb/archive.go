@@ -3,9 +3,7 @@ package llb
 import (
 	"context"
 	"fmt"
-	"maps"
 	"path"
-	"slices"
 	"strings"
 
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
@@ -18,23 +16,6 @@ import (
 // keys are written): the content is not from StageX, and whoever inspects
 // the image should see that without reading its history.
 const ArchiveLabelPrefix = "ing.buildth.edp.stagex.archive."
-
-// checkArchiveLabels refuses spec labels under ArchiveLabelPrefix: the
-// spec's labels are applied last, so one of them could replace what the
-// image says about an archive's origin.
-func checkArchiveLabels(s *spec.Spec) error {
-	var errs spec.ErrorList
-	for _, k := range slices.Sorted(maps.Keys(s.Config.Labels)) {
-		if strings.HasPrefix(k, ArchiveLabelPrefix) {
-			errs = append(errs, s.Errorf("config.labels."+k, "remove it; the frontend writes these labels for the spec's archives",
-				"label %s is reserved: it names an archive's origin", k))
-		}
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
-}
 
 // ArchiveInfo is one archive layer as the SBOM and the labels describe it.
 type ArchiveInfo struct {

@@ -26,6 +26,14 @@ type BaseFS interface {
 	ReadFile(ctx context.Context, p string) ([]byte, error)
 }
 
+// LayerFS reads a solved layer: what a copy put into it.
+type LayerFS interface {
+	BaseFS
+	// ReadDir returns the names in folder p, sorted; none when p does not
+	// exist.
+	ReadDir(ctx context.Context, p string) ([]string, error)
+}
+
 // maxSymlinkHops bounds symlink resolution, as Linux's ELOOP does.
 const maxSymlinkHops = 40
 
@@ -107,4 +115,43 @@ func baseDir(ctx context.Context, base BaseFS, d string) (e dirEntry, refused st
 		return e, "the base has it with setuid, setgid or sticky bits, which a layer cannot keep", nil
 	}
 	return dirEntry{mode: fi.Mode.Perm(), uid: int(fi.UID), gid: int(fi.GID)}, "", nil
+}
+
+// replaces says why writing p as kind in the generated layer would replace
+// what the layers below hold at p with something of another type, with a
+// hint, or "" when it would not; fi is what they hold (nil when nothing).
+// A folder over a folder, a file over a file and a link over a link are
+// what a layer may do. A copy may go into a folder (it is staged there) or
+// onto a file, and what it brings there is checked once BuildKit has copied
+// it (Result.CheckCopies); a link it would always replace, and /bin ->
+// usr/bin is what every dynamic binary's loader path depends on.
+func replaces(ctx context.Context, lower BaseFS, p string, kind entryKind) (fi *FileInfo, refused, hint string, err error) {
+	if lower == nil {
+		return nil, "", "", nil
+	}
+	if fi, err = lower.Lstat(ctx, p); err != nil || fi == nil {
+		return nil, "", "", err
+	}
+	switch {
+	case fi.Mode&fs.ModeSymlink != 0:
+		if kind == kindSymlink {
+			return fi, "", "", nil
+		}
+		hint = "write it where the link points"
+		if resolved, err := resolvePath(ctx, lower, p); err == nil && resolved != p {
+			hint = "write it at " + resolved + ", where the link points"
+		}
+		return fi, fmt.Sprintf("the packages hold %s as a symlink to %s; a %s there would replace the link", p, fi.Linkname, kind), hint, nil
+	case fi.Mode.IsDir():
+		if kind == kindDir || kind == kindCopy {
+			return fi, "", "", nil
+		}
+		return fi, fmt.Sprintf("the packages hold %s as a folder; a %s there would replace it and all it holds", p, kind),
+			"write it somewhere else, or inside the folder", nil
+	default:
+		if (kind == kindFile || kind == kindCopy) && fi.Mode.IsRegular() {
+			return fi, "", "", nil
+		}
+		return fi, fmt.Sprintf("the packages hold %s as a file; a %s there would replace it", p, kind), "write it somewhere else", nil
+	}
 }

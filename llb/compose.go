@@ -21,8 +21,8 @@ type Input struct {
 	Images   map[string]ImageInfo
 	Platform ocispecs.Platform
 	Epoch    time.Time
-	// BaseFS reads the base's filesystem for the generated layer; nil when
-	// the base is scratch.
+	// BaseFS reads the filesystem the archives and the generated layer lie
+	// on, the packages merged (Packages); nil when there is none to read.
 	BaseFS BaseFS
 	// Contexts are the build contexts copies may read from: "context" is
 	// the main one, the others are named contexts.
@@ -53,11 +53,17 @@ type Result struct {
 	Archives []ArchiveInfo
 	// GeneratedFiles lists what the generated layer writes, for the SBOM.
 	GeneratedFiles []GeneratedFile
+	// GeneratedLayer is the generated layer alone (nil when there is
+	// none), for CheckCopies to read.
+	GeneratedLayer *bkllb.State
+
+	plan *layerPlan
+	spec *spec.Spec
 }
 
 // Compose builds the LLB state and image config for one platform.
 func Compose(ctx context.Context, in *Input) (*Result, error) {
-	if err := checkArchiveLabels(in.Spec); err != nil {
+	if err := checkLabels(in.Spec); err != nil {
 		return nil, err
 	}
 	basePasswd, baseGroup, err := readBaseAccounts(ctx, in)
@@ -71,35 +77,20 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var inputs []bkllb.State
-	var base bkllb.State
-	for _, p := range parts {
-		img := bkllb.Image(p.Package.Ref,
-			bkllb.Platform(in.Platform),
-			bkllb.WithCustomName(fmt.Sprintf("[stagex] %s %s", p.Package.Name, p.Package.Ref)),
-			in.locationAt(p.Package.Pos),
-		)
-		switch p.Mode {
-		case ModeBase:
-			base = img
-			inputs = append(inputs, img)
-		case ModeDiff:
-			inputs = append(inputs, bkllb.Diff(base, img, in.locationAt(p.Package.Pos)))
-		case ModeWhole:
-			inputs = append(inputs, img)
-		}
-	}
+	inputs := packageInputs(parts, in.Platform, in.locationAt)
 	archives, archiveInfos, err := archiveLayers(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	inputs = append(inputs, archives...)
-	gen, genFiles, err := generatedLayer(ctx, in, basePasswd, baseGroup)
+	gen, plan, err := generatedLayer(ctx, in, basePasswd, baseGroup)
 	if err != nil {
 		return nil, err
 	}
+	var genFiles []GeneratedFile
 	if gen != nil {
 		inputs = append(inputs, *gen)
+		genFiles = plan.files
 	}
 	st := bkllb.Merge(inputs, bkllb.WithCustomName(fmt.Sprintf("[stagex] merge %d inputs", len(inputs))))
 	return &Result{
@@ -110,7 +101,45 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 		Archives:  archiveInfos,
 
 		GeneratedFiles: genFiles,
+		GeneratedLayer: gen,
+		plan:           plan,
+		spec:           in.Spec,
 	}, nil
+}
+
+// packageInputs are the merge inputs of the packages, as the plan says.
+func packageInputs(parts []Part, platform ocispecs.Platform, at func(spec.Pos) bkllb.ConstraintsOpt) []bkllb.State {
+	var inputs []bkllb.State
+	var base bkllb.State
+	for _, p := range parts {
+		img := bkllb.Image(p.Package.Ref,
+			bkllb.Platform(platform),
+			bkllb.WithCustomName(fmt.Sprintf("[stagex] %s %s", p.Package.Name, p.Package.Ref)),
+			at(p.Package.Pos),
+		)
+		switch p.Mode {
+		case ModeBase:
+			base = img
+			inputs = append(inputs, img)
+		case ModeDiff:
+			inputs = append(inputs, bkllb.Diff(base, img, at(p.Package.Pos)))
+		case ModeWhole:
+			inputs = append(inputs, img)
+		}
+	}
+	return inputs
+}
+
+// Packages is the merge of the packages alone, what the archives and the
+// generated layer lie on: the filesystem a BaseFS reads. Its ops are the
+// ones Compose merges (names and source locations are metadata), so
+// BuildKit solves them once for both.
+func Packages(parts []Part, platform ocispecs.Platform) bkllb.State {
+	inputs := packageInputs(parts, platform, func(spec.Pos) bkllb.ConstraintsOpt { return noLocation })
+	if len(inputs) == 1 {
+		return inputs[0]
+	}
+	return bkllb.Merge(inputs, bkllb.WithCustomName(fmt.Sprintf("[stagex] merge %d packages", len(inputs))))
 }
 
 // readBaseAccounts reads the base's /etc/passwd and /etc/group once for the

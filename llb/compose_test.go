@@ -419,3 +419,19 @@ func TestUserMustNameAnAccount(t *testing.T) {
 		t.Fatalf("err = %v, want a located error for the unknown user", err)
 	}
 }
+
+// The spec's labels are applied last; one the frontend writes (the
+// creation time, the revision, ...) would let the spec say something else
+// about the image, so each is refused at its line.
+func TestOwnedLabelsAreReserved(t *testing.T) {
+	for _, k := range []string{ocispecs.AnnotationCreated, ocispecs.AnnotationTitle, ocispecs.AnnotationDescription,
+		ocispecs.AnnotationVersion, ocispecs.AnnotationRevision, ocispecs.AnnotationSource} {
+		err := composeErr(t, "version: 1\npackages: [core-musl]\nconfig:\n  labels:\n    org.example.team: a\n    "+k+": x\n")
+		if err == nil || !strings.Contains(err.Error(), "stagex.yaml:6:") || !strings.Contains(err.Error(), "label "+k+" is reserved: the frontend sets it") {
+			t.Errorf("%s: err = %v, want a located error", k, err)
+		}
+	}
+	if err := composeErr(t, "version: 1\npackages: [core-musl]\nconfig:\n  labels: {org.opencontainers.image.vendor: EDP}\n"); err != nil {
+		t.Errorf("a label the frontend does not write: %v", err)
+	}
+}

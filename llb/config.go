@@ -117,20 +117,52 @@ func archiveOrigin(a ArchiveInfo) string {
 	return fmt.Sprintf("%s from %s (sha256:%s, %s)", what, a.URL, a.SHA256, spec.NotFromStageX)
 }
 
+// ownedLabels are the labels the frontend writes, each with what it is
+// written from. The spec's labels are applied last, so one of these in the
+// spec would replace what the image says about itself (its creation time,
+// its revision): checkLabels refuses them.
+var ownedLabels = []struct {
+	key, from string
+	value     func(*Input) string
+}{
+	{ocispecs.AnnotationCreated, "the epoch (SOURCE_DATE_EPOCH)", func(in *Input) string { return in.Epoch.UTC().Format(time.RFC3339) }},
+	{ocispecs.AnnotationTitle, "the spec's name", func(in *Input) string { return in.Spec.Name }},
+	{ocispecs.AnnotationDescription, "the spec's description", func(in *Input) string { return in.Spec.Description }},
+	{ocispecs.AnnotationVersion, "the VERSION build argument", func(in *Input) string { return in.Meta.Version }},
+	{ocispecs.AnnotationRevision, "the build's VCS revision", func(in *Input) string { return in.Meta.Revision }},
+	{ocispecs.AnnotationSource, "the build's VCS source", func(in *Input) string { return in.Meta.Source }},
+}
+
 // ociLabels returns the org.opencontainers.image labels that are known.
 func ociLabels(in *Input) map[string]string {
-	l := map[string]string{
-		ocispecs.AnnotationCreated: in.Epoch.UTC().Format(time.RFC3339),
-	}
-	set := func(k, v string) {
-		if v != "" {
-			l[k] = v
+	l := map[string]string{}
+	for _, o := range ownedLabels {
+		if v := o.value(in); v != "" {
+			l[o.key] = v
 		}
 	}
-	set(ocispecs.AnnotationTitle, in.Spec.Name)
-	set(ocispecs.AnnotationDescription, in.Spec.Description)
-	set(ocispecs.AnnotationVersion, in.Meta.Version)
-	set(ocispecs.AnnotationRevision, in.Meta.Revision)
-	set(ocispecs.AnnotationSource, in.Meta.Source)
 	return l
+}
+
+// checkLabels refuses spec labels the frontend writes: the ownedLabels, and
+// those under ArchiveLabelPrefix, which name an archive's origin.
+func checkLabels(s *spec.Spec) error {
+	var errs spec.ErrorList
+	for _, k := range slices.Sorted(maps.Keys(s.Config.Labels)) {
+		at := "config.labels." + k
+		if strings.HasPrefix(k, ArchiveLabelPrefix) {
+			errs = append(errs, s.Errorf(at, "remove it; the frontend writes these labels for the spec's archives",
+				"label %s is reserved: it names an archive's origin", k))
+		}
+		for _, o := range ownedLabels {
+			if k == o.key {
+				errs = append(errs, s.Errorf(at, "remove it; the frontend writes it from "+o.from,
+					"label %s is reserved: the frontend sets it", k))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }

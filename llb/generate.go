@@ -8,7 +8,7 @@ import (
 	"maps"
 	"path"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
@@ -28,6 +28,41 @@ type dirEntry struct {
 	owner    string // for an implied parent: the spec field that needs it
 }
 
+// entryKind is what one entry of the generated layer is.
+type entryKind int
+
+const (
+	kindDir entryKind = iota
+	kindFile
+	kindSymlink
+	kindCopy // whatever the build context holds at the copy's src
+)
+
+func (k entryKind) String() string {
+	return [...]string{"folder", "file", "symlink", "copy"}[k]
+}
+
+// planned is one entry of the generated layer, in the order it is written.
+type planned struct {
+	path string
+	kind entryKind
+	at   string // the spec field that asks for it, or needs it as a folder
+	add  func(*bkllb.FileAction) *bkllb.FileAction
+}
+
+// layerPlan is everything the generated layer writes, checked against the
+// layers below it; generatedLayer turns it into LLB.
+type layerPlan struct {
+	entries []planned
+	files   []GeneratedFile
+	locs    []bkllb.ConstraintsOpt
+	// readBack are the copies onto what the packages hold (a folder, a
+	// file): whether the build context's content there is of the same
+	// kind is only known once BuildKit has copied it, so CheckCopies reads
+	// it back.
+	readBack []planned
+}
+
 // generatedLayer builds the one extra layer on top of the packages: the
 // accounts merged into the base's /etc/passwd and /etc/group, the spec's
 // paths and its copies. It returns nil when the spec asks for none of these,
@@ -38,15 +73,37 @@ type dirEntry struct {
 // epoch: creating a file in a directory moves the directory's mtime to the
 // wall clock, and the copy sets a directory's times after its contents, so
 // the second step is what makes the layer bytes reproducible.
-func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte) (*bkllb.State, []GeneratedFile, error) {
+func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte) (*bkllb.State, *layerPlan, error) {
+	plan, err := planGenerated(ctx, in, basePasswd, baseGroup)
+	if plan == nil || err != nil {
+		return nil, nil, err
+	}
+	var fa *bkllb.FileAction
+	for _, e := range plan.entries {
+		fa = e.add(fa)
+	}
+	staged := bkllb.Scratch().File(fa, append(plan.locs, bkllb.WithCustomName("[stagex] write accounts, paths and copies"))...)
+	epoch := in.Epoch
+	layer := bkllb.Scratch().File(
+		bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
+		bkllb.WithCustomName("[stagex] generated layer"),
+	)
+	return &layer, plan, nil
+}
+
+// planGenerated decides what the generated layer writes, or returns nil when
+// the spec asks for nothing. Every entry is checked against the layers below
+// (in.BaseFS): in the merge the generated layer lies on top, so an entry of
+// another type than what is below replaces it whole, as a folder at /lib
+// would replace the link /lib -> usr/lib and with it the musl loader's path.
+func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte) (*layerPlan, error) {
 	s := in.Spec
 	if !hasAccounts(s) && len(s.Paths) == 0 && len(s.Copy) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
-	var files []GeneratedFile
+	plan := &layerPlan{}
+	var errs spec.ErrorList
 
-	var actions []func(*bkllb.FileAction) *bkllb.FileAction
-	var locs []bkllb.ConstraintsOpt
 	dirs := map[string]dirEntry{}
 	// need records every ancestor of p as an implied directory, needed by
 	// the spec field at.
@@ -62,12 +119,7 @@ func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte
 	// (/bin/sh is /usr/bin/sh in a merged-/usr base), where the spec's own
 	// duplicate check cannot see them: two entries on one path would leave
 	// only the later one in the image, or fail the solve.
-	type claim struct {
-		at  string
-		dir bool
-	}
 	written := map[string]claim{}
-	var errs spec.ErrorList
 	conflict := func(p, at string) bool {
 		first, dup := written[p]
 		if dup {
@@ -76,29 +128,38 @@ func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte
 		}
 		return dup
 	}
+	// below checks that writing p as kind replaces nothing of another kind
+	// that the layers below hold, reporting at at; fi is what they hold
+	// there (nil when nothing), ok false when p is refused.
+	below := func(p string, kind entryKind, at string) (fi *FileInfo, ok bool) {
+		fi, refused, hint, err := replaces(ctx, in.BaseFS, p, kind)
+		switch {
+		case err != nil:
+			errs = append(errs, s.Errorf(at, "", "%v", err))
+		case refused != "":
+			errs = append(errs, s.Errorf(at, hint, "%s", refused))
+		}
+		return fi, err == nil && refused == ""
+	}
 
+	var accounts, leaves, copies []planned
 	if hasAccounts(s) {
 		passwd, group, err := mergeAccounts(s, basePasswd, baseGroup)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		files = append(files,
+		plan.files = append(plan.files,
 			GeneratedFile{Path: "/etc/passwd", Type: "file", Content: passwd},
 			GeneratedFile{Path: "/etc/group", Type: "file", Content: group})
-		written["/etc/passwd"] = claim{at: "accounts"}
-		written["/etc/group"] = claim{at: "accounts"}
+		for _, f := range plan.files {
+			below(f.Path, kindFile, "accounts")
+			written[f.Path] = claim{at: "accounts"}
+			accounts = append(accounts, planned{f.Path, kindFile, "accounts", mkfile(f.Path, 0o644, 0, 0, f.Content, in.Epoch)})
+		}
 		need("/etc/passwd", "accounts")
-		actions = append(actions,
-			mkfile("/etc/passwd", 0o644, 0, 0, passwd, in.Epoch),
-			mkfile("/etc/group", 0o644, 0, 0, group, in.Epoch))
-		locs = append(locs, in.location("accounts"))
+		plan.locs = append(plan.locs, in.location("accounts"))
 	}
 
-	type leaf struct {
-		path string
-		add  func(*bkllb.FileAction) *bkllb.FileAction
-	}
-	var leaves []leaf
 	for i, p := range s.Paths {
 		at := fmt.Sprintf("paths[%d]", i)
 		target, err := resolveParent(ctx, in.BaseFS, p.Path)
@@ -109,24 +170,27 @@ func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte
 		if conflict(target, at+".path") {
 			continue
 		}
+		kind := map[spec.PathType]entryKind{spec.PathDirectory: kindDir, spec.PathFile: kindFile, spec.PathSymlink: kindSymlink}[p.Type]
+		if _, ok := below(target, kind, at+".path"); !ok {
+			continue
+		}
 		written[target] = claim{at: at + ".path", dir: p.Type == spec.PathDirectory}
-		locs = append(locs, in.location(at))
+		plan.locs = append(plan.locs, in.location(at))
 		need(target, at)
 		switch p.Type {
 		case spec.PathDirectory:
 			dirs[target] = dirEntry{mode: modeOr(p.Mode, defaultDirMode), uid: p.UID, gid: p.GID, at: at}
 		case spec.PathFile:
-			leaves = append(leaves, leaf{target, mkfile(target, modeOr(p.Mode, defaultFileMode), p.UID, p.GID, []byte(p.Content), in.Epoch)})
-			files = append(files, GeneratedFile{Path: target, Type: "file", Content: []byte(p.Content)})
+			leaves = append(leaves, planned{target, kindFile, at, mkfile(target, modeOr(p.Mode, defaultFileMode), p.UID, p.GID, []byte(p.Content), in.Epoch)})
+			plan.files = append(plan.files, GeneratedFile{Path: target, Type: "file", Content: []byte(p.Content)})
 		case spec.PathSymlink:
-			leaves = append(leaves, leaf{target, symlink(p.Target, target, p.UID, p.GID, in.Epoch)})
-			files = append(files, GeneratedFile{Path: target, Type: "symlink", Target: p.Target})
+			leaves = append(leaves, planned{target, kindSymlink, at, symlink(p.Target, target, p.UID, p.GID, in.Epoch)})
+			plan.files = append(plan.files, GeneratedFile{Path: target, Type: "symlink", Target: p.Target})
 		default:
 			// spec validation rejects other types; reaching here is a bug.
-			return nil, nil, fmt.Errorf("internal error: path type %q", p.Type)
+			return nil, fmt.Errorf("internal error: path type %q", p.Type)
 		}
 	}
-	var copies []func(*bkllb.FileAction) *bkllb.FileAction
 	for i, c := range s.Copy {
 		at := fmt.Sprintf("copy[%d]", i)
 		from := cmp.Or(c.From, spec.DefaultCopyFrom)
@@ -141,14 +205,38 @@ func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte
 			continue
 		}
 		// A copy into a folder the spec creates is what that folder is for;
-		// a copy onto a file or link the layer writes would replace it.
+		// a copy onto a file or link the layer writes would replace it, and
+		// one into a folder that holds such a file could: the build
+		// context's content is only known when BuildKit copies it, and the
+		// SBOM would then list bytes the image does not hold.
 		if w, ok := written[dst]; ok && !w.dir && conflict(dst, at+".dst") {
 			continue
 		}
-		locs = append(locs, in.location(at))
+		if over := writtenBelow(dst, written); over != "" {
+			w := written[over]
+			errs = append(errs, s.Errorf(at+".dst", "copy into a folder of its own, or write "+over+" from the build context too",
+				"the copy into %s could overwrite %s, which %s (line %d) writes", dst, over, w.at, s.Pos(w.at).Line))
+			continue
+		}
+		fi, ok := below(dst, kindCopy, at+".dst")
+		if !ok {
+			continue
+		}
+		plan.locs = append(plan.locs, in.location(at))
 		need(dst, at)
-		copies = append(copies, copyFrom(src, c, dst, in.Epoch))
-		files = append(files, GeneratedFile{Path: dst, Type: "copy", Source: from + ":" + c.Src})
+		if fi != nil && fi.Mode.IsDir() && dst != "/" {
+			// The copy goes into the folder below, as Dockerfile COPY does
+			// into an existing folder: staging it keeps a file from landing
+			// at dst itself, where it would replace the folder.
+			if _, ok := dirs[dst]; !ok {
+				dirs[dst] = dirEntry{owner: at}
+			}
+		}
+		if fi != nil || dst == "/" { // the root is always there
+			plan.readBack = append(plan.readBack, planned{dst, kindCopy, at, nil})
+		}
+		copies = append(copies, planned{dst, kindCopy, at, copyFrom(src, c, dst, in.Epoch)})
+		plan.files = append(plan.files, GeneratedFile{Path: dst, Type: "copy", Source: from + ":" + c.Src})
 	}
 	// A file or link the layer writes cannot also be the folder that another
 	// entry is written into; BuildKit would fail the solve with no line.
@@ -159,51 +247,48 @@ func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, errs
+		return nil, errs
 	}
 
 	// The parents of everything, with the base's own metadata where the base
 	// has the directory, so the merge does not change it.
-	dirPaths := make([]string, 0, len(dirs))
-	for d := range dirs {
-		dirPaths = append(dirPaths, d)
-	}
-	sort.Strings(dirPaths) // a parent sorts before its children
-	var dirActions []func(*bkllb.FileAction) *bkllb.FileAction
-	for _, d := range dirPaths {
+	for _, d := range slices.Sorted(maps.Keys(dirs)) { // a parent sorts before its children
 		e := dirs[d]
+		at := e.at
 		if e.at == "" {
 			base, refused, err := baseDir(ctx, in.BaseFS, d)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			if refused != "" {
-				return nil, nil, s.Errorf(e.owner, "write it somewhere else", "cannot write below %s: %s", d, refused)
+				return nil, s.Errorf(e.owner, "write it somewhere else", "cannot write below %s: %s", d, refused)
 			}
-			e = base
+			e, at = base, e.owner
 		}
-		dirActions = append(dirActions, mkdir(d, e.mode, e.uid, e.gid, in.Epoch))
+		plan.entries = append(plan.entries, planned{d, kindDir, at, mkdir(d, e.mode, e.uid, e.gid, in.Epoch)})
 	}
-	sort.SliceStable(leaves, func(i, j int) bool { return leaves[i].path < leaves[j].path })
+	slices.SortStableFunc(leaves, func(a, b planned) int { return cmp.Compare(a.path, b.path) })
+	plan.entries = slices.Concat(plan.entries, accounts, leaves, copies)
+	slices.SortStableFunc(plan.files, func(a, b GeneratedFile) int { return cmp.Compare(a.Path, b.Path) })
+	return plan, nil
+}
 
-	all := append(dirActions, actions...)
-	for _, l := range leaves {
-		all = append(all, l.add)
-	}
-	all = append(all, copies...)
+// claim is one path the generated layer writes itself: the spec field that
+// asks for it, and whether it is a folder.
+type claim struct {
+	at  string
+	dir bool
+}
 
-	var fa *bkllb.FileAction
-	for _, add := range all {
-		fa = add(fa)
+// writtenBelow returns the first file or link, in path order, that written
+// holds at p or below it, or "".
+func writtenBelow(p string, written map[string]claim) string {
+	for _, w := range slices.Sorted(maps.Keys(written)) {
+		if (w == p || p == "/" || strings.HasPrefix(w, p+"/")) && !written[w].dir {
+			return w
+		}
 	}
-	staged := bkllb.Scratch().File(fa, append(locs, bkllb.WithCustomName("[stagex] write accounts, paths and copies"))...)
-	epoch := in.Epoch
-	layer := bkllb.Scratch().File(
-		bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
-		bkllb.WithCustomName("[stagex] generated layer"),
-	)
-	sort.SliceStable(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	return &layer, files, nil
+	return ""
 }
 
 // GeneratedFile is one entry of the generated layer, as the SBOM lists it.
@@ -261,4 +346,99 @@ func copyFrom(src bkllb.State, c spec.Copy, dst string, t time.Time) func(*bkllb
 	return func(fa *bkllb.FileAction) *bkllb.FileAction {
 		return fa.Copy(src, c.Src, dst, info)
 	}
+}
+
+// NeedsCopyCheck reports whether CheckCopies has anything to read.
+func (r *Result) NeedsCopyCheck() bool { return r.plan != nil && len(r.plan.readBack) > 0 }
+
+// CheckCopies reads back, from the solved generated layer, what each copy
+// onto a folder or file the packages hold put there, and refuses what would
+// replace a link, file or folder of theirs with another kind: a context
+// holding bin/ copied into / would replace the link /bin -> usr/bin, a
+// folder copied onto a file would replace the file. Compose checks every
+// other entry before anything is solved; this is the part only the build
+// context's content decides. lower is what Compose read as BaseFS.
+func (r *Result) CheckCopies(ctx context.Context, lower BaseFS, layer LayerFS) error {
+	if !r.NeedsCopyCheck() {
+		return nil
+	}
+	var errs spec.ErrorList
+	for _, c := range r.plan.readBack {
+		check := func(p string, fi *FileInfo) (bool, error) {
+			below, refused, hint, err := replaces(ctx, lower, p, kindOf(fi))
+			if err != nil {
+				return false, err
+			}
+			if refused != "" {
+				errs = append(errs, r.spec.Errorf(c.at+".dst", "leave it out of what the copy brings; "+hint,
+					"the copy to %s puts a %s at %s: %s", c.path, kindOf(fi), p, refused))
+				return false, nil
+			}
+			// Below a folder the packages do not hold, nothing of theirs
+			// can be replaced.
+			return below != nil && fi.Mode.IsDir(), nil
+		}
+		if err := checkLayer(ctx, layer, c.path, check); err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// checkLayer calls fn for p in layer (unless p is the root) and, while fn
+// returns true for a folder, for everything below it, in path order.
+func checkLayer(ctx context.Context, layer LayerFS, p string, fn func(p string, fi *FileInfo) (bool, error)) error {
+	if p != "/" {
+		fi, err := layer.Lstat(ctx, p)
+		if err != nil || fi == nil { // nil: the copy brought nothing
+			return err
+		}
+		if descend, err := fn(p, fi); err != nil || !descend {
+			return err
+		}
+	}
+	return walkLayer(ctx, layer, p, fn)
+}
+
+// walkLayer calls fn for every entry below folder dir of layer, in path
+// order, descending into the folders for which fn returns true.
+func walkLayer(ctx context.Context, layer LayerFS, dir string, fn func(p string, fi *FileInfo) (bool, error)) error {
+	names, err := layer.ReadDir(ctx, dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		p := path.Join(dir, name)
+		fi, err := layer.Lstat(ctx, p)
+		if err != nil {
+			return err
+		}
+		if fi == nil {
+			return fmt.Errorf("internal error: %s is listed but not found in the generated layer", p)
+		}
+		descend, err := fn(p, fi)
+		if err != nil {
+			return err
+		}
+		if descend {
+			if err := walkLayer(ctx, layer, p, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// kindOf is the entryKind of a file in a layer.
+func kindOf(fi *FileInfo) entryKind {
+	switch {
+	case fi.Mode&fs.ModeSymlink != 0:
+		return kindSymlink
+	case fi.Mode.IsDir():
+		return kindDir
+	}
+	return kindFile
 }

@@ -57,8 +57,8 @@ func (s *Spec) validateAccounts(v *validator) {
 		}
 		v.passwdPath(joinField(at, "home"), "home", u.Home)
 		v.passwdPath(joinField(at, "shell"), "shell", u.Shell)
-		if strings.ContainsAny(u.Gecos, ":\n") {
-			v.errorf(joinField(at, "gecos"), "remove ':' and line breaks: they separate /etc/passwd fields and entries", "gecos %s cannot be written to /etc/passwd", quoteShort(u.Gecos))
+		if strings.Contains(u.Gecos, ":") {
+			v.errorf(joinField(at, "gecos"), "remove ':': it separates /etc/passwd fields", "gecos %s cannot be written to /etc/passwd", quoteShort(u.Gecos))
 		}
 	}
 }
@@ -72,14 +72,17 @@ func (v *validator) accountName(path, what, name string) {
 	}
 }
 
-// passwdPath checks a home or shell: absolute, and without the separators
-// of /etc/passwd. Empty means the default was not applied (a Spec built in
-// code), which the writer of /etc/passwd handles.
+// passwdPath checks a home or shell: absolute, clean, and without the field
+// separator of /etc/passwd (line breaks and other control characters are
+// refused for every field). Empty means the default was not applied (a Spec
+// built in code), which the writer of /etc/passwd handles.
 func (v *validator) passwdPath(path, what, p string) {
 	if p == "" {
 		return
 	}
-	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, ":\n") {
+	if msg, hint := checkImagePath(p, what == "home"); msg != "" {
+		v.errorf(path, hint, "%s: %s", what, msg)
+	} else if strings.Contains(p, ":") {
 		v.errorf(path, "write an absolute path without ':', e.g. /home/app", "invalid %s %s", what, quoteShort(p))
 	}
 }

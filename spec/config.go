@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,8 +28,10 @@ func (s *Spec) validateConfig(v *validator) {
 				"invalid user %s", quoteShort(c.User))
 		}
 	}
-	if c.Workdir != "" && !path.IsAbs(c.Workdir) {
-		v.errorf("config.workdir", "start it with /, e.g. workdir: /home/app", "workdir %s must be an absolute path", quoteShort(c.Workdir))
+	if c.Workdir != "" {
+		if msg, hint := checkImagePath(c.Workdir, true); msg != "" {
+			v.errorf("config.workdir", hint, "workdir: %s", msg)
+		}
 	}
 	validateKeys(v, "config.labels", c.Labels)
 	for i, e := range c.Expose {
@@ -40,8 +41,8 @@ func (s *Spec) validateConfig(v *validator) {
 		}
 	}
 	for i, vol := range c.Volumes {
-		if !path.IsAbs(vol) {
-			v.errorf(joinIndex("config.volumes", i), "start it with /, e.g. /data", "volume %s must be an absolute path", quoteShort(vol))
+		if msg, hint := checkImagePath(vol, false); msg != "" {
+			v.errorf(joinIndex("config.volumes", i), hint, "volume: %s", msg)
 		}
 	}
 	if c.StopSignal != "" && !validSignal(c.StopSignal) {

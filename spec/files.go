@@ -18,8 +18,6 @@ func checkImagePath(p string, allowRoot bool) (msg, hint string) {
 	switch {
 	case p == "":
 		return "path is required", "write an absolute path, e.g. /etc/app.conf"
-	case strings.ContainsRune(p, 0):
-		return "path " + quoteShort(p) + " contains a NUL byte", "remove the \\0 escape"
 	case !path.IsAbs(p):
 		return "path " + quoteShort(p) + " must be absolute", "start it with /: /" + strings.TrimLeft(p, "./")
 	case hasDotDot(p):
@@ -58,8 +56,6 @@ func (s *Spec) validatePaths(v *validator) {
 			v.errorf(joinField(at, "target"), "add target: <path the link points to>", "a symlink needs a target")
 		case p.Type != PathSymlink && p.Target != "":
 			v.errorf(joinField(at, "target"), "target applies only to type: symlink", "target is set on a %s", describePathType(p.Type))
-		case strings.ContainsRune(p.Target, 0):
-			v.errorf(joinField(at, "target"), "remove the \\0 escape", "symlink target contains a NUL byte")
 		}
 		if p.Type == PathSymlink && p.Mode != nil {
 			v.errorf(joinField(at, "mode"), "remove mode: a symlink's own mode is always 0777", "mode is set on a symlink")
@@ -93,8 +89,6 @@ func (s *Spec) validateCopies(v *validator) {
 		case hasDotDot(c.Src):
 			v.errorf(joinField(at, "src"), "src cannot leave the build context; name a path inside it, or use a named context",
 				"src %s must not contain \"..\"", quoteShort(c.Src))
-		case strings.ContainsRune(c.Src, 0):
-			v.errorf(joinField(at, "src"), "remove the \\0 escape", "src contains a NUL byte")
 		}
 		if msg, hint := checkImagePath(c.Dst, true); msg != "" {
 			v.errorf(joinField(at, "dst"), hint, "dst: %s", msg)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -37,7 +38,15 @@ type LockPackage struct {
 	CPE     string            `yaml:"cpe"`     // optional: the upstream product's CPE 2.3 name, for scanners (Products.Apply)
 	PURL    string            `yaml:"purl"`    // optional: the upstream product's purl, for scanners (Products.Apply)
 	Digests map[string]string `yaml:"digests"` // platform ("linux/amd64", "linux/arm64/v8") -> "sha256:<64 hex>"
+	// Signers is optional: per platform of Digests, the OpenPGP primary key
+	// fingerprints (uppercase hex) whose signatures over that digest were
+	// verified when the lock was written (see package lock).
+	Signers map[string][]string `yaml:"signers"`
 }
+
+// fingerprintPattern is an OpenPGP primary key fingerprint as the lock
+// records it: uppercase hex, 40 digits (v4 keys) or 64 (v6 keys).
+var fingerprintPattern = regexp.MustCompile(`^(?:[0-9A-F]{40}|[0-9A-F]{64})$`)
 
 // ParseLock strictly decodes and validates a lock file. It returns an
 // ErrorList holding every problem found.
@@ -78,6 +87,7 @@ func (l *Lock) Validate() error { return l.validate(nil).err() }
 func (l *Lock) validate(failed map[string]bool) ErrorList {
 	v := newValidator(l.File, l.index, failed)
 	v.version("version", l.Version)
+	v.text("", reflect.ValueOf(l).Elem(), textLine)
 	switch {
 	case l.Registry == "":
 		v.errorf("registry", "add the repository prefix the packages are published under: registry: <host>/stagex", "registry is required")
@@ -126,6 +136,25 @@ func (l *Lock) validatePackage(v *validator, name string, p LockPackage) {
 		seen[canonical] = platform
 		if d := p.Digests[platform]; !digestPattern.MatchString(d) {
 			v.errorf(dp, "write sha256: followed by 64 lowercase hex digits", "package %s: invalid digest %s for %s", name, quoteShort(d), platform)
+		}
+	}
+	for _, platform := range sortedKeys(p.Signers) {
+		sp := joinField(joinField(at, "signers"), platform)
+		if _, ok := p.Digests[platform]; !ok {
+			v.keyErrorf(sp, "list signers under a platform the digests name, spelled the same way", "package %s: signers for %s, which has no digest", name, platform)
+			continue
+		}
+		fprs := p.Signers[platform]
+		if len(fprs) == 0 {
+			v.errorf(sp, "list the fingerprints that signed the digest, or leave the platform out", "package %s: no signers listed for %s", name, platform)
+		}
+		for i, f := range fprs {
+			switch {
+			case !fingerprintPattern.MatchString(f):
+				v.errorf(joinIndex(sp, i), "write a primary key fingerprint: 40 (or 64) uppercase hex digits, no spaces", "package %s: invalid signer %s for %s", name, quoteShort(f), platform)
+			case i > 0 && f <= fprs[i-1]:
+				v.errorf(joinIndex(sp, i), "list each fingerprint once, sorted", "package %s: signers for %s are not sorted and distinct at %s", name, platform, f)
+			}
 		}
 	}
 }
@@ -210,6 +239,17 @@ func (l *Lock) Marshal() ([]byte, error) {
 			addField(digests, platform, stringNode(p.Digests[platform]))
 		}
 		addField(pn, "digests", digests)
+		if len(p.Signers) > 0 {
+			signers := mappingNode()
+			for _, platform := range sortedKeys(p.Signers) {
+				seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+				for _, f := range p.Signers[platform] {
+					seq.Content = append(seq.Content, stringNode(f))
+				}
+				addField(signers, platform, seq)
+			}
+			addField(pn, "signers", signers)
+		}
 		addField(pkgs, name, pn)
 	}
 	addField(top, "packages", pkgs)

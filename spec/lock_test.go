@@ -46,6 +46,12 @@ func TestLockPackageDigestMatchesNormalizedPlatform(t *testing.T) {
 	}
 }
 
+// fprA and fprB are OpenPGP fingerprints in the form the lock records.
+const (
+	fprA = "1111111111111111111111111111111111111111"
+	fprB = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+)
+
 // lockHead is a valid lock up to the packages mapping; cases add a package
 // from line 5.
 const lockHead = "version: 1\nrelease: \"2026.03.0\"\nregistry: registry.example.com/stagex\npackages:\n"
@@ -60,6 +66,8 @@ func TestParseLockErrors(t *testing.T) {
 			wantError{"stagex.lock.yaml:2:1", "invalid YAML", "brackets"}},
 		{"empty", "\n", wantError{"stagex.lock.yaml:1:1", "empty lock", "version: 1"}},
 		{"two documents", lockHead + "---\n", wantError{"stagex.lock.yaml:5:1", "more than one YAML document in the lock", "---"}},
+		{"CR in release", "version: 1\nrelease: \"2026\\r\"\nregistry: registry.example.com/stagex\n",
+			wantError{"stagex.lock.yaml:2:10", "release holds the character U+000D", "only printable text on one line"}},
 		{"version missing", "registry: registry.example.com/stagex\n",
 			wantError{"stagex.lock.yaml:1:1", "version is required", "version: 1"}},
 		{"version wrong", "version: 3\nregistry: registry.example.com/stagex\n",
@@ -94,6 +102,16 @@ func TestParseLockErrors(t *testing.T) {
 			wantError{"stagex.lock.yaml:8:7", "platform linux/arm64/v8 is the same as linux/arm64", "one digest per platform"}},
 		{"source escapes", lockHead + "  core-musl:\n    source: ../musl\n    digests: {linux/amd64: " + digestA + "}\n",
 			wantError{"stagex.lock.yaml:6:13", "invalid source \"../musl\"", "core/musl"}},
+		{"signers for a platform without digest", lockHead + "  core-musl:\n    digests: {linux/amd64: " + digestA + "}\n    signers:\n      linux/arm64: [" + fprA + "]\n",
+			wantError{"stagex.lock.yaml:8:7", "package core-musl: signers for linux/arm64, which has no digest", "spelled the same way"}},
+		{"signer not a fingerprint", lockHead + "  core-musl:\n    digests: {linux/amd64: " + digestA + "}\n    signers:\n      linux/amd64: [abcd]\n",
+			wantError{"stagex.lock.yaml:8:21", "package core-musl: invalid signer \"abcd\" for linux/amd64", "40 (or 64) uppercase hex"}},
+		{"signers unsorted", lockHead + "  core-musl:\n    digests: {linux/amd64: " + digestA + "}\n    signers:\n      linux/amd64: [" + fprB + ", " + fprA + "]\n",
+			wantError{"stagex.lock.yaml:8:63", "signers for linux/amd64 are not sorted and distinct", "once, sorted"}},
+		{"signers twice", lockHead + "  core-musl:\n    digests: {linux/amd64: " + digestA + "}\n    signers:\n      linux/amd64: [" + fprA + ", " + fprA + "]\n",
+			wantError{"stagex.lock.yaml:8:63", "not sorted and distinct at " + fprA, "once, sorted"}},
+		{"signers empty", lockHead + "  core-musl:\n    digests: {linux/amd64: " + digestA + "}\n    signers:\n      linux/amd64: []\n",
+			wantError{"stagex.lock.yaml:8:7", "no signers listed for linux/amd64", "leave the platform out"}},
 		{"duplicate package", lockHead + "  core-musl:\n    digests: {linux/amd64: " + digestA + "}\n  core-musl:\n    digests: {linux/amd64: " + digestA + "}\n",
 			wantError{"stagex.lock.yaml:7:3", "packages: duplicate key \"core-musl\" (first written at line 5)", "remove one"}},
 	}
@@ -146,6 +164,9 @@ func TestLockRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := mustParseLock(t, out)
+	if got := again.Packages["core-go"].Signers["linux/amd64"]; !reflect.DeepEqual(got, []string{fprA, fprB}) {
+		t.Errorf("signers after the round trip = %v\n%s", got, out)
+	}
 	l.index, again.index = nil, nil
 	if !reflect.DeepEqual(l, again) {
 		t.Errorf("parse -> marshal -> parse changed the lock:\n%+v\n%+v", l, again)

@@ -17,6 +17,12 @@ var packageNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 // sha256, and a canonical lowercase spelling keeps digests comparable.
 var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
+// IsPackageName reports whether s is a package name as the lock keys it.
+func IsPackageName(s string) bool { return packageNamePattern.MatchString(s) }
+
+// IsDigest reports whether s is a digest in the one form a lock accepts.
+func IsDigest(s string) bool { return digestPattern.MatchString(s) }
+
 // imageRef is a full image reference written in a spec.
 type imageRef struct {
 	named  reference.Named

@@ -25,13 +25,13 @@ const (
 // layered on it, and the image config, accounts and files added on top.
 type Spec struct {
 	Version     int               `yaml:"version"`
-	Name        string            `yaml:"name"`        // used in labels and the SBOM
-	Description string            `yaml:"description"` // free text
-	Lock        string            `yaml:"lock"`        // relative to the spec; DefaultLockFile when unset
-	Base        string            `yaml:"base"`        // DefaultBase when unset; Scratch for none
-	Packages    []PackageRef      `yaml:"packages"`    // layered in this order
+	Name        string            `yaml:"name"`                    // used in labels and the SBOM
+	Description string            `yaml:"description" spec:"text"` // free text
+	Lock        string            `yaml:"lock"`                    // relative to the spec; DefaultLockFile when unset
+	Base        string            `yaml:"base"`                    // DefaultBase when unset; Scratch for none
+	Packages    []PackageRef      `yaml:"packages"`                // layered in this order
 	Config      Config            `yaml:"config"`
-	Annotations map[string]string `yaml:"annotations"` // OCI manifest annotations
+	Annotations map[string]string `yaml:"annotations" spec:"text"` // OCI manifest annotations
 	Accounts    Accounts          `yaml:"accounts"`
 	Paths       []Path            `yaml:"paths"`
 	Copy        []Copy            `yaml:"copy"`
@@ -62,7 +62,7 @@ type Config struct {
 	Workdir    string            `yaml:"workdir"`
 	Entrypoint []string          `yaml:"entrypoint"`
 	Cmd        []string          `yaml:"cmd"`
-	Labels     map[string]string `yaml:"labels"`
+	Labels     map[string]string `yaml:"labels" spec:"text"`
 	Expose     []string          `yaml:"expose"`  // "port[/tcp|/udp|/sctp]"
 	Volumes    []string          `yaml:"volumes"` // absolute paths
 	StopSignal string            `yaml:"stop-signal"`
@@ -112,8 +112,8 @@ type Path struct {
 	Mode    *uint32  `yaml:"mode" spec:"octal"` // written as an octal string "0750"; nil = default (dir 0755, file 0644)
 	UID     int      `yaml:"uid"`
 	GID     int      `yaml:"gid"`
-	Content string   `yaml:"content"` // file only
-	Target  string   `yaml:"target"`  // symlink only, required there
+	Content string   `yaml:"content" spec:"bytes"` // file only
+	Target  string   `yaml:"target"`               // symlink only, required there
 }
 
 // Copy copies files from a build context into the image.

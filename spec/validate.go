@@ -3,6 +3,9 @@ package spec
 import (
 	"fmt"
 	"path"
+	"reflect"
+	"strings"
+	"unicode"
 )
 
 // validator collects the problems of a decoded spec or lock, locating each
@@ -76,6 +79,7 @@ func (s *Spec) Validate() error { return s.validate(nil).err() }
 func (s *Spec) validate(failed map[string]bool) ErrorList {
 	v := newValidator(s.File, s.index, failed)
 	v.version("version", s.Version)
+	v.text("", reflect.ValueOf(s).Elem(), textLine)
 	s.validateLockPath(v)
 	s.validateBase(v)
 	s.validatePackages(v)
@@ -122,12 +126,20 @@ func (s *Spec) validatePackages(v *validator) {
 	}
 }
 
-// validateKeys rejects empty keys in labels and annotations, which image
-// tools drop or reject.
+// validateKeys rejects label and annotation keys that image tools drop or
+// reject: empty ones, and ones with blanks. BuildKit reads an annotation
+// key as the \S+ of its exporter's "annotation-manifest.<key>" pattern
+// (exporter/containerimage/exptypes), so it silently drops a key with a
+// space; a label key with one is the same mistake. Control characters are
+// refused for every field.
 func validateKeys(v *validator, at string, m map[string]string) {
 	for _, k := range sortedKeys(m) {
-		if k == "" {
+		switch {
+		case k == "":
 			v.keyErrorf(joinField(at, k), "give the key a name, e.g. org.opencontainers.image.title", "%s: empty key", at)
+		case strings.ContainsFunc(k, unicode.IsSpace):
+			v.keyErrorf(joinField(at, k), "write keys as reverse-DNS names without blanks, e.g. org.example.team",
+				"%s: key %s has a blank", at, quoteShort(k))
 		}
 	}
 }

@@ -197,9 +197,9 @@ func TestParseSpecErrors(t *testing.T) {
 		{"member invalid", head + "accounts: {groups: [{name: a, gid: 5, members: [Bob]}]}\n",
 			wantError{"spec.yaml:3:49", "invalid member name \"Bob\"", "lowercase"}},
 		{"home relative", head + "accounts: {users: [{name: a, uid: 5, home: home/a}]}\n",
-			wantError{"spec.yaml:3:44", "invalid home \"home/a\"", "absolute path"}},
+			wantError{"spec.yaml:3:44", "home: path \"home/a\" must be absolute", "start it with /: /home/a"}},
 		{"shell relative", head + "accounts: {users: [{name: a, uid: 5, shell: sh}]}\n",
-			wantError{"spec.yaml:3:45", "invalid shell \"sh\"", "absolute path"}},
+			wantError{"spec.yaml:3:45", "shell: path \"sh\" must be absolute", "start it with /"}},
 		{"gecos with colon", head + "accounts: {users: [{name: a, uid: 5, gecos: \"a:b\"}]}\n",
 			wantError{"spec.yaml:3:45", "gecos \"a:b\" cannot be written to /etc/passwd", "remove ':'"}},
 
@@ -213,9 +213,9 @@ func TestParseSpecErrors(t *testing.T) {
 		{"user empty group", head + "config: {user: \"app:\"}\n",
 			wantError{"spec.yaml:3:16", "invalid user \"app:\"", "name:group"}},
 		{"workdir relative", head + "config: {workdir: app}\n",
-			wantError{"spec.yaml:3:19", "workdir \"app\" must be an absolute path", "start it with /"}},
+			wantError{"spec.yaml:3:19", "workdir: path \"app\" must be absolute", "start it with /"}},
 		{"volume relative", head + "config: {volumes: [/ok, data]}\n",
-			wantError{"spec.yaml:3:25", "volume \"data\" must be an absolute path", "/data"}},
+			wantError{"spec.yaml:3:25", "volume: path \"data\" must be absolute", "/data"}},
 		{"expose port zero", head + "config: {expose: [\"0\"]}\n",
 			wantError{"spec.yaml:3:19", "invalid exposed port \"0\"", "1 to 65535"}},
 		{"expose port too large", head + "config: {expose: [70000/tcp]}\n",
@@ -232,6 +232,59 @@ func TestParseSpecErrors(t *testing.T) {
 			wantError{"spec.yaml:3:19", "config.labels: empty key", "give the key a name"}},
 		{"empty annotation key", head + "annotations:\n  \"\": x\n",
 			wantError{"spec.yaml:4:3", "annotations: empty key", "give the key a name"}},
+
+		// Control characters, found by the hardening review: a NUL in a
+		// home lands in /etc/passwd, a CR hides what precedes it in a
+		// terminal, U+2028 breaks lines in YAML 1.1 and JavaScript readers.
+		{"NUL in home", head + "accounts: {users: [{name: a, uid: 5, home: \"/home/a\\0b\"}]}\n",
+			wantError{"spec.yaml:3:44", "accounts.users[0].home holds the character U+0000", "only printable text on one line"}},
+		{"CR in gecos", head + "accounts: {users: [{name: a, uid: 5, gecos: \"App\\rroot\"}]}\n",
+			wantError{"spec.yaml:3:45", "accounts.users[0].gecos holds the character U+000D", "remove it"}},
+		{"line feed in gecos", head + "accounts: {users: [{name: a, uid: 5, gecos: \"a\\nroot::0:0::/:/bin/sh\"}]}\n",
+			wantError{"spec.yaml:3:45", "accounts.users[0].gecos holds the character U+000A", "remove it"}},
+		{"NUL in env value", head + "config:\n  env: {A: \"x\\0y\"}\n",
+			wantError{"spec.yaml:4:12", "config.env.A holds the character U+0000", "remove it"}},
+		{"NEL in entrypoint", head + "config: {entrypoint: [/bin/app, \"a\\Nb\"]}\n",
+			wantError{"spec.yaml:3:33", "config.entrypoint[1] holds the character U+0085", "remove it"}},
+		{"line separator in cmd", head + "config: {cmd: [\"a\\Lb\"]}\n",
+			wantError{"spec.yaml:3:16", "config.cmd[0] holds the character U+2028", "remove it"}},
+		{"NUL in workdir", head + "config: {workdir: \"/app\\0\"}\n",
+			wantError{"spec.yaml:3:19", "config.workdir holds the character U+0000", "remove it"}},
+		{"CR in volume", head + "config: {volumes: [\"/data\\r\"]}\n",
+			wantError{"spec.yaml:3:20", "config.volumes[0] holds the character U+000D", "remove it"}},
+		{"CR in user", head + "config: {user: \"app\\r\"}\n",
+			wantError{"spec.yaml:3:16", "config.user holds the character U+000D", "remove it"}},
+		{"NUL in label value", head + "config: {labels: {a.b: \"x\\0\"}}\n",
+			wantError{"spec.yaml:3:24", "config.labels.a.b holds the character U+0000", "tabs and line breaks"}},
+		{"CR in label key", head + "config: {labels: {\"a\\rb\": x}}\n",
+			wantError{"spec.yaml:3:19", "config.labels: the key \"a\\rb\" holds the character U+000D", "remove it"}},
+		{"paragraph separator in annotation", head + "annotations: {a.b: \"x\\Py\"}\n",
+			wantError{"spec.yaml:3:20", "annotations.a.b holds the character U+2029", "remove it"}},
+		{"NUL in symlink target", head + "paths: [{path: /a, type: symlink, target: \"b\\0\"}]\n",
+			wantError{"spec.yaml:3:43", "paths[0].target holds the character U+0000", "remove it"}},
+		{"NUL in copy src", head + "copy: [{src: \"a\\0\", dst: /a}]\n",
+			wantError{"spec.yaml:3:14", "copy[0].src holds the character U+0000", "remove it"}},
+		{"ESC in name", head + "name: \"app\\e[2J\"\n",
+			wantError{"spec.yaml:3:7", "name holds the character U+001B", "remove it"}},
+		{"CR in description", head + "description: \"a\\rb\"\n",
+			wantError{"spec.yaml:3:14", "description holds the character U+000D", "tabs and line breaks"}},
+
+		// Paths are clean or refused.
+		{"workdir with dot-dot", head + "config: {workdir: /a/../../b}\n",
+			wantError{"spec.yaml:3:19", "workdir: path \"/a/../../b\" must not contain \"..\"", "/b"}},
+		{"workdir not clean", head + "config: {workdir: /app/}\n",
+			wantError{"spec.yaml:3:19", "workdir: path \"/app/\" is not clean", "\"/app\""}},
+		{"volume with dot-dot", head + "config: {volumes: [/data/../etc]}\n",
+			wantError{"spec.yaml:3:20", "volume: path \"/data/../etc\" must not contain \"..\"", "/etc"}},
+		{"home not clean", head + "accounts: {users: [{name: a, uid: 5, home: /home//a}]}\n",
+			wantError{"spec.yaml:3:44", "home: path \"/home//a\" is not clean", "\"/home/a\""}},
+
+		// Keys as BuildKit reads them: an annotation key with a blank is
+		// dropped silently by its exporter.
+		{"label key with a space", head + "config: {labels: {\"org.example team\": x}}\n",
+			wantError{"spec.yaml:3:19", "config.labels: key \"org.example team\" has a blank", "without blanks"}},
+		{"annotation key with a tab", head + "annotations: {\"a\\tb\": x}\n",
+			wantError{"spec.yaml:3:15", "annotations: key \"a\\tb\" has a blank", "without blanks"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -31,12 +31,14 @@ const usage = `usage:
   stagex sign   --key KEY IMAGE@sha256:DIGEST
   stagex verify --threshold N --key PUB [--key PUB]… IMAGE
   stagex policy --threshold N --key PUB [--key PUB]… --image-pattern PATTERN… [--name NAME] [-o FILE]
+  stagex lock [verify|update] … (see stagex lock help)
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
         PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD)
 verify  passes when at least N distinct keys signed exactly the image's digest
         (a tag is resolved to the digest it points to now)
 policy  writes the Kyverno ClusterPolicy that requires the same N of the keys
+lock    writes, verifies or updates the StageX lock (stagex lock help)
 `
 
 // exitError carries an exit code; the message has been printed already
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runVerify(ctx, args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdout, stderr)
+	case "lock":
+		return runLock(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,7 +1,10 @@
 // Command lockgen turns a StageX release list (image, version, license,
 // source package, linux/amd64 digest; see shared/stagex/README.md) into a
 // lock file for the frontend. It never invents or fetches a digest: every
-// digest in the lock is copied from the list.
+// digest in the lock is copied from the list, and a row without one is
+// refused. It writes the checked-in test-data lock; users write locks with
+// stagex lock, which resolves every digest and verifies the maintainers'
+// signatures on it (docs/lock.md).
 //
 //	go run ./hack/lockgen -release 2026.03.0 -in ../shared/stagex/sx2026.03.0.tsv -out images/stagex.lock.yaml
 //
@@ -21,14 +24,13 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
+	"edp.buildth.ing/devfw-cicd/stagex/lock"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -125,7 +127,7 @@ func run(args []string) error {
 		_, err = os.Stdout.Write(data)
 		return err
 	}
-	return writeFile(o.out, data)
+	return lock.WriteFile(o.out, data)
 }
 
 // generate builds the lock the options ask for and returns it marshalled.
@@ -135,7 +137,7 @@ func generate(o options) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	list, err := ParseTSV(o.in, f)
+	list, err := lock.ParseReleaseList(o.in, f)
 	if err != nil {
 		return nil, err
 	}
@@ -155,20 +157,19 @@ func generate(o options) ([]byte, error) {
 	case len(o.only) > 0:
 		names = o.only
 	default:
-		names, err = specNames(o.fromSpecs, o.out)
+		names, err = lock.SpecPackages(o.fromSpecs, o.out)
 		if err != nil {
 			return nil, err
 		}
-		names = append(names, spec.DefaultBase)
 	}
-	lock, err := buildLock(list, o.release, o.registry, names)
+	l, err := buildLock(list, o.release, o.registry, names)
 	if err != nil {
 		return nil, err
 	}
-	if err := applyProducts(o.products, lock); err != nil {
+	if err := lock.ApplyProducts(o.products, l); err != nil {
 		return nil, err
 	}
-	data, err := lock.Marshal()
+	data, err := l.Marshal()
 	if err != nil {
 		return nil, err
 	}
@@ -178,153 +179,26 @@ func generate(o options) ([]byte, error) {
 	return append([]byte(header), data...), nil
 }
 
-// applyProducts sets the locked packages' CPEs and purls from the products
-// file.
-func applyProducts(file string, lock *spec.Lock) error {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Errorf("%w (the products file; -products names another)", err)
-	}
-	products, err := spec.ParseProducts(file, data)
-	if err != nil {
-		return err
-	}
-	return products.Apply(lock)
-}
-
 // buildLock makes the lock of the named packages from the release list.
-// A name the release does not have is an error, with the closest names.
-func buildLock(list *ReleaseList, release, registry string, names []string) (*spec.Lock, error) {
-	lock := &spec.Lock{Version: 1, Release: release, Registry: registry, Packages: map[string]spec.LockPackage{}}
-	var missing []string
-	for _, n := range names {
-		row, ok := list.Rows[n]
-		if !ok {
-			missing = append(missing, n)
-			continue
+// A name the release does not have is an error, with the closest names;
+// so is a row without a digest, since this tool copies digests and never
+// resolves one.
+func buildLock(list *lock.ReleaseList, release, registry string, names []string) (*spec.Lock, error) {
+	rows, err := list.Select(release, names)
+	if err != nil {
+		return nil, err
+	}
+	l := &spec.Lock{Version: 1, Release: release, Registry: registry, Packages: map[string]spec.LockPackage{}}
+	for _, row := range rows {
+		if row.Digest == "" {
+			return nil, fmt.Errorf("line %d: image %s has no digest: this tool copies the list's digests (stagex lock resolves them)", row.Line, row.Name)
 		}
-		lock.Packages[n] = spec.LockPackage{
+		l.Packages[row.Name] = spec.LockPackage{
 			Version: row.Version,
 			License: row.License,
 			Source:  row.Source,
 			Digests: map[string]string{platform: row.Digest},
 		}
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		var msgs []string
-		for _, n := range uniq(missing) {
-			msg := fmt.Sprintf("release %s has no image %s", release, n)
-			if near := nearNames(list, n); len(near) > 0 {
-				msg += " (did you mean " + strings.Join(near, ", ") + "?)"
-			}
-			msgs = append(msgs, msg)
-		}
-		return nil, fmt.Errorf("%s", strings.Join(msgs, "\n"))
-	}
-	return lock, nil
-}
-
-// specNames parses every spec in dir and returns the short package names
-// they use (packages and base), sorted and without duplicates. Full image
-// references are not resolved through the lock and are left out. The lock
-// being written, other locks (*.lock.yaml) and the products file are not
-// specs.
-func specNames(dir, out string) ([]string, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	outAbs, _ := filepath.Abs(out)
-	var names []string
-	var problems []string
-	specs := 0
-	for _, file := range files {
-		if abs, _ := filepath.Abs(file); abs == outAbs || spec.IsCompanionFile(file) {
-			continue
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		s, err := spec.ParseSpec(file, data)
-		if err != nil {
-			problems = append(problems, err.Error())
-			continue
-		}
-		specs++
-		if s.Base != spec.Scratch && !isFullRef(s.Base) {
-			names = append(names, s.Base)
-		}
-		for _, p := range s.Packages {
-			if !isFullRef(p.Ref) {
-				names = append(names, p.Ref)
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(problems, "\n"))
-	}
-	if specs == 0 {
-		return nil, fmt.Errorf("no specs (*.yaml) in %s", dir)
-	}
-	sort.Strings(names)
-	return uniq(names), nil
-}
-
-// isFullRef tells a full image reference from a lock short name, as the
-// spec package does: short names carry no repository path, tag or digest.
-func isFullRef(s string) bool { return strings.ContainsAny(s, "/:@") }
-
-func uniq(sorted []string) []string {
-	out := sorted[:0]
-	for i, s := range sorted {
-		if i == 0 || s != sorted[i-1] {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// nearNames returns up to three release images whose names contain the
-// asked name's last element or are contained in it ("python3" finds
-// core-python).
-func nearNames(list *ReleaseList, name string) []string {
-	key := name[strings.LastIndex(name, "-")+1:]
-	var near []string
-	for _, n := range list.Names() {
-		tail := n[strings.LastIndex(n, "-")+1:]
-		if key != "" && (strings.Contains(n, key) || len(tail) >= 3 && strings.Contains(key, tail)) {
-			near = append(near, n)
-			if len(near) == 3 {
-				break
-			}
-		}
-	}
-	return near
-}
-
-// writeFile replaces path with data, leaving it untouched when the bytes
-// are the same (no needless mtime change) and never half-written.
-func writeFile(path string, data []byte) error {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return nil
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return l, nil
 }

@@ -29,6 +29,9 @@ type DockerfileBuild struct {
 	Filename string
 	// ContextDir is sent as the local "context".
 	ContextDir string
+	// Locals are further local folders by name, for named contexts
+	// (pair each with an Attrs "context:NAME": "local:NAME").
+	Locals map[string]string
 	// Target is the stage to build (empty: the last one).
 	Target string
 	// BuildArgs become build-arg:NAME frontend attributes.
@@ -72,7 +75,11 @@ func SolveDockerfile(ctx context.Context, c *client.Client, b DockerfileBuild) (
 		attrs[k] = v
 	}
 	mounts := map[string]fsutil.FS{}
-	for local, dir := range map[string]string{"dockerfile": b.DockerfileDir, "context": b.ContextDir} {
+	locals := map[string]string{"dockerfile": b.DockerfileDir, "context": b.ContextDir}
+	for name, dir := range b.Locals {
+		locals[name] = dir
+	}
+	for local, dir := range locals {
 		if dir == "" {
 			continue
 		}

@@ -2,6 +2,8 @@ package testbed
 
 import (
 	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"path"
@@ -15,6 +17,7 @@ type LayerEntry struct {
 	Mode     int64
 	UID, GID int
 	Linkname string
+	SHA256   string // hex digest of a regular file's content
 }
 
 // LayerEntries lists the entries of the image's layer at index (negative
@@ -49,13 +52,21 @@ func LayerEntries(ref string, index int) ([]LayerEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, LayerEntry{
+		e := LayerEntry{
 			Name:     path.Clean("/" + strings.TrimSuffix(h.Name, "/")),
 			Type:     h.Typeflag,
 			Mode:     h.Mode,
 			UID:      h.Uid,
 			GID:      h.Gid,
 			Linkname: h.Linkname,
-		})
+		}
+		if h.Typeflag == tar.TypeReg {
+			sum := sha256.New()
+			if _, err := io.Copy(sum, tr); err != nil {
+				return nil, err
+			}
+			e.SHA256 = hex.EncodeToString(sum.Sum(nil))
+		}
+		out = append(out, e)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package lock
 
 import (
 	"bufio"
@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
 // columns is the header a StageX release list starts with, in order.
@@ -15,15 +17,10 @@ var columns = []string{"image", "version", "license", "source_package", "digest"
 // required marks the columns a row must fill. License and source may be
 // empty: the release publishes a few packages whose package.toml names no
 // license (user-hardened_malloc in 2026.03.0), and the lock leaves both out
-// when empty rather than inventing a value.
-var required = []bool{true, true, false, false, true}
-
-// digestPattern is the only digest form the lock accepts (the same rule as
-// spec.ParseLock): sha256, 64 lowercase hex digits.
-var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-
-// namePattern is a StageX image name as the lock keys it.
-var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+// when empty rather than inventing a value. The digest may be empty: the
+// lock resolves every digest from the registry, and one given here is only
+// checked against what the registry serves.
+var required = []bool{true, true, false, false, false}
 
 // releaseComment finds the release a list says it is for in its leading
 // comment ("# StageX release 2026.03.0 (signed tag, ...").
@@ -35,7 +32,7 @@ type Row struct {
 	Version string
 	License string // SPDX expression
 	Source  string // source package folder, e.g. core/musl
-	Digest  string // linux/amd64 image manifest digest
+	Digest  string // linux/amd64 image manifest digest, or "" when the list gives none
 	Line    int    // line in the list, for messages
 }
 
@@ -56,11 +53,12 @@ func (l *ReleaseList) Names() []string {
 	return names
 }
 
-// ParseTSV reads a release list: tab-separated, "#" comment lines, one
-// header line naming the columns, then one image per line. Every problem
+// ParseReleaseList reads a release list: tab-separated, "#" comment lines, one
+// header line naming the columns (image, version, license, source_package,
+// digest), then one image per line. Every problem
 // found is reported, each with its line, so a broken list is fixed in one
 // pass.
-func ParseTSV(file string, r io.Reader) (*ReleaseList, error) {
+func ParseReleaseList(file string, r io.Reader) (*ReleaseList, error) {
 	list := &ReleaseList{Rows: map[string]Row{}}
 	var problems []string
 	bad := func(line int, format string, args ...any) {
@@ -104,10 +102,10 @@ func ParseTSV(file string, r io.Reader) (*ReleaseList, error) {
 				bad(line, "column %s is empty", columns[i])
 			}
 		}
-		if !namePattern.MatchString(row.Name) {
+		if !spec.IsPackageName(row.Name) {
 			bad(line, "invalid image name %q", row.Name)
 		}
-		if !digestPattern.MatchString(row.Digest) {
+		if row.Digest != "" && !spec.IsDigest(row.Digest) {
 			bad(line, "image %s: invalid digest %q: want sha256: and 64 lowercase hex digits", row.Name, row.Digest)
 		}
 		if first, dup := list.Rows[row.Name]; dup {
@@ -132,4 +130,58 @@ func ParseTSV(file string, r io.Reader) (*ReleaseList, error) {
 
 func listError(problems []string) error {
 	return fmt.Errorf("%s", strings.Join(problems, "\n"))
+}
+
+// Select returns the rows of the named images, sorted by name and each
+// once. A name the release does not have is an error, with the closest
+// names.
+func (l *ReleaseList) Select(release string, names []string) ([]Row, error) {
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	var rows []Row
+	var msgs []string
+	for _, n := range uniq(sorted) {
+		row, ok := l.Rows[n]
+		if ok {
+			rows = append(rows, row)
+			continue
+		}
+		msg := fmt.Sprintf("release %s has no image %s", release, n)
+		if near := l.nearNames(n); len(near) > 0 {
+			msg += " (did you mean " + strings.Join(near, ", ") + "?)"
+		}
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(msgs, "\n"))
+	}
+	return rows, nil
+}
+
+// nearNames returns up to three release images whose names contain the
+// asked name's last element or are contained in it ("python3" finds
+// core-python).
+func (l *ReleaseList) nearNames(name string) []string {
+	key := name[strings.LastIndex(name, "-")+1:]
+	var near []string
+	for _, n := range l.Names() {
+		tail := n[strings.LastIndex(n, "-")+1:]
+		if key != "" && (strings.Contains(n, key) || len(tail) >= 3 && strings.Contains(key, tail)) {
+			near = append(near, n)
+			if len(near) == 3 {
+				break
+			}
+		}
+	}
+	return near
+}
+
+func uniq(sorted []string) []string {
+	out := sorted[:0]
+	for i, s := range sorted {
+		if i == 0 || s != sorted[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -13,141 +14,7 @@ const (
 	digestA = "sha256:4a756058c3e1afd5104ff86a2c57f71c36fce07b3110dbaf2591371cfc47c799"
 	digestB = "sha256:da6089dd9f39559d0fa323d0687aae495914fd2c6a01f7c260823202732cadf9"
 	digestC = "sha256:cd3a66471ce1f630fa77d5c9bd9829f9f9fab6302a1aaa64d67b74f1f069b750"
-	header  = "image\tversion\tlicense\tsource_package\tdigest\n"
 )
-
-func tsv(rows ...string) string {
-	return "# StageX release 2026.03.0 (signed tag): test list\n# a second comment\n" + header + strings.Join(rows, "\n") + "\n"
-}
-
-func TestParseTSVGood(t *testing.T) {
-	in := tsv(
-		"core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA,
-		"",
-		"# a comment between rows",
-		"core-filesystem\tlatest\tISC\tcore/filesystem\t"+digestC,
-		"user-hardened_malloc\t14\t\tuser/hardened_malloc\t"+digestB, // license may be empty
-	)
-	list, err := ParseTSV("good.tsv", strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if list.Release != "2026.03.0" {
-		t.Errorf("release = %q, want 2026.03.0", list.Release)
-	}
-	if got, want := strings.Join(list.Names(), ","), "core-filesystem,core-musl,user-hardened_malloc"; got != want {
-		t.Errorf("names = %s, want %s", got, want)
-	}
-	want := Row{Name: "core-musl", Version: "1.2.5", License: "MIT", Source: "core/musl", Digest: digestA, Line: 4}
-	if got := list.Rows["core-musl"]; got != want {
-		t.Errorf("core-musl = %+v, want %+v", got, want)
-	}
-	if got := list.Rows["user-hardened_malloc"].License; got != "" {
-		t.Errorf("empty license read as %q", got)
-	}
-}
-
-func TestParseTSVCRLF(t *testing.T) {
-	in := strings.ReplaceAll(tsv("core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA), "\n", "\r\n")
-	list, err := ParseTSV("crlf.tsv", strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := list.Rows["core-musl"].Digest; got != digestA {
-		t.Errorf("digest = %q", got)
-	}
-}
-
-func TestParseTSVErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name, in string
-		want     []string // substrings of the error, all required
-	}{
-		{
-			name: "bad digest",
-			in:   tsv("core-musl\t1.2.5\tMIT\tcore/musl\tsha256:1234"),
-			want: []string{"bad.tsv:4:", "invalid digest", "core-musl"},
-		},
-		{
-			name: "uppercase digest",
-			in:   tsv("core-musl\t1.2.5\tMIT\tcore/musl\t" + strings.ToUpper(digestA)),
-			want: []string{"invalid digest"},
-		},
-		{
-			name: "sha512 digest",
-			in:   tsv("core-musl\t1.2.5\tMIT\tcore/musl\tsha512:" + strings.Repeat("a", 128)),
-			want: []string{"invalid digest"},
-		},
-		{
-			name: "duplicate",
-			in: tsv(
-				"core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA,
-				"core-musl\t1.2.6\tMIT\tcore/musl\t"+digestB,
-			),
-			want: []string{"bad.tsv:5:", "core-musl is listed twice (first on line 4)"},
-		},
-		{
-			name: "missing column",
-			in:   tsv("core-musl\t1.2.5\tMIT\t" + digestA),
-			want: []string{"bad.tsv:4:", "expected 5 tab-separated columns", "got 4"},
-		},
-		{
-			name: "extra column",
-			in:   tsv("core-musl\t1.2.5\tMIT\tcore/musl\t" + digestA + "\textra"),
-			want: []string{"got 6"},
-		},
-		{
-			name: "spaces instead of tabs",
-			in:   tsv("core-musl 1.2.5 MIT core/musl " + digestA),
-			want: []string{"got 1"},
-		},
-		{
-			name: "empty version",
-			in:   tsv("core-musl\t\tMIT\tcore/musl\t" + digestA),
-			want: []string{"column version is empty"},
-		},
-		{
-			name: "bad name",
-			in:   tsv("Core Musl\t1.2.5\tMIT\tcore/musl\t" + digestA),
-			want: []string{"invalid image name"},
-		},
-		{
-			name: "no header",
-			in:   "# comment\ncore-musl\t1.2.5\tMIT\tcore/musl\t" + digestA + "\n",
-			want: []string{"bad.tsv:2:", "expected the header"},
-		},
-		{
-			name: "empty",
-			in:   "# only a comment\n",
-			want: []string{"no header line"},
-		},
-		{
-			name: "header only",
-			in:   header,
-			want: []string{"no images listed"},
-		},
-		{
-			name: "every problem reported",
-			in: tsv(
-				"core-a\t1\tMIT\tcore/a\tsha256:x",
-				"core-b\t1\tMIT\tcore/b",
-			),
-			want: []string{"bad.tsv:4:", "bad.tsv:5:"},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			list, err := ParseTSV("bad.tsv", strings.NewReader(tc.in))
-			if err == nil {
-				t.Fatalf("no error; parsed %v", list.Names())
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
-}
 
 func writeTemp(t *testing.T, dir, name, content string) string {
 	t.Helper()
@@ -160,7 +27,7 @@ func writeTemp(t *testing.T, dir, name, content string) string {
 
 func TestGenerateFromSpecs(t *testing.T) {
 	dir := t.TempDir()
-	in := writeTemp(t, dir, "list.tsv", tsv(
+	in := writeTemp(t, dir, "list.tsv", locktest.ReleaseList(
 		"core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA,
 		"core-busybox\t1.37.0\tGPL-2.0-only\tcore/busybox\t"+digestB,
 		"core-filesystem\tlatest\tISC\tcore/filesystem\t"+digestC,
@@ -248,12 +115,24 @@ func TestFlags(t *testing.T) {
 
 func TestReleaseMismatch(t *testing.T) {
 	dir := t.TempDir()
-	in := writeTemp(t, dir, "list.tsv", tsv("core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA))
+	in := writeTemp(t, dir, "list.tsv", locktest.ReleaseList("core-musl\t1.2.5\tMIT\tcore/musl\t"+digestA))
 	o, err := parseFlags([]string{"-release", "2025.01.0", "-in", in, "-out", "-", "-all"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := generate(o); err == nil || !strings.Contains(err.Error(), "is the list of release 2026.03.0") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestRowWithoutDigestIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	in := writeTemp(t, dir, "list.tsv", locktest.ReleaseList("core-musl\t1.2.5\tMIT\tcore/musl\t"))
+	o, err := parseFlags([]string{"-in", in, "-out", "-", "-all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := generate(o); err == nil || !strings.Contains(err.Error(), "image core-musl has no digest") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"edp.buildth.ing/devfw-cicd/stagex/lock"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+)
+
+const lockUsage = `usage:
+  stagex lock        --release-list FILE --keyring FILE --lookaside URL|DIR [PACKAGE… | --from-specs DIR | --all] -o FILE
+  stagex lock verify --keyring FILE --lookaside URL|DIR [--lock FILE]
+  stagex lock update --release-list FILE --keyring FILE --lookaside URL|DIR [--lock FILE] [--add PACKAGE]… [-o FILE]
+
+lock    resolves <registry>/<package>:<version> of a StageX release for each
+        --platform, verifies every digest's maintainer signatures (a quorum of
+        distinct keys of the keyring) and writes the lock with the signers
+verify  re-checks every digest of an existing lock against the lookaside and
+        keyring
+update  moves a lock to another release (same packages, new versions) and
+        prints what changed
+
+common flags: --keyring (repeatable; files or folders of OpenPGP public keys),
+--lookaside (the signatures' https:// base URL, or a local copy), --quorum N
+(default 2), --signed-identity PREFIX (the repository the signatures name;
+default the lock's registry), --platform (repeatable; default linux/amd64).
+See docs/lock.md.
+`
+
+// lockFlags are the flags every lock subcommand shares.
+type lockFlags struct {
+	keyrings  listFlag
+	lookaside string
+	quorum    int
+	identity  string
+	platforms listFlag
+	registry  string
+}
+
+func (f *lockFlags) register(fs *flag.FlagSet, withPlatform bool) {
+	fs.Var(&f.keyrings, "keyring", "OpenPGP public keys whose signatures count (file or folder; repeatable)")
+	fs.StringVar(&f.lookaside, "lookaside", "", "signature lookaside: https:// base URL or a local folder with the same layout")
+	fs.IntVar(&f.quorum, "quorum", lock.DefaultQuorum, "distinct keys that must have signed each digest")
+	fs.StringVar(&f.identity, "signed-identity", "", "repository prefix the signatures name, when the images are pulled from a mirror (default: the registry)")
+	if withPlatform {
+		fs.Var(&f.platforms, "platform", "platform to lock, e.g. linux/arm64 (repeatable or comma-separated; default "+lock.DefaultPlatform+")")
+	}
+}
+
+// options builds the lock options; the keyring and lookaside are checked
+// before any registry request.
+func (f *lockFlags) options(ctx context.Context) (lock.Options, error) {
+	keyring, err := lock.LoadKeyring(f.keyrings)
+	if err != nil {
+		return lock.Options{}, err
+	}
+	side, err := lock.OpenLookaside(f.lookaside, nil)
+	if err != nil {
+		return lock.Options{}, err
+	}
+	var platforms []string
+	for _, p := range f.platforms {
+		for _, one := range strings.Split(p, ",") {
+			if one = strings.TrimSpace(one); one != "" {
+				platforms = append(platforms, one)
+			}
+		}
+	}
+	o := lock.Options{
+		Registry:  f.registry,
+		Identity:  f.identity,
+		Platforms: platforms,
+		Policy:    lock.Policy{Keyring: keyring, Lookaside: side, Quorum: f.quorum},
+		Remote:    remoteOptions(ctx),
+	}
+	if f.quorum < 1 {
+		return o, &exitError{code: 2, msg: fmt.Sprintf("--quorum %d: want at least 1", f.quorum)}
+	}
+	return o, o.Policy.Check()
+}
+
+func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "verify":
+			return runLockVerify(ctx, args[1:], stdout, stderr)
+		case "update":
+			return runLockUpdate(ctx, args[1:], stdout, stderr)
+		case "help", "-h", "--help":
+			fmt.Fprint(stdout, lockUsage)
+			return nil
+		}
+	}
+	fs := newFlagSet("lock", stderr)
+	var f lockFlags
+	f.register(fs, true)
+	fs.StringVar(&f.registry, "registry", "docker.io/stagex", "repository prefix the packages are pulled from")
+	listFile := fs.String("release-list", "", "the release's packages: TSV with the columns image, version, license, source_package, digest (digest may be empty)")
+	release := fs.String("release", "", "the StageX release (default: named in the list's leading comment)")
+	fromSpecs := fs.String("from-specs", "", "lock the packages the specs (*.yaml) in this folder name, plus "+spec.DefaultBase)
+	all := fs.Bool("all", false, "lock every package of the release list")
+	out := fs.String("o", "", "lock file to write, - for stdout")
+	products := fs.String("products", "", "products file whose CPEs and purls go into the lock (default: "+spec.DefaultProductsFile+" beside -o, if there is one)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	selectors := 0
+	for _, on := range []bool{len(pos) > 0, *fromSpecs != "", *all} {
+		if on {
+			selectors++
+		}
+	}
+	switch {
+	case *listFile == "" || *out == "":
+		return &exitError{code: 2, msg: "lock needs --release-list and -o\n" + lockUsage}
+	case selectors != 1:
+		return &exitError{code: 2, msg: "lock takes the packages to lock as arguments, or --from-specs DIR, or --all: exactly one of them"}
+	}
+	list, rel, err := readReleaseList(*listFile, *release)
+	if err != nil {
+		return err
+	}
+	names := pos
+	switch {
+	case *all:
+		names = list.Names()
+	case *fromSpecs != "":
+		if names, err = lock.SpecPackages(*fromSpecs, *out); err != nil {
+			return err
+		}
+	}
+	rows, err := list.Select(rel, names)
+	if err != nil {
+		return err
+	}
+	o, err := f.options(ctx)
+	if err != nil {
+		return err
+	}
+	l, res, err := lock.Build(ctx, o, rel, rows)
+	if err != nil {
+		return fmt.Errorf("lock failed, nothing written:\n%w", err)
+	}
+	if err := applyProducts(stderr, *products, *out, l); err != nil {
+		return fmt.Errorf("lock failed, nothing written:\n%w", err)
+	}
+	report(stdout, stderr, res)
+	return writeLock(stdout, *out, l)
+}
+
+func runLockVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lock verify", stderr)
+	var f lockFlags
+	f.register(fs, false)
+	file := fs.String("lock", spec.DefaultLockFile, "the lock to check")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return &exitError{code: 2, msg: "lock verify takes no arguments\n" + lockUsage}
+	}
+	l, err := readLock(*file)
+	if err != nil {
+		return err
+	}
+	f.registry = l.Registry
+	o, err := f.options(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := lock.Verify(ctx, o, l)
+	if err != nil {
+		return fmt.Errorf("%s does not verify:\n%w", *file, err)
+	}
+	report(stdout, stderr, res)
+	fmt.Fprintf(stdout, "verified: %s, %d digests, each signed by at least %d distinct keys of the keyring\n", *file, len(res.Checked), f.quorum)
+	return nil
+}
+
+func runLockUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lock update", stderr)
+	var f lockFlags
+	f.register(fs, true)
+	file := fs.String("lock", spec.DefaultLockFile, "the lock to move")
+	listFile := fs.String("release-list", "", "the new release's packages (TSV, as for stagex lock)")
+	release := fs.String("release", "", "the new StageX release (default: named in the list's leading comment)")
+	out := fs.String("o", "", "where to write the new lock, - for stdout (default: replace --lock)")
+	products := fs.String("products", "", "products file whose CPEs and purls go into the lock (default: "+spec.DefaultProductsFile+" beside the lock written, if there is one)")
+	var add listFlag
+	fs.Var(&add, "add", "a package to lock besides the old lock's (repeatable)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *listFile == "" {
+		return &exitError{code: 2, msg: "lock update needs --release-list and no arguments\n" + lockUsage}
+	}
+	if *out == "" {
+		*out = *file
+	}
+	old, err := readLock(*file)
+	if err != nil {
+		return err
+	}
+	list, rel, err := readReleaseList(*listFile, *release)
+	if err != nil {
+		return err
+	}
+	f.registry = old.Registry
+	o, err := f.options(ctx)
+	if err != nil {
+		return err
+	}
+	l, res, err := lock.Update(ctx, o, old, rel, list, add)
+	if err == nil {
+		err = applyProducts(stderr, *products, *out, l)
+	}
+	if err != nil {
+		return fmt.Errorf("update failed, %s left as it was:\n%w", *file, err)
+	}
+	report(io.Discard, stderr, res)
+	diff := lock.Diff(old, l)
+	if len(diff) == 0 {
+		diff = []string{"no change"}
+	}
+	w := stdout
+	if *out == "-" {
+		w = stderr // the lock goes to stdout
+	}
+	for _, line := range diff {
+		fmt.Fprintln(w, line)
+	}
+	return writeLock(stdout, *out, l)
+}
+
+// applyProducts writes the CPEs and purls of the products file into the
+// lock. Without --products, the products file beside the lock written is
+// used when there is one; without any, the lock carries no CPE or purl,
+// and a note says so.
+func applyProducts(stderr io.Writer, products, out string, l *spec.Lock) error {
+	if products == "" {
+		dir := "."
+		if out != "-" {
+			dir = filepath.Dir(out)
+		}
+		products = filepath.Join(dir, spec.DefaultProductsFile)
+		if _, err := os.Stat(products); errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(stderr, "note: no %s: the lock carries no CPE or purl for scanners (--products names one)\n", products)
+			return nil
+		}
+	}
+	return lock.ApplyProducts(products, l)
+}
+
+// readReleaseList reads a release list and settles which release it is.
+func readReleaseList(file, release string) (*lock.ReleaseList, string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	list, err := lock.ParseReleaseList(file, f)
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case release == "" && list.Release == "":
+		return nil, "", fmt.Errorf("%s names no release in its leading comment (\"# StageX release 2026.03.0\"): pass --release", file)
+	case release == "":
+		release = list.Release
+	case list.Release != "" && list.Release != release:
+		return nil, "", fmt.Errorf("--release %s, but %s is the list of release %s", release, file, list.Release)
+	}
+	return list, release, nil
+}
+
+func readLock(file string) (*spec.Lock, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%w\nhint: name the lock with --lock FILE", err)
+	}
+	return spec.ParseLock(file, data)
+}
+
+// writeLock writes the lock with its header; "-" is stdout.
+func writeLock(stdout io.Writer, out string, l *spec.Lock) error {
+	data, err := l.Marshal()
+	if err != nil {
+		return err
+	}
+	data = append([]byte(lock.Header(l.Release)), data...)
+	if out == "-" {
+		_, err = stdout.Write(data)
+		return err
+	}
+	return lock.WriteFile(out, data)
+}
+
+// report prints what was verified, and the notes, which go to stderr so
+// that a lock written to stdout stays clean.
+func report(stdout, stderr io.Writer, res *lock.Result) {
+	for _, n := range res.Notes {
+		fmt.Fprintf(stderr, "note: %s\n", n)
+	}
+	for _, c := range res.Checked {
+		line := fmt.Sprintf("ok  %s: signed by %s", c.Subject, strings.Join(c.Signers, ", "))
+		if len(c.Unknown) > 0 {
+			line += fmt.Sprintf(" (%d more by keys outside the keyring)", len(c.Unknown))
+		}
+		fmt.Fprintln(stdout, line)
+	}
+}

@@ -1,0 +1,163 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/distribution/reference"
+)
+
+// DefaultQuorum is how many distinct maintainer keys must have signed a
+// digest: StageX publishes a release only with at least two signatures.
+const DefaultQuorum = 2
+
+// Policy is what makes a digest trusted: a quorum of distinct keys of the
+// keyring signed it, in signatures the lookaside holds.
+type Policy struct {
+	Keyring   *Keyring
+	Lookaside Lookaside // where CheckDigest reads; CheckSignatures needs none
+	Quorum    int       // distinct primary keys; 0 means DefaultQuorum
+}
+
+func (p Policy) quorum() int {
+	if p.Quorum == 0 {
+		return DefaultQuorum
+	}
+	return p.Quorum
+}
+
+// Check reports a policy that cannot be applied.
+func (p Policy) Check() error {
+	switch {
+	case p.Keyring == nil || len(p.Keyring.entities) == 0:
+		return fmt.Errorf("the keyring holds no key\nhint: %s", KeyringHint)
+	case p.Quorum < 0:
+		return fmt.Errorf("quorum %d: want a positive number of keys", p.Quorum)
+	case p.quorum() > len(p.Keyring.entities):
+		return fmt.Errorf("quorum %d, but the keyring holds only %d key(s): the quorum can never be met\nhint: %s",
+			p.quorum(), len(p.Keyring.entities), KeyringHint)
+	}
+	return nil
+}
+
+// Signed is the outcome of checking one digest: the primary keys whose
+// signatures verified, sorted, and the signatures that were skipped
+// because their key is not in the keyring.
+type Signed struct {
+	Signers []string
+	Unknown []string // "<source>: signed by key ID …"
+}
+
+// Subject names what is checked: a package's digest for one platform, and
+// the repository the signatures must name.
+type Subject struct {
+	Package  string // short name, e.g. core-musl
+	Platform string
+	Digest   string
+	// Identity is the repository the signatures name, normalized, e.g.
+	// docker.io/stagex/core-musl; its path is the lookaside folder.
+	Identity string
+}
+
+func (s Subject) String() string {
+	return fmt.Sprintf("%s (%s) %s", s.Package, s.Platform, s.Digest)
+}
+
+// CheckDigest fetches a digest's signatures from the lookaside and checks
+// them with CheckSignatures.
+func (p Policy) CheckDigest(ctx context.Context, s Subject) (*Signed, error) {
+	if p.Lookaside == nil {
+		return nil, fmt.Errorf("%s: no lookaside given", s)
+	}
+	repoPath, err := s.RepoPath()
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := p.Lookaside.Signatures(ctx, repoPath, s.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s, err)
+	}
+	return p.CheckSignatures(s, p.Lookaside.Where(repoPath, s.Digest), sigs)
+}
+
+// RepoPath is the lookaside folder prefix of the subject's repository,
+// e.g. "stagex/core-musl".
+func (s Subject) RepoPath() (string, error) {
+	named, err := reference.ParseNormalizedNamed(s.Identity)
+	if err != nil {
+		return "", fmt.Errorf("%s: invalid signed identity %q: %v", s, s.Identity, err)
+	}
+	return reference.Path(named), nil
+}
+
+// QuorumError is a digest whose signatures are all sound but too few.
+type QuorumError struct {
+	Subject Subject
+	Signed  Signed
+	Quorum  int
+}
+
+func (e *QuorumError) Error() string {
+	msg := fmt.Sprintf("%s: %d distinct keyring key(s) signed, the quorum is %d", e.Subject, len(e.Signed.Signers), e.Quorum)
+	if len(e.Signed.Signers) > 0 {
+		msg += " (" + strings.Join(e.Signed.Signers, ", ") + ")"
+	}
+	for _, u := range e.Signed.Unknown {
+		msg += "\n  not counted: " + u
+	}
+	return msg
+}
+
+// CheckSignatures verifies a digest's signatures (where names the
+// lookaside entry they came from, for messages). It fails closed: any
+// signature that is broken, made by a keyring key but invalid, made twice
+// by one key, or for another digest or image fails the whole digest, even
+// when the quorum is met without it, since each of those means the
+// lookaside or a signer is not what it should be. A signature by a key
+// outside the keyring does not count, and does not fail. Too few good
+// signatures is a *QuorumError.
+func (p Policy) CheckSignatures(s Subject, where string, sigs []Signature) (*Signed, error) {
+	named, err := reference.ParseNormalizedNamed(s.Identity)
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid signed identity %q: %v", s, s.Identity, err)
+	}
+	if len(sigs) == 0 {
+		return nil, fmt.Errorf("%s: no signatures: the lookaside has no %s/signature-1\nhint: check the lookaside, or wait until the release is signed", s, where)
+	}
+	out := &Signed{}
+	firstBy := map[string]string{} // fingerprint -> first signature's source
+	var problems []string
+	for _, sig := range sigs {
+		fpr, body, err := p.Keyring.openSignature(sig.Data)
+		var unknown *unknownKeyError
+		switch {
+		case errors.As(err, &unknown):
+			out.Unknown = append(out.Unknown, fmt.Sprintf("%s: %v", sig.Source, err))
+			continue
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: %v", sig.Source, err))
+			continue
+		}
+		if err := checkPayload(body, s.Digest, named.Name()); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v (signed by %s)", sig.Source, err, fpr))
+			continue
+		}
+		if first, dup := firstBy[fpr]; dup {
+			problems = append(problems, fmt.Sprintf("%s: a second signature by %s (first: %s); a key counts once", sig.Source, fpr, first))
+			continue
+		}
+		firstBy[fpr] = sig.Source
+		out.Signers = append(out.Signers, fpr)
+	}
+	sort.Strings(out.Signers)
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s: %s", s, strings.Join(problems, "\n  "))
+	}
+	if len(out.Signers) < p.quorum() {
+		return nil, &QuorumError{Subject: s, Signed: *out, Quorum: p.quorum()}
+	}
+	return out, nil
+}
