@@ -48,11 +48,22 @@ var fixtureTime = time.Date(2026, 7, 21, 12, 0, 0, 0, time.UTC)
 // the archive layer must make everything root's.
 const fixtureOwner = 1000
 
+// FixtureRegistry is the fixture lock's registry: the canonical name the
+// images give the fixture packages, the same on every bed. It never
+// resolves (.invalid), so a build that is not pointed at a bed's copy with
+// STAGEX_REGISTRY fails instead of pulling anything; and since the images
+// name packages by it, the bed's host and port never reach a digest.
+const FixtureRegistry = "fixtures.invalid/" + testbed.FixtureRepoPrefix
+
 // Fixtures is an offline stand-in for StageX and for the archives: every
 // package of the lock as a fixture package image, every spec archive as a
 // fixture tarball, in one registry, and a lock that pins them.
 type Fixtures struct {
-	Registry string             // host:port of the registry holding them
+	Registry string // host:port of the registry holding them
+	// Mirror is where the packages are: <Registry>/stagex, the
+	// STAGEX_REGISTRY of a build against them (the lock names
+	// FixtureRegistry).
+	Mirror   string
 	Set      testbed.FixtureSet // the packages
 	Archives map[string]FixtureArchive
 	Lock     *spec.Lock
@@ -75,31 +86,25 @@ type FixtureArchive struct {
 // SetupFixtures builds the fixtures for the checked-in lock and specs,
 // pushes them to registry (plain HTTP, loopback) and writes the fixture
 // lock into images/.fixtures/ under a name of its own per registry, so
-// that two beds' runs never share one.
+// that two beds' runs never share one. The lock's registry is
+// FixtureRegistry; the archives' URLs are registry's (the lock is where an
+// archive's location is pinned).
 func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error) {
-	lock, err := ReadLock(root)
-	if err != nil {
-		return nil, err
-	}
 	specs, err := Specs(root)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for n := range lock.Packages {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	set, err := testbed.BuildFixtures(testbed.Options{Extra: names})
+	set, err := FixturePackages(root)
 	if err != nil {
-		return nil, fmt.Errorf("build fixtures: %w", err)
+		return nil, err
 	}
 	if err := testbed.PushFixtures(ctx, registry, set); err != nil {
 		return nil, err
 	}
 
-	f := &Fixtures{Registry: registry, Set: set, Archives: map[string]FixtureArchive{}}
+	f := &Fixtures{Registry: registry, Mirror: registry + "/" + testbed.FixtureRepoPrefix, Set: set, Archives: map[string]FixtureArchive{}}
 	fl := testbed.NewLock(registry, set)
+	fl.Registry = FixtureRegistry
 	// The products file applies to the fixture lock's packages of the real
 	// lock as it does to the real lock, so the images built from fixtures
 	// carry CPEs and purls (with the fixtures' versions) for the scanners
@@ -109,8 +114,12 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 	if err != nil {
 		return nil, err
 	}
+	lock, err := ReadLock(root)
+	if err != nil {
+		return nil, err
+	}
 	real := &spec.Lock{Packages: map[string]spec.LockPackage{}}
-	for _, n := range names {
+	for n := range lock.Packages {
 		real.Packages[n] = fl.Packages[n]
 	}
 	if err := products.Apply(real); err != nil {
@@ -134,22 +143,58 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 			fl.Archives[a.Name] = spec.LockArchive{Version: FixtureArchiveVersion, License: spec.NoAssertion, URL: fa.URL, SHA256: fa.SHA256}
 		}
 	}
-	data, err := fl.Marshal()
-	if err != nil {
-		return nil, err
-	}
 	f.Lock = fl
 	f.LockPath = path.Join(FixtureLockDir, strings.NewReplacer(":", "_", "/", "_").Replace(registry)+".lock.yaml")
-	f.LockFile = filepath.Join(root, SpecDir, filepath.FromSlash(f.LockPath))
-	if err := os.MkdirAll(filepath.Dir(f.LockFile), 0o755); err != nil {
-		return nil, err
-	}
-	header := "# Fixture lock written by hack/imageset for the registry " + registry + ": fixture\n" +
-		"# packages and archives, NOT StageX. Generated; git-ignored; safe to delete.\n"
-	if err := os.WriteFile(f.LockFile, append([]byte(header), data...), 0o644); err != nil {
+	if f.LockFile, err = f.WriteLock(root); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// FixturePackages builds a fixture package for every package of the
+// checked-in lock (deterministic: the same digests every time).
+func FixturePackages(root string) (testbed.FixtureSet, error) {
+	lock, err := ReadLock(root)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for n := range lock.Packages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	set, err := testbed.BuildFixtures(testbed.Options{Extra: names})
+	if err != nil {
+		return nil, fmt.Errorf("build fixtures: %w", err)
+	}
+	return set, nil
+}
+
+// WriteLock writes the fixture lock into root's images/ at LockPath (root
+// may be another checkout of the repository) and returns the file's path.
+func (f *Fixtures) WriteLock(root string) (string, error) {
+	data, err := f.Lock.Marshal()
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(root, SpecDir, filepath.FromSlash(f.LockPath))
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return "", err
+	}
+	header := "# Fixture lock written by hack/imageset (archives served by " + f.Registry + "): fixture\n" +
+		"# packages and archives, NOT StageX. Generated; git-ignored; safe to delete.\n"
+	return file, os.WriteFile(file, append([]byte(header), data...), 0o644)
+}
+
+// PushFixtureMirror pushes the fixture packages of root's lock under mirror
+// (a STAGEX_REGISTRY value, e.g. localhost:5001/mirror/stagex): the same
+// digests as SetupFixtures pushes, somewhere else.
+func PushFixtureMirror(ctx context.Context, root, mirror string) error {
+	set, err := FixturePackages(root)
+	if err != nil {
+		return err
+	}
+	return testbed.PushFixturesUnder(ctx, mirror, set)
 }
 
 // PushArchive uploads an archive as a blob of <registry>/fixture-archives/
