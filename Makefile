@@ -36,10 +36,11 @@ test-integration:
 tools:
 	hack/tools.sh
 
-## sign-tools: build cosign, the Kyverno CLI and actionlint into the tool
-## cache (each pinned in its own module, hack/tools-sign/<tool>)
+## sign-tools: build cosign, the Kyverno CLI, actionlint and Grype (with
+## grype-mkdb) into the tool cache (each pinned in its own module,
+## hack/tools-sign/<tool>)
 sign-tools:
-	hack/tools.sh cosign kyverno actionlint
+	hack/tools.sh cosign kyverno actionlint grype
 
 ## lint-workflows: actionlint on the Forgejo workflows (with shellcheck on
 ## their scripts when it is installed; .ci/run installs it)

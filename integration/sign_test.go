@@ -35,9 +35,9 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 )
 
-// EnvSignToolsPath lists the folders (PATH-style) holding the pinned cosign
-// and kyverno binaries; hack/test-integration sets it from
-// `hack/tools.sh cosign kyverno`.
+// EnvSignToolsPath lists the folders (PATH-style) holding the pinned cosign,
+// kyverno, grype and grype-mkdb binaries; hack/test-integration sets it from
+// `hack/tools.sh cosign kyverno grype`.
 const envSignToolsPath = "STAGEX_SIGN_TOOLS_PATH"
 
 // testKeyPassword encrypts the cosign-format keys of these tests.
@@ -86,7 +86,8 @@ func goTool() string {
 	return "/usr/local/go/bin/go"
 }
 
-// signTool finds a pinned signing tool (cosign, kyverno): in
+// signTool finds a pinned signing or scanning tool (cosign, kyverno, grype,
+// grype-mkdb): in
 // $STAGEX_SIGN_TOOLS_PATH, else on PATH. Missing, it fails the test under
 // CI=true and skips it elsewhere, like a missing bed.
 func signTool(t *testing.T, tool string) string {
