@@ -36,10 +36,11 @@ test-integration:
 tools:
 	hack/tools.sh
 
-## sign-tools: build cosign, the Kyverno CLI and actionlint into the tool
-## cache (each pinned in its own module, hack/tools-sign/<tool>)
+## sign-tools: build cosign, the Kyverno CLI, actionlint and Grype (with
+## grype-mkdb) into the tool cache (each pinned in its own module,
+## hack/tools-sign/<tool>)
 sign-tools:
-	hack/tools.sh cosign kyverno actionlint
+	hack/tools.sh cosign kyverno actionlint grype
 
 ## lint-workflows: actionlint on the Forgejo workflows (with shellcheck on
 ## their scripts when it is installed; .ci/run installs it)
@@ -54,6 +55,8 @@ POLICY_KEYS ?= policy/keys/signer-1.pub policy/keys/signer-2.pub policy/keys/sig
 policy:
 	$(GO) run ./cmd/stagex policy --threshold 2 --image-pattern '*' $(addprefix --key ,$(POLICY_KEYS)) \
 		-o policy/stagex-require-signatures.yaml
+	$(GO) run ./cmd/stagex policy --kind ImageValidatingPolicy --threshold 2 --image-pattern '*' $(addprefix --key ,$(POLICY_KEYS)) \
+		-o policy/stagex-require-signatures-ivpol.yaml
 
 ## bed-up / bed-down: start or stop one bed (BED=a); `hack/bed env a` prints its variables
 bed-up:
@@ -83,21 +86,25 @@ bench:
 
 ## images: build the image set with docker-bake.hcl on your buildx builder
 ## (PUSH=1 pushes to $REGISTRY), else on the embedded BuildKit (bed "images");
-## prints the digests and writes DIGESTS.md. Offline, it says so and stops.
+## prints the digests. Only the release build (PUSH=1) writes the tracked
+## DIGESTS.md; other builds write .cache/imageset/images/DIGESTS.md.
+## Offline, it says so and stops.
 images:
-	$(GO) run ./hack/images -digests DIGESTS.md
+	$(GO) run ./hack/images -digests $(if $(filter 1,$(PUSH)),DIGESTS.md,.cache/imageset/images/DIGESTS.md)
 
 ## demo: the same specs and bake file offline, against fixture packages, on
 ## bed "demo" (taken down afterwards; KEEP_BED=1 keeps it): the digests
-## (also into DIGESTS.md), the reference application (examples/: built in
-## base-go, run and asked in its image, built twice for the same digest),
-## then one image's SBOM and provenance
+## (also into .cache/imageset/demo/: DIGESTS.md, digests.json; the work
+## tree stays clean), then one image's SBOM and provenance
 DEMO_FLAGS ?=
 demo:
-	$(GO) run ./hack/demo -digests DIGESTS.md $(DEMO_FLAGS)
+	$(GO) run ./hack/demo $(DEMO_FLAGS)
 
-## verify-reproducible: build the image set on two fresh beds, without cache,
-## and fail naming any image whose digest differs (make test runs it on a and b)
+## verify-reproducible: package reproduce's check: the image set from a fresh
+## clone's `make demo` (buildx) and from buildctl in another clone (other path
+## and origin), on two beds (other registry host and port, a mirror path),
+## seconds apart; fails naming any image whose digest differs (make test runs
+## it on beds a and b as integration/reproduce_test.go)
 verify-reproducible:
 	$(GO) run ./hack/verify-reproducible
 

@@ -8,8 +8,9 @@
 #
 # `make images` runs this file on your buildx builder, or on an embedded
 # BuildKit when you have none; `make demo` runs it offline against fixture
-# packages, overriding only STAGEX_LOCK and REGISTRY (and packing a locally
-# built frontend binary instead of compiling it in pallet-go).
+# packages, overriding only STAGEX_LOCK, STAGEX_REGISTRY and REGISTRY (and
+# packing a locally built frontend binary instead of compiling it in
+# pallet-go).
 #
 # Every spec starts with "# syntax=edp.buildth.ing/devfw-cicd/stagex-frontend:1".
 # The `contexts` entry of the images replaces that syntax image with the
@@ -52,6 +53,15 @@ variable "STAGEX_CHECK" {
   # nothing unchecked is pushed (or signed). See docs/spec.md.
   default     = "strict"
   description = "off, warn or strict: the frontend's build-time check and smoke tests"
+}
+
+variable "STAGEX_VCS_LABELS" {
+  # Off: buildx passes the git origin and commit, BuildKit records them in
+  # the provenance, and the image stays the same from any clone. "1" also
+  # writes them as org.opencontainers.image.source/.revision labels, which
+  # then make the digest depend on the clone's origin URL and commit.
+  default     = ""
+  description = "1: label the images with the git origin URL (credentials stripped) and commit"
 }
 
 variable "FRONTEND_IMAGE" {
@@ -105,6 +115,7 @@ target "_image" {
     STAGEX_REGISTRY   = STAGEX_REGISTRY
     STAGEX_LOCK       = STAGEX_LOCK
     STAGEX_CHECK      = STAGEX_CHECK
+    STAGEX_VCS_LABELS = STAGEX_VCS_LABELS
   }
 }
 

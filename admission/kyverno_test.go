@@ -40,13 +40,23 @@ func opts(n int, keys ...string) Options {
 
 // TestClusterPolicyShape parses the output back and checks what Kyverno
 // reads: count N over M key entries, digest pinning, failurePolicy Fail,
-// the keys byte for byte, and the provenance rule.
+// the keys byte for byte, and the provenance rule; in the bundle format
+// (default) the signatures are counted as statements of cosign's image
+// signature type, in the legacy format as signatures.
 func TestClusterPolicyShape(t *testing.T) {
-	y, err := ClusterPolicy(opts(2, "a.pub", "b.pub", "c.pub"))
+	for _, f := range []signing.Format{signing.FormatBundle, signing.FormatLegacy} {
+		t.Run(string(f), func(t *testing.T) { checkClusterPolicyShape(t, f) })
+	}
+}
+
+func checkClusterPolicyShape(t *testing.T, f signing.Format) {
+	o := opts(2, "a.pub", "b.pub", "c.pub")
+	o.Format = f
+	y, err := ClusterPolicy(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := ClusterPolicy(opts(2, "a.pub", "b.pub", "c.pub"))
+	again, _ := ClusterPolicy(o)
 	if !bytes.Equal(y, again) {
 		t.Fatal("two runs differ")
 	}
@@ -77,6 +87,7 @@ func TestClusterPolicyShape(t *testing.T) {
 			Rules []struct {
 				Name         string
 				VerifyImages []struct {
+					Type            string        `yaml:"type"`
 					ImageReferences []string      `yaml:"imageReferences"`
 					FailureAction   string        `yaml:"failureAction"`
 					MutateDigest    bool          `yaml:"mutateDigest"`
@@ -126,7 +137,20 @@ func TestClusterPolicyShape(t *testing.T) {
 			t.Errorf("%s: %+v", r.Name, v)
 		}
 	}
-	checkSet("signatures", p.Spec.Rules[0].VerifyImages[0].Attestors, 2)
+	wantType := map[signing.Format]string{signing.FormatBundle: "SigstoreBundle", signing.FormatLegacy: "Cosign"}[f]
+	for _, r := range p.Spec.Rules {
+		if r.VerifyImages[0].Type != wantType {
+			t.Errorf("%s: type %q, want %q", r.Name, r.VerifyImages[0].Type, wantType)
+		}
+	}
+	sig := p.Spec.Rules[0].VerifyImages[0]
+	if f == signing.FormatLegacy {
+		checkSet("signatures", sig.Attestors, 2)
+	} else if len(sig.Attestors) != 0 || len(sig.Attestations) != 1 || sig.Attestations[0].Type != signing.SignPredicateType {
+		t.Errorf("signatures: %+v, want one attestation of type %s", sig, signing.SignPredicateType)
+	} else {
+		checkSet("signatures", sig.Attestations[0].Attestors, 2)
+	}
 	att := p.Spec.Rules[1].VerifyImages[0].Attestations
 	if len(att) != 1 || att[0].Type != ProvenanceType {
 		t.Fatalf("provenance: %+v", att)
@@ -167,5 +191,46 @@ func TestClusterPolicyRefuses(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestImageValidatingPolicyFormats: the N of M is counted over
+// attestations of cosign's image signature statement (Kyverno takes any
+// bundle of a key for a signature otherwise); the legacy format is refused
+// with the reason (Kyverno 1.19.1 cannot check legacy key attestations
+// there).
+func TestImageValidatingPolicyFormats(t *testing.T) {
+	o := opts(2, "a.pub", "b.pub", "c.pub")
+	y, err := ImageValidatingPolicy(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Spec struct {
+			Attestations []struct {
+				Name   string
+				InToto struct{ Type string } `yaml:"intoto"`
+			}
+			Validations []struct{ Expression string }
+		}
+	}
+	if err := yaml.Unmarshal(y, &p); err != nil {
+		t.Fatal(err)
+	}
+	var atts []string
+	for _, a := range p.Spec.Attestations {
+		atts = append(atts, a.Name+" "+a.InToto.Type)
+	}
+	if want := []string{"signature " + signing.SignPredicateType, "provenance " + ProvenanceType}; strings.Join(atts, "|") != strings.Join(want, "|") {
+		t.Errorf("attestations %q, want %q", atts, want)
+	}
+	const count = "verifyAttestationSignatures(image, attestations.signature, [attestors.key1, attestors.key2, attestors.key3]) >= 2"
+	if len(p.Spec.Validations) != 2 || !strings.HasSuffix(p.Spec.Validations[0].Expression, ".all(image, "+count+")") ||
+		!strings.Contains(p.Spec.Validations[1].Expression, "verifyAttestationSignatures(image, attestations.provenance, ") {
+		t.Errorf("validations %+v", p.Spec.Validations)
+	}
+	o.Format = signing.FormatLegacy
+	if _, err := ImageValidatingPolicy(o); err == nil || !strings.Contains(err.Error(), "cannot check legacy-format provenance") {
+		t.Errorf("legacy format: err = %v", err)
 	}
 }

@@ -66,8 +66,10 @@ func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, im
 	}
 	for _, part := range out.Parts {
 		pkg := part.Package
-		repo := pkg.Ref
-		if named, err := reference.ParseNormalizedNamed(pkg.Ref); err == nil {
+		// The SBOM names packages like the image does, by their
+		// canonical reference; the mirror is in the provenance.
+		repo := pkg.Canonical
+		if named, err := reference.ParseNormalizedNamed(pkg.Canonical); err == nil {
 			repo = named.Name()
 		}
 		layers := make([]string, 0, len(part.DiffIDs))
@@ -78,7 +80,7 @@ func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, im
 			Name:       pkg.Name,
 			Version:    pkg.Version,
 			License:    knownLicense(pkg.License),
-			Ref:        pkg.Ref,
+			Ref:        pkg.Canonical,
 			Repository: repo,
 			Digest:     images[pkg.Ref].Digest.String(),
 			CPE:        pkg.CPE,

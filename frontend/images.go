@@ -55,7 +55,9 @@ func resolveImages(ctx context.Context, c client.Client, s *spec.Spec, r *spec.R
 				if err != nil {
 					return err
 				}
-				pkg.Ref, pkg.Digest = pinned, dgst.String()
+				// Only a full reference can be unpinned, and it names
+				// itself: its canonical reference is the pinned one too.
+				pkg.Ref, pkg.Canonical, pkg.Digest = pinned, pinned, dgst.String()
 			} else if dgst.String() != pkg.Digest {
 				return &spec.Error{File: s.File, Pos: pkg.Pos, Msg: fmt.Sprintf("%s resolved to %s", pkg.Ref, dgst), Hint: "the registry served another manifest than the pinned one; refusing it"}
 			}

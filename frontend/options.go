@@ -2,6 +2,8 @@ package frontend
 
 import (
 	"fmt"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +23,7 @@ const (
 	ArgVersion       = "VERSION"
 	ArgCheck         = "STAGEX_CHECK"
 	ArgTests         = "STAGEX_TESTS"
+	ArgVCSLabels     = "STAGEX_VCS_LABELS"
 
 	ArgVerifySignatures = "STAGEX_VERIFY_SIGNATURES"
 	ArgLookaside        = "STAGEX_LOOKASIDE"
@@ -65,6 +68,7 @@ var buildArgs = []buildArg{
 	{ArgVersion, "", "Value of the org.opencontainers.image.version label"},
 	{ArgCheck, string(CheckOff), "off, warn or strict: check the composed image (ELF closure, layers, hygiene) and run the spec's smoke tests inside BuildKit, attach the report as an attestation; strict fails the build on any unaccepted finding"},
 	{ArgTests, string(TestsRun), "run, or fixture to report every smoke test as not run (for builds on stand-in packages that hold no real programs)"},
+	{ArgVCSLabels, "0", "Set to 1 to write the org.opencontainers.image.source and .revision labels from the git facts buildx passes (the URL without credentials; a local path is refused); by default they are only in the provenance, so the clone does not change the image"},
 	{ArgVerifySignatures, "0", "Set to 1 to require, before composing, a quorum of StageX maintainer signatures on every package digest (keyring: build context " + ContextKeyring + "; signatures: " + ArgLookaside + " or build context " + ContextSignatures + ")"},
 	{ArgLookaside, "", "https:// base URL of the StageX signature lookaside, for " + ArgVerifySignatures},
 	{ArgSignedIdentity, "", "Repository prefix the signatures name (default: the lock's registry), for " + ArgVerifySignatures},
@@ -78,10 +82,14 @@ type Options struct {
 	AllowUnpinned bool
 	Epoch         time.Time
 	Version       string
-	Revision      string // from the vcs:revision option buildx sets
-	Source        string // from the vcs:source option buildx sets
 	Check         CheckMode
 	Tests         TestsMode
+	// Revision and Source are the labels' values: set only when
+	// STAGEX_VCS_LABELS=1 asks for them, from the vcs:revision and
+	// vcs:source options buildx sets (BuildKit records those in the
+	// provenance either way).
+	Revision string
+	Source   string
 
 	VerifySignatures bool
 	Lookaside        string // http(s) URL, or "" for the named context
@@ -96,8 +104,6 @@ func parseOptions(args, opts map[string]string) (Options, error) {
 		Registry: args[ArgRegistry],
 		Lock:     args[ArgLock],
 		Version:  args[ArgVersion],
-		Revision: opts["vcs:revision"],
-		Source:   opts["vcs:source"],
 		Epoch:    time.Unix(0, 0).UTC(),
 		Check:    CheckOff,
 		Tests:    TestsRun,
@@ -133,7 +139,64 @@ func parseOptions(args, opts map[string]string) (Options, error) {
 	default:
 		return o, fmt.Errorf("build arg %s=%q: want run or fixture", ArgTests, v)
 	}
+	if v := args[ArgVCSLabels]; v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, fmt.Errorf("build arg %s=%q: want 1 or 0", ArgVCSLabels, v)
+		}
+		if b {
+			if o.Revision, o.Source, err = vcsLabels(opts["vcs:revision"], opts["vcs:source"]); err != nil {
+				return o, err
+			}
+		}
+	}
 	return o, nil
+}
+
+// vcsLabels checks the VCS facts for the labels a user asked for: both
+// must be there (buildx passes them for a git checkout, buildctl does not),
+// and the source must be a remote URL, which it returns without
+// credentials, query or fragment. A local path would name the builder's
+// disk and differ per clone, so it is refused rather than written.
+func vcsLabels(revision, source string) (string, string, error) {
+	const hint = "build with buildx from a git checkout whose origin is a remote URL, or pass --opt vcs:source=<url> --opt vcs:revision=<commit>, or drop " + ArgVCSLabels
+	if revision == "" || source == "" {
+		return "", "", fmt.Errorf("build arg %s=1, but the client passed no VCS source and revision (vcs:source set: %t, vcs:revision set: %t); %s", ArgVCSLabels, source != "", revision != "", hint)
+	}
+	u, err := vcsSourceURL(source)
+	if err != nil {
+		return "", "", fmt.Errorf("build arg %s=1: %v; %s", ArgVCSLabels, err, hint)
+	}
+	return revision, u, nil
+}
+
+// scpLike is git's short ssh form, [user@]host:path.
+var scpLike = regexp.MustCompile(`^(?:[^@/:]+@)?([A-Za-z0-9.-]+):([^/].*|/.+)$`)
+
+// vcsSourceURL returns a git remote as a URL fit for a label: userinfo
+// (credentials), query and fragment removed; git's scp-like form becomes
+// ssh://host/path. A local path or a file: URL is an error.
+func vcsSourceURL(remote string) (string, error) {
+	if !strings.Contains(remote, "://") {
+		if m := scpLike.FindStringSubmatch(remote); m != nil {
+			return "ssh://" + m[1] + "/" + strings.TrimPrefix(m[2], "/"), nil
+		}
+		return "", fmt.Errorf("the VCS source %q is a local path, not a URL", remote)
+	}
+	u, err := url.Parse(remote)
+	if err != nil {
+		return "", fmt.Errorf("the VCS source is not a URL: %v", err)
+	}
+	switch u.Scheme {
+	case "https", "http", "ssh", "git", "git+ssh":
+	default:
+		return "", fmt.Errorf("the VCS source %s is a %s: URL, not a remote (https, http, ssh or git)", (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(), u.Scheme)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("the VCS source %s:// URL has no host", u.Scheme)
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String(), nil
 }
 
 func outlineArgs() []outline.Arg {

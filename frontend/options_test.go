@@ -11,17 +11,23 @@ import (
 )
 
 func TestParseOptions(t *testing.T) {
+	vcs := map[string]string{"vcs:revision": "abc", "vcs:source": "https://example.test/r"}
 	o, err := parseOptions(map[string]string{
 		ArgEpoch: "1700000000", ArgAllowUnpinned: "1", ArgRegistry: "mirror.test/stagex", ArgVersion: "1.2.3",
 		ArgCheck: "strict", ArgTests: "fixture",
-	}, map[string]string{"vcs:revision": "abc", "vcs:source": "https://example.test/r"})
+	}, vcs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The VCS facts buildx passes stay out of the image unless asked for.
 	if !o.Epoch.Equal(time.Unix(1700000000, 0)) || !o.AllowUnpinned || o.Registry != "mirror.test/stagex" ||
-		o.Version != "1.2.3" || o.Revision != "abc" || o.Source != "https://example.test/r" ||
+		o.Version != "1.2.3" || o.Revision != "" || o.Source != "" ||
 		o.Check != CheckStrict || o.Tests != TestsFixture {
 		t.Fatalf("options = %+v", o)
+	}
+	o, err = parseOptions(map[string]string{ArgVCSLabels: "1"}, vcs)
+	if err != nil || o.Revision != "abc" || o.Source != "https://example.test/r" {
+		t.Fatalf("with %s=1: options = %+v, %v", ArgVCSLabels, o, err)
 	}
 	def, err := parseOptions(nil, nil)
 	if err != nil || !def.Epoch.Equal(time.Unix(0, 0)) || def.AllowUnpinned || def.Check != CheckOff || def.Tests != TestsRun {
@@ -34,6 +40,38 @@ func TestParseOptions(t *testing.T) {
 		if _, err := parseOptions(bad, nil); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+func TestVCSLabels(t *testing.T) {
+	for _, tc := range []struct{ source, want, err string }{
+		{"https://example.test/org/repo.git", "https://example.test/org/repo.git", ""},
+		{"https://user:token@example.test/org/repo.git?x=1#frag", "https://example.test/org/repo.git", ""},
+		{"ssh://git@example.test:2222/org/repo.git", "ssh://example.test:2222/org/repo.git", ""},
+		{"git@example.test:org/repo.git", "ssh://example.test/org/repo.git", ""},
+		{"/home/me/src/stagex", "", "local path"},
+		{"../stagex", "", "local path"},
+		{"file:///home/me/src/stagex", "", "file: URL"},
+		{"", "", "passed no VCS source"},
+	} {
+		o, err := parseOptions(map[string]string{ArgVCSLabels: "true"}, map[string]string{"vcs:revision": "abc", "vcs:source": tc.source})
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "vcs:source=<url>") {
+				t.Errorf("%q: err = %v, want %q with a hint", tc.source, err, tc.err)
+			}
+			if err != nil && strings.Contains(err.Error(), "token") {
+				t.Errorf("%q: the error shows the credentials: %v", tc.source, err)
+			}
+		case err != nil || o.Source != tc.want || o.Revision != "abc":
+			t.Errorf("%q: source %q revision %q, %v; want %q", tc.source, o.Source, o.Revision, err, tc.want)
+		}
+	}
+	if _, err := parseOptions(map[string]string{ArgVCSLabels: "1"}, map[string]string{"vcs:source": "https://example.test/r"}); err == nil {
+		t.Error("labels asked for without a revision: accepted")
+	}
+	if _, err := parseOptions(map[string]string{ArgVCSLabels: "please"}, nil); err == nil {
+		t.Errorf("%s=please accepted", ArgVCSLabels)
 	}
 }
 

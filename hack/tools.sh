@@ -7,7 +7,8 @@
 #   <key>   = first 16 hex digits of sha256(<module>/go.mod + <module>/go.sum)
 #
 # SET is `test` (the default: the four tools above, module hack/tools) or one
-# of the signing tools `cosign`, `kyverno`, `actionlint`, each pinned in a
+# of the signing and scanning tools `cosign`, `kyverno`, `actionlint`, `grype`
+# (grype and grype-mkdb, its offline database builder), `trivy`, each pinned in a
 # module of its own, hack/tools-sign/<set> (their dependency graphs clash with
 # buildkit's and with each other's). STAGEX_TOOLS_DIR applies to `test` only.
 #
@@ -39,8 +40,10 @@ test)
 cosign) tools_mod="$here/tools-sign/cosign" tools=(cosign) pkgs=(github.com/sigstore/cosign/v3/cmd/cosign) ;;
 kyverno) tools_mod="$here/tools-sign/kyverno" tools=(kyverno) pkgs=(github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno) ;;
 actionlint) tools_mod="$here/tools-sign/actionlint" tools=(actionlint) pkgs=(github.com/rhysd/actionlint/cmd/actionlint) ;;
+grype) tools_mod="$here/tools-sign/grype" tools=(grype grype-mkdb) pkgs=(github.com/anchore/grype/cmd/grype ./mkdb) ;;
+trivy) tools_mod="$here/tools-sign/trivy" tools=(trivy) pkgs=(github.com/aquasecurity/trivy/cmd/trivy) ;;
 *)
-	printf '[tools] error: unknown set %q (test, cosign, kyverno, actionlint)\n' "$toolset" >&2
+	printf '[tools] error: unknown set %q (test, cosign, kyverno, actionlint, grype, trivy)\n' "$toolset" >&2
 	exit 2
 	;;
 esac
@@ -94,11 +97,17 @@ start=$SECONDS
 	cosign) ldflags+=" -X sigs.k8s.io/release-utils/version.gitVersion=$(ver github.com/sigstore/cosign/v3)" ;;
 	kyverno) ldflags+=" -X github.com/kyverno/kyverno/pkg/version.BuildVersion=$(ver github.com/kyverno/kyverno)" ;;
 	actionlint) ldflags+=" -X github.com/rhysd/actionlint.version=$(ver github.com/rhysd/actionlint)" ;;
+	grype) v=$(ver github.com/anchore/grype) && ldflags+=" -X main.version=${v#v}" ;;
+	# Trivy uses encoding/json/v2, which Go builds only with this experiment
+	# (as Trivy's release build does).
+	trivy) v=$(ver github.com/aquasecurity/trivy) && ldflags+=" -X github.com/aquasecurity/trivy/pkg/version/app.ver=${v#v}" && export GOEXPERIMENT=jsonv2 ;;
 	esac
 	log "compiling…"
 	go build -trimpath -ldflags="$ldflags" -o "$tmp/bin/" "${pkgs[@]}"
 	# The Kyverno CLI's package is named for kubectl's plugin lookup.
 	if [[ $toolset == kyverno ]]; then mv "$tmp/bin/kubectl-kyverno" "$tmp/bin/kyverno"; fi
+	# The offline database builder beside it (hack/tools-sign/grype/mkdb).
+	if [[ $toolset == grype ]]; then mv "$tmp/bin/mkdb" "$tmp/bin/grype-mkdb"; fi
 )
 complete "$tmp/bin" || die "build finished but binaries are missing in $tmp/bin"
 log "built in $((SECONDS - start))s"

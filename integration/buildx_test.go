@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,5 +56,69 @@ func TestBuildxCheck(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("--check output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestVCSLabels: buildx passes the checkout's git origin and commit; they
+// reach the image as labels only with STAGEX_VCS_LABELS=1, the origin
+// without its credentials, and a local-path origin is refused.
+func TestVCSLabels(t *testing.T) {
+	b := bed(t)
+	dir := specDir(t, frontendImage(t), "version: 1\nname: vcs\npackages: [core-musl]\n")
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.test"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("add", ".")
+	git("commit", "-q", "-m", "spec")
+	commit := git("rev-parse", "HEAD")
+	git("remote", "add", "origin", "https://builder:s3cret@git.example.test/org/app.git")
+
+	bx := testbed.NewBuildx(t, b.BuildkitAddr)
+	build := func(tag string, args ...string) (map[string]string, []byte, error) {
+		t.Helper()
+		meta := filepath.Join(t.TempDir(), "metadata.json")
+		ref := b.Ref("it/vcs:" + tag)
+		cmd := append([]string{"build", "-f", filepath.Join(dir, "stagex.yaml"),
+			"--output", "type=image,name=" + ref + ",push=true,oci-mediatypes=true,registry.insecure=true",
+			"--metadata-file", meta}, args...)
+		out, err := bx.Run(append(cmd, dir)...)
+		if err != nil {
+			return nil, out, err
+		}
+		cfg, err := testbed.Config(b.Ref("it/vcs@" + metadataDigest(t, meta)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Config.Labels, out, nil
+	}
+	labels, out, err := build("default")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, k := range []string{"org.opencontainers.image.source", "org.opencontainers.image.revision"} {
+		if v, ok := labels[k]; ok {
+			t.Errorf("label %s = %q without %s=1: the clone would change the digest", k, v, "STAGEX_VCS_LABELS")
+		}
+	}
+	labels, out, err = build("labels", "--build-arg", "STAGEX_VCS_LABELS=1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := labels["org.opencontainers.image.source"]; got != "https://git.example.test/org/app.git" {
+		t.Errorf("source label = %q, want the origin without credentials", got)
+	}
+	if got := labels["org.opencontainers.image.revision"]; got != commit {
+		t.Errorf("revision label = %q, want %s", got, commit)
+	}
+	git("remote", "set-url", "origin", "/home/someone/src/app")
+	if _, out, err = build("local", "--build-arg", "STAGEX_VCS_LABELS=1"); err == nil || !strings.Contains(string(out), "local path") {
+		t.Errorf("a local-path origin with STAGEX_VCS_LABELS=1: err %v\n%s", err, out)
 	}
 }

@@ -31,11 +31,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+	sgroot "github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 )
 
-// EnvSignToolsPath lists the folders (PATH-style) holding the pinned cosign
-// and kyverno binaries; hack/test-integration sets it from
-// `hack/tools.sh cosign kyverno`.
+// EnvSignToolsPath lists the folders (PATH-style) holding the pinned cosign,
+// kyverno, grype and grype-mkdb binaries; hack/test-integration sets it from
+// `hack/tools.sh cosign kyverno grype`.
 const envSignToolsPath = "STAGEX_SIGN_TOOLS_PATH"
 
 // testKeyPassword encrypts the cosign-format keys of these tests.
@@ -84,7 +86,8 @@ func goTool() string {
 	return "/usr/local/go/bin/go"
 }
 
-// signTool finds a pinned signing tool (cosign, kyverno): in
+// signTool finds a pinned signing or scanning tool (cosign, kyverno, grype,
+// grype-mkdb): in
 // $STAGEX_SIGN_TOOLS_PATH, else on PATH. Missing, it fails the test under
 // CI=true and skips it elsewhere, like a missing bed.
 func signTool(t *testing.T, tool string) string {
@@ -277,8 +280,9 @@ func TestSignVerifyThreshold(t *testing.T) {
 		}
 		return run(ctx, t, nil, cli, append(args, image)...)
 	}
+	// The legacy format: this test reads and alters the .sig tag itself.
 	sign := func(key string, d name.Digest) cliResult {
-		return run(ctx, t, passwordEnv, cli, "sign", "--key", key, d.String())
+		return run(ctx, t, passwordEnv, cli, "sign", "--format", "legacy", "--key", key, d.String())
 	}
 
 	// Three signers: each signature is added, none replaces another.
@@ -364,7 +368,7 @@ func TestSignVerifyThreshold(t *testing.T) {
 
 	// No registry: fail closed, saying so.
 	mustFail(t, verify(2, deadRegistry(t)+"/x/y:v1", pub...), "registry unreachable", "cannot reach the registry")
-	mustFail(t, run(ctx, t, passwordEnv, cli, "sign", "--key", priv[0], deadRegistry(t)+"/x/y@"+all.DigestStr()),
+	mustFail(t, run(ctx, t, passwordEnv, cli, "sign", "--format", "legacy", "--key", priv[0], deadRegistry(t)+"/x/y@"+all.DigestStr()),
 		"sign with the registry unreachable", "cannot reach the registry")
 }
 
@@ -426,9 +430,13 @@ func tamperFirstPayload(ctx context.Context, t *testing.T, d name.Digest) {
 	}
 }
 
-// TestCosignCrossCheck shows that the real cosign accepts what `stagex
-// sign` writes, and that `stagex verify` accepts what `cosign sign --key`
-// writes, with the transparency log off (the bed is offline).
+// TestCosignCrossCheck shows, with cosign v3 in its default (Sigstore
+// bundle) format, that cosign verifies what `stagex sign` writes and that
+// `stagex verify` counts what `cosign sign --key` writes, each signer once
+// across the bundle and legacy formats. The bed is offline, so cosign signs
+// with no transparency log (--tlog-upload=false --use-signing-config=false:
+// the default signing config names the public Rekor) and verifies with
+// --insecure-ignore-tlog; the format stays cosign's default.
 func TestCosignCrossCheck(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -446,120 +454,177 @@ func TestCosignCrossCheck(t *testing.T) {
 		return run(ctx, t, nil, cosign, "verify", "--key", key,
 			"--insecure-ignore-tlog", "--allow-http-registry", d.String())
 	}
+	cosignSign := func(d name.Digest, extra ...string) cliResult {
+		args := append([]string{"sign", "--key", cosignKey, "--tlog-upload=false", "--use-signing-config=false",
+			"--allow-http-registry", "--yes"}, extra...)
+		return run(ctx, t, passwordEnv, cosign, append(args, d.String())...)
+	}
+	stagexVerify := func(threshold int, d name.Digest, keys ...string) cliResult {
+		args := []string{"verify", "--threshold", fmt.Sprint(threshold)}
+		for _, k := range keys {
+			args = append(args, "--key", k)
+		}
+		return run(ctx, t, nil, cli, append(args, d.String())...)
+	}
 
-	// stagex sign → cosign verify: a cosign key and a PKCS#8 key.
+	// stagex sign (default: bundle) → cosign verify (default): a cosign
+	// key and a PKCS#8 key.
 	img := pushSignImage(ctx, t, b, "cosign-verifies", "cosign-verifies")
-	mustPass(t, run(ctx, t, passwordEnv, cli, "sign", "--key", cosignKey, img.String()), "stagex sign (cosign key)")
+	r = run(ctx, t, passwordEnv, cli, "sign", "--key", cosignKey, img.String())
+	mustPass(t, r, "stagex sign (cosign key)")
+	if !strings.Contains(r.out, "bundle: ") {
+		t.Errorf("stagex sign did not write a bundle by default:\n%s", r.out)
+	}
 	mustPass(t, run(ctx, t, nil, cli, "sign", "--key", priv[1], img.String()), "stagex sign (PKCS#8 key)")
 	for _, k := range []string{cosignPub, pub[1]} {
 		r := cosignVerify(k, img)
-		mustPass(t, r, "cosign verify --key "+k+" of a stagex signature")
+		mustPass(t, r, "cosign verify --key "+k+" of a stagex bundle")
 		if !strings.Contains(r.out, img.DigestStr()) {
 			t.Errorf("cosign verify output does not name %s:\n%s", img.DigestStr(), r.out)
 		}
 	}
-	mustFail(t, cosignVerify(pub[0], img), "cosign verify with a key that did not sign", "no matching signatures")
+	mustFail(t, cosignVerify(pub[0], img), "cosign verify with a key that did not sign")
 
-	// cosign sign --key → stagex verify, alone and counted together with a
-	// stagex signature in the same signature tag.
+	// stagex sign --format legacy → cosign verify (it falls back to the
+	// .sig tag when there is no bundle).
+	legacy := pushSignImage(ctx, t, b, "cosign-verifies-legacy", "cosign-verifies-legacy")
+	mustPass(t, run(ctx, t, nil, cli, "sign", "--format", "legacy", "--key", priv[1], legacy.String()), "stagex sign --format legacy")
+	mustPass(t, cosignVerify(pub[1], legacy), "cosign verify of a legacy stagex signature")
+
+	// cosign sign --key (default: bundle) → stagex verify, alone and
+	// counted together with a stagex signature.
 	img2 := pushSignImage(ctx, t, b, "stagex-verifies", "stagex-verifies")
-	r = run(ctx, t, passwordEnv, cosign, "sign", "--key", cosignKey, "--tlog-upload=false",
-		"--use-signing-config=false", "--new-bundle-format=false", "--allow-http-registry", "--yes", img2.String())
-	mustPass(t, r, "cosign sign --key")
-	r = run(ctx, t, nil, cli, "verify", "--threshold", "1", "--key", cosignPub, img2.String())
-	mustPass(t, r, "stagex verify of a cosign signature")
-	if !strings.Contains(r.out, "match     "+cosignPub) {
-		t.Errorf("stagex verify does not list the cosign key as matched:\n%s", r.out)
+	mustPass(t, cosignSign(img2), "cosign sign --key (default format)")
+	r = stagexVerify(1, img2, cosignPub)
+	mustPass(t, r, "stagex verify of a cosign v3 bundle")
+	if !strings.Contains(r.out, "match     "+cosignPub) || !strings.Contains(r.out, "0 in ") || !strings.Contains(r.out, "1 Sigstore bundles") {
+		t.Errorf("stagex verify does not count the cosign bundle (and only it):\n%s", r.out)
 	}
-	mustFail(t, run(ctx, t, nil, cli, "verify", "--threshold", "2", "--key", cosignPub, "--key", pub[0], img2.String()),
-		"2 of 2 with only the cosign signature", "1 of 2 keys signed")
+	mustFail(t, stagexVerify(2, img2, cosignPub, pub[0]), "2 of 2 with only the cosign signature", "1 of 2 keys signed")
+	// The same key again in the legacy format is the same signer.
+	mustPass(t, cosignSign(img2, "--new-bundle-format=false"), "cosign sign --key --new-bundle-format=false")
+	mustFail(t, stagexVerify(2, img2, cosignPub, pub[0]), "one cosign key in both formats", "1 of 2 keys signed")
 	mustPass(t, run(ctx, t, passwordEnv, cli, "sign", "--key", priv[0], img2.String()), "stagex sign next to cosign's")
-	mustPass(t, run(ctx, t, nil, cli, "verify", "--threshold", "2", "--key", cosignPub, "--key", pub[0], img2.String()),
-		"2 of 2: one cosign and one stagex signature")
-	mustPass(t, cosignVerify(cosignPub, img2), "cosign verify after stagex added a signature")
+	mustPass(t, stagexVerify(2, img2, cosignPub, pub[0]), "2 of 2: one cosign and one stagex bundle")
+	mustPass(t, cosignVerify(cosignPub, img2), "cosign verify after stagex added a bundle")
+
+	// stagex attest → cosign verify-attestation, in both formats, on an
+	// index BuildKit built with provenance.
+	verifyAtt := func(key string, d name.Digest) cliResult {
+		return run(ctx, t, nil, cosign, "verify-attestation", "--key", key, "--type", "slsaprovenance1",
+			"--insecure-ignore-tlog", "--allow-http-registry", d.String())
+	}
+	prov := provenanceImage(ctx, t, b, "cosign-attest", "bundle")
+	mustPass(t, run(ctx, t, passwordEnv, cli, "attest", "--key", cosignKey, prov.String()), "stagex attest")
+	mustPass(t, verifyAtt(cosignPub, prov), "cosign verify-attestation of a stagex bundle")
+	mustFail(t, verifyAtt(pub[0], prov), "cosign verify-attestation with a key that did not attest")
+	provLegacy := provenanceImage(ctx, t, b, "cosign-attest-legacy", "legacy")
+	mustPass(t, run(ctx, t, nil, cli, "attest", "--format", "legacy", "--key", priv[1], provLegacy.String()), "stagex attest --format legacy")
+	mustPass(t, verifyAtt(pub[1], provLegacy), "cosign verify-attestation of a legacy stagex attestation")
 }
 
-// TestKyvernoPolicy runs the `kyverno test` suite in policy/test. The
-// checked-in policy trusts policy/keys, whose private halves exist nowhere,
-// so the suite runs on a policy that `stagex policy` writes for three keys
-// generated here, and first checks that it is the checked-in policy but for
-// the keys. Then it signs one image per case, renders the resources with
-// their digests and runs the real Kyverno CLI, which fetches the signatures
-// from the bed.
+// provenanceImage builds a one-file image with BuildKit's Dockerfile
+// frontend and SLSA provenance (mode=min), pushes it to <repo>:v1 of the
+// bed and returns the index digest: the layout `stagex attest` reads, made
+// by BuildKit itself.
+func provenanceImage(ctx context.Context, t *testing.T, b *testbed.Bed, repo, id string) name.Digest {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY id.txt /id.txt\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "id.txt"), []byte(signRepo(t, repo)+" "+id+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := b.Ref(signRepo(t, repo)) + ":v1"
+	res, err := testbed.SolveDockerfile(ctx, client1(ctx, t), testbed.DockerfileBuild{
+		DockerfileDir: dir,
+		ContextDir:    dir,
+		Attrs:         map[string]string{"attest:provenance": "mode=min"},
+		Push:          tag,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := name.NewDigest(b.Ref(signRepo(t, repo)) + "@" + res.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestKyvernoPolicy runs the `kyverno test` suites in policy/test against
+// both policy kinds. The checked-in policies trust policy/keys, whose
+// private halves exist nowhere, so the suites run on the policies `stagex
+// policy` writes for three keys generated here, after checking they are
+// the checked-in ones but for the keys. Each case is an image BuildKit
+// built with provenance, signed with `stagex sign` and attested with
+// `stagex attest` as the case says; the real Kyverno CLI fetches
+// everything from the bed. It runs in both formats: bundle (the default,
+// the checked-in policies) and legacy (policies written with --format
+// legacy, signatures and attestations in the .sig and .att tags).
 func TestKyvernoPolicy(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
+	for _, format := range []string{"bundle", "legacy"} {
+		t.Run(format, func(t *testing.T) { kyvernoSuites(ctx, t, format) })
+	}
+}
+
+func kyvernoSuites(ctx context.Context, t *testing.T, format string) {
 	b := bed(t)
 	cli := stagexCLI(t)
-	cosign := signTool(t, "cosign")
 	kyverno := signTool(t, "kyverno")
 	root, err := testbed.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	suite := t.TempDir()
 	priv, pub := testKeys(t, t.TempDir(), 3)
+	formatFlags := []string{"--format", format}
+	cosignFlags := []string{"--new-bundle-format=" + fmt.Sprint(format == "bundle")}
 	signer := func(n int) string { return priv[n-1] }
-	policyArgs := []string{"policy", "--threshold", "2", "--image-pattern", "*"}
-	for _, k := range pub {
-		policyArgs = append(policyArgs, "--key", k)
-	}
-	testPolicy := filepath.Join(suite, "stagex-require-signatures.yaml")
-	mustPass(t, run(ctx, t, nil, cli, append(policyArgs, "-o", testPolicy)...), "stagex policy")
-	checkedIn, err := os.ReadFile(filepath.Join(root, "policy", "stagex-require-signatures.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	generated, err := os.ReadFile(testPolicy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, b := withoutKeys(checkedIn), withoutKeys(generated); a != b {
-		t.Fatalf("the tested policy is not the checked-in one but for its keys:\n--- checked in ---\n%s\n--- tested ---\n%s", a, b)
-	}
-	predicate := filepath.Join(t.TempDir(), "provenance.json")
-	if err := os.WriteFile(predicate, []byte(`{"buildDefinition":{"buildType":"https://mobyproject.org/buildkit@v1",`+
-		`"externalParameters":{"request":{"frontend":"gateway.v0"}}},"runDetails":{"builder":{"id":"stagex-integration"}}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
 
-	// The cases of policy/test/kyverno-test.yaml.
+	// The cases of policy/test/kyverno-test*.yaml.
+	// "cosign" is signed by cosign v3 (in its default format for bundle)
+	// with signer-1
+	// (cosign reads only its own key format, which signer-1's is) and by
+	// `stagex sign` with signer-2.
+	cosign := signTool(t, "cosign")
 	cases := []struct {
-		name       string
-		signers    []int
-		provenance bool
+		name               string
+		signers, attesters []int
+		cosignSigner       int
 	}{
-		{"two", []int{1, 3}, true},
-		{"one", []int{2}, true},
-		{"none", nil, false},
-		{"noprov", []int{1, 2}, false},
+		{"two", []int{1, 3}, []int{1}, 0},
+		{"cosign", []int{2}, []int{2}, 1},
+		{"one", []int{2}, []int{2}, 0},
+		{"none", nil, nil, 0},
+		{"noprov", []int{1, 2}, nil, 0},
+		{"attestonly", nil, []int{1, 3}, 0},
 	}
 	data := struct {
 		Cases  []string
 		Images map[string]string
 	}{Images: map[string]string{}}
 	for _, c := range cases {
-		img := pushSignImage(ctx, t, b, "kyverno-"+c.name, "kyverno-"+c.name)
+		img := provenanceImage(ctx, t, b, "kyverno-"+format+"-"+c.name, format+"-"+c.name)
 		for _, s := range c.signers {
-			mustPass(t, run(ctx, t, passwordEnv, cli, "sign", "--key", signer(s), img.String()), "sign "+c.name)
+			mustPass(t, run(ctx, t, passwordEnv, cli, append(append([]string{"sign", "--key", signer(s)}, formatFlags...), img.String())...), "sign "+c.name)
 		}
-		if c.provenance {
-			// cosign reads only its own key format: signer-1.
-			r := run(ctx, t, passwordEnv, cosign, "attest", "--key", signer(1), "--type", "slsaprovenance1",
-				"--predicate", predicate, "--tlog-upload=false", "--use-signing-config=false",
-				"--new-bundle-format=false", "--allow-http-registry", "--yes", img.String())
-			mustPass(t, r, "cosign attest "+c.name)
+		if c.cosignSigner != 0 {
+			args := append([]string{"sign", "--key", signer(c.cosignSigner), "--tlog-upload=false",
+				"--use-signing-config=false", "--allow-http-registry", "--yes"}, cosignFlags...)
+			mustPass(t, run(ctx, t, passwordEnv, cosign, append(args, img.String())...), "cosign sign "+c.name)
+		}
+		for _, s := range c.attesters {
+			r := run(ctx, t, passwordEnv, cli, append(append([]string{"attest", "--key", signer(s)}, formatFlags...), img.String())...)
+			mustPass(t, r, "attest "+c.name)
+			if !strings.Contains(r.out, "provenance of sha256:") {
+				t.Errorf("stagex attest does not name the platform image:\n%s", r.out)
+			}
 		}
 		data.Cases = append(data.Cases, c.name)
 		data.Images[c.name] = img.String()
-	}
-
-	suiteFile, err := os.ReadFile(filepath.Join(root, "policy", "test", "kyverno-test.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(suite, "kyverno-test.yaml"), suiteFile, 0o644); err != nil {
-		t.Fatal(err)
 	}
 	tmpl, err := template.ParseFiles(filepath.Join(root, "policy", "test", "resources.yaml.tmpl"))
 	if err != nil {
@@ -569,17 +634,60 @@ func TestKyvernoPolicy(t *testing.T) {
 	if err := tmpl.Execute(&res, data); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(suite, "resources.yaml"), res.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 
-	r := run(ctx, t, nil, kyverno, "test", suite, "--require-tests", "--remove-color", "--detailed-results")
-	t.Logf("kyverno test:\n%s", r.out)
-	mustPass(t, r, "kyverno test")
-	// Each expectation of kyverno-test.yaml names two Pods; Kyverno counts
-	// two checks per Pod and rule (the image, then the rule).
-	if !strings.Contains(r.out, "Test Summary: 16 tests passed and 0 tests failed") {
-		t.Errorf("kyverno test summary is not 16 passed, 0 failed")
+	for _, suite := range []struct {
+		kind, policy, test, summary string
+	}{
+		// Each expectation names Pods; Kyverno counts two checks per Pod
+		// and ClusterPolicy rule (the image, then the rule), one per Pod
+		// for an ImageValidatingPolicy.
+		{"ClusterPolicy", "stagex-require-signatures.yaml", "kyverno-test.yaml", "Test Summary: 24 tests passed and 0 tests failed"},
+		{"ImageValidatingPolicy", "stagex-require-signatures-ivpol.yaml", "kyverno-test-ivpol.yaml", "Test Summary: 6 tests passed and 0 tests failed"},
+	} {
+		t.Run(suite.kind, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"policy", "--kind", suite.kind, "--threshold", "2", "--image-pattern", "*"}, formatFlags...)
+			for _, k := range pub {
+				args = append(args, "--key", k)
+			}
+			if format == "legacy" && suite.kind == "ImageValidatingPolicy" {
+				// Kyverno 1.19.1 refuses legacy key attestations in an
+				// ImageValidatingPolicy (two/cosign failed the provenance
+				// check), so stagex refuses to write one.
+				mustFail(t, run(ctx, t, nil, cli, args...), "stagex policy --kind ImageValidatingPolicy --format legacy",
+					"cannot check legacy-format provenance")
+				return
+			}
+			testPolicy := filepath.Join(dir, suite.policy)
+			mustPass(t, run(ctx, t, nil, cli, append(args, "-o", testPolicy)...), "stagex policy --kind "+suite.kind)
+			checkedIn, err := os.ReadFile(filepath.Join(root, "policy", suite.policy))
+			if err != nil {
+				t.Fatal(err)
+			}
+			generated, err := os.ReadFile(testPolicy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := withoutKeys(checkedIn), withoutKeys(generated); format == "bundle" && a != b {
+				t.Fatalf("the tested policy is not the checked-in one but for its keys:\n--- checked in ---\n%s\n--- tested ---\n%s", a, b)
+			}
+			suiteFile, err := os.ReadFile(filepath.Join(root, "policy", "test", suite.test))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "kyverno-test.yaml"), suiteFile, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "resources.yaml"), res.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := run(ctx, t, nil, kyverno, "test", dir, "--require-tests", "--remove-color", "--detailed-results")
+			t.Logf("kyverno test:\n%s", r.out)
+			mustPass(t, r, "kyverno test")
+			if !strings.Contains(r.out, suite.summary) {
+				t.Errorf("kyverno test summary is not %q", suite.summary)
+			}
+		})
 	}
 }
 
@@ -602,4 +710,99 @@ func withoutKeys(policy []byte) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestKeylessCosignIdentity: a certificate identity counts in `stagex
+// verify` N of M next to a key. cosign v3 signs (default bundle format)
+// with a key certified by a test CA (sigstore-go's testing/ca: a root, a
+// Fulcio-style intermediate, a leaf with the OIDC issuer extension), the
+// way a keyless signature carries its certificate; the trusted root holds
+// that CA. Offline there is no transparency log, so verify is run with
+// --insecure-ignore-tlog, and once without it to show the log is required.
+func TestKeylessCosignIdentity(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b := bed(t)
+	cli := stagexCLI(t)
+	cosign := signTool(t, "cosign")
+	dir := t.TempDir()
+	priv, pub := testKeys(t, dir, 2) // priv[0] is a cosign key file
+
+	const issuer = "https://issuer.test"
+	root, leafPEM := testCertificate(t, dir, priv[0], "x@example.test", issuer)
+	img := pushSignImage(ctx, t, b, "keyless", "keyless")
+	r := run(ctx, t, passwordEnv, cosign, "sign", "--key", priv[0], "--certificate", leafPEM,
+		"--tlog-upload=false", "--use-signing-config=false", "--allow-http-registry", "--yes", img.String())
+	mustPass(t, r, "cosign sign --certificate")
+	mustPass(t, run(ctx, t, nil, cli, "sign", "--key", priv[1], img.String()), "stagex sign")
+
+	verify := func(extra ...string) cliResult {
+		args := []string{"verify", "--threshold", "2", "--key", pub[1],
+			"--identity", "x@example.test@" + issuer, "--identity-regexp", `ci-[0-9]+@example\.test@https://issuer\.test`,
+			"--trusted-root", root}
+		return run(ctx, t, nil, cli, append(append(args, extra...), img.String())...)
+	}
+	r = verify("--insecure-ignore-tlog")
+	mustPass(t, r, "2 of {key, identity X, identity Y} with the key and X")
+	if !strings.Contains(r.out, "match     x@example.test@"+issuer+" (certificate identity)") {
+		t.Errorf("identity X is not listed as matched:\n%s", r.out)
+	}
+	mustFail(t, verify(), "the same without --insecure-ignore-tlog", "1 of 3 signers signed", "transparency log")
+	mustFail(t, run(ctx, t, nil, cli, "verify", "--threshold", "1", "--identity", "y@example.test@"+issuer,
+		"--trusted-root", root, "--insecure-ignore-tlog", img.String()),
+		"another identity", "the certificate of x@example.test issued by "+issuer+" matches no given identity")
+	other, _ := testCertificate(t, t.TempDir(), priv[0], "x@example.test", issuer)
+	mustFail(t, run(ctx, t, nil, cli, "verify", "--threshold", "1", "--identity", "x@example.test@"+issuer,
+		"--trusted-root", other, "--insecure-ignore-tlog", img.String()),
+		"a CA the trusted root does not hold", "certificate signed by unknown authority")
+}
+
+// testCertificate makes a test CA, certifies the key of the cosign key file
+// for subject@issuer (valid from a minute ago for ten minutes) and writes
+// the leaf (PEM) and a trusted_root.json holding the CA; it returns their
+// paths.
+func testCertificate(t *testing.T, dir, cosignKey, subject, issuer string) (trustedRoot, leaf string) {
+	t.Helper()
+	b, err := os.ReadFile(cosignKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	der, err := encrypted.Decrypt(blk.Bytes, []byte(testKeyPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, rk, err := ca.GenerateRootCa()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, ik, err := ca.GenerateFulcioIntermediate(rc, rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := ca.GenerateLeafCert(subject, issuer, time.Now().Add(-time.Minute), k, ic, ik)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := sgroot.NewTrustedRoot(sgroot.TrustedRootMediaType01,
+		[]sgroot.CertificateAuthority{&sgroot.FulcioCertificateAuthority{Root: rc, Intermediates: []*x509.Certificate{ic}}}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustedRoot, leaf = filepath.Join(dir, "trusted_root.json"), filepath.Join(dir, "leaf.pem")
+	if err := os.WriteFile(trustedRoot, j, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(leaf, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: lc.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return trustedRoot, leaf
 }

@@ -128,6 +128,13 @@ type composed struct {
 // resolve parses a spec and resolves it through the test lock for amd64.
 func resolve(t *testing.T, specYAML string) (*spec.Spec, *spec.Resolved) {
 	t.Helper()
+	return resolveFrom(t, specYAML, "")
+}
+
+// resolveFrom resolves with the packages pulled from a mirror
+// (STAGEX_REGISTRY), or from the lock's registry when mirror is "".
+func resolveFrom(t *testing.T, specYAML, mirror string) (*spec.Spec, *spec.Resolved) {
+	t.Helper()
 	s, err := spec.ParseSpec("stagex.yaml", []byte(specYAML))
 	if err != nil {
 		t.Fatalf("parse spec: %v", err)
@@ -136,7 +143,7 @@ func resolve(t *testing.T, specYAML string) (*spec.Spec, *spec.Resolved) {
 	if err != nil {
 		t.Fatalf("parse lock: %v", err)
 	}
-	r, err := spec.Resolve(s, l, spec.ResolveOptions{Platform: "linux/amd64"})
+	r, err := spec.Resolve(s, l, spec.ResolveOptions{Platform: "linux/amd64", Registry: mirror})
 	if err != nil {
 		t.Fatalf("resolve: %v", err)
 	}
@@ -145,7 +152,15 @@ func resolve(t *testing.T, specYAML string) (*spec.Spec, *spec.Resolved) {
 
 func compose(t *testing.T, specYAML string) composed {
 	t.Helper()
-	s, r := resolve(t, specYAML)
+	return composeFrom(t, specYAML, "", Meta{Version: "1.0.0"})
+}
+
+// composeFrom composes with the packages pulled from mirror (see
+// resolveFrom) and the given labels. By default the frontend passes no VCS
+// facts (they go into the provenance), so compose passes none either.
+func composeFrom(t *testing.T, specYAML, mirror string, meta Meta) composed {
+	t.Helper()
+	s, r := resolveFrom(t, specYAML, mirror)
 	in := &Input{
 		Spec:      s,
 		Resolved:  r,
@@ -154,7 +169,7 @@ func compose(t *testing.T, specYAML string) composed {
 		Epoch:     time.Unix(1700000000, 0).UTC(),
 		Contexts:  map[string]bkllb.State{"context": bkllb.Local("context", bkllb.LocalUniqueID("test"))},
 		SourceMap: bkllb.NewSourceMap(nil, s.File, "YAML", []byte(specYAML)),
-		Meta:      Meta{Version: "1.0.0", Revision: "abc123", Source: "https://example.test/repo"},
+		Meta:      meta,
 	}
 	if r.Base != nil {
 		in.BaseFS = filesystem
@@ -245,6 +260,40 @@ func TestComposeGolden(t *testing.T) {
 	}
 }
 
+// TestMirrorLeavesTheConfig: pulling the packages from a mirror
+// (STAGEX_REGISTRY) changes where the LLB pulls from, and not one byte of
+// the image config: its history names the lock's registry.
+func TestMirrorLeavesTheConfig(t *testing.T) {
+	const mirror = "127.0.0.1:5999/mirror/stagex"
+	c := composeFrom(t, fullSpec, mirror, Meta{Version: "1.0.0"})
+	if dump := dumpLLB(t, c.def); !strings.Contains(string(dump), mirror+"/core-musl@") {
+		t.Fatalf("the LLB does not pull from the mirror %s", mirror)
+	}
+	cfg, err := json.MarshalIndent(c.res.Image, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(cfg), "5999") {
+		t.Errorf("the config names the mirror:\n%s", cfg)
+	}
+	golden.Check(t, "full.config.json", append(cfg, '\n'))
+}
+
+// TestVCSLabelsOnlyFromMeta: the revision and source labels are written
+// exactly when the frontend passes them (it does only on request).
+func TestVCSLabelsOnlyFromMeta(t *testing.T) {
+	labels := composeFrom(t, fullSpec, "", Meta{Revision: "abc123", Source: "https://example.test/repo"}).res.Image.Config.Labels
+	if labels[ocispecs.AnnotationRevision] != "abc123" || labels[ocispecs.AnnotationSource] != "https://example.test/repo" {
+		t.Errorf("labels = %v, want the revision and source passed", labels)
+	}
+	labels = compose(t, fullSpec).res.Image.Config.Labels
+	for _, k := range []string{ocispecs.AnnotationRevision, ocispecs.AnnotationSource} {
+		if v, ok := labels[k]; ok {
+			t.Errorf("label %s = %q without being passed", k, v)
+		}
+	}
+}
+
 func TestComposeIsDeterministic(t *testing.T) {
 	a, b := compose(t, fullSpec), compose(t, fullSpec)
 	da, db := dumpLLB(t, a.def), dumpLLB(t, b.def)
@@ -323,7 +372,6 @@ func TestConfig(t *testing.T) {
 		ocispecs.AnnotationTitle:       "base-app",
 		ocispecs.AnnotationDescription: "An app on musl",
 		ocispecs.AnnotationVersion:     "1.0.0",
-		ocispecs.AnnotationRevision:    "abc123",
 		ocispecs.AnnotationCreated:     "2023-11-14T22:13:20Z",
 		"org.example.team":             "platform",
 	} {

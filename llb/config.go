@@ -103,7 +103,9 @@ func historyLine(p Part, layer fmt.Stringer) string {
 	if p.Package.Version != "" {
 		what += " " + p.Package.Version
 	}
-	return fmt.Sprintf("stagex: %s %s from %s (layer %s)", p.Mode, what, p.Package.Ref, layer)
+	// The canonical reference, not the one pulled: a mirror
+	// (STAGEX_REGISTRY) must not change the image.
+	return fmt.Sprintf("stagex: %s %s from %s (layer %s)", p.Mode, what, p.Package.Canonical, layer)
 }
 
 // archiveOrigin says what an archive is and where it came from, and that it

@@ -1,12 +1,16 @@
-// Package signing signs image digests the way `cosign sign --key` does and
-// verifies that enough independent keys signed one exact digest.
+// Package signing signs image digests and their provenance the way cosign
+// does and verifies that enough independent signers signed one exact
+// digest.
 //
-// A signature is a simple-signing payload (the digest and the repository,
-// as JSON) signed with SHA-256, stored as a layer of the image
-// <repo>:sha256-<hex>.sig with the base64 signature in the layer annotation
-// dev.cosignproject.cosign/signature. That is cosign's key-based format, so
-// `cosign verify --key` accepts what Sign writes and Verify accepts what
-// `cosign sign --key` writes.
+// Two storage formats are read and written (see bundle.go and
+// registry.go): cosign v3's default, a Sigstore bundle (DSSE envelope over
+// an in-toto statement naming the digest) attached to the image through
+// the OCI referrers API, and the legacy one, a simple-signing payload
+// signed with SHA-256 as a layer of the image <repo>:sha256-<hex>.sig with
+// the base64 signature in the layer annotation
+// dev.cosignproject.cosign/signature. A signer is a key or a certificate
+// identity checked against a Sigstore trusted root (identity.go). Every
+// registry request is bounded in time and size (limits.go).
 package signing
 
 import (
@@ -64,6 +68,7 @@ func EnvPassword() ([]byte, error) {
 // PrivateKey is a loaded signing key.
 type PrivateKey struct {
 	signer signature.SignerVerifier
+	pub    crypto.PublicKey
 	// Fingerprint is sha256:<hex> of the public key's PKIX DER form.
 	Fingerprint string
 }
@@ -125,7 +130,7 @@ func LoadPrivateKey(pemBytes []byte, pass PasswordFunc) (*PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &PrivateKey{signer: sv, Fingerprint: fp}, nil
+	return &PrivateKey{signer: sv, pub: signer.Public(), Fingerprint: fp}, nil
 }
 
 // PublicKey is a loaded verification key.
@@ -245,6 +250,11 @@ func fingerprint(pub crypto.PublicKey) (string, error) {
 	}
 	sum := sha256.Sum256(der)
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// public is the public half as a verification key.
+func (k *PrivateKey) public() *PublicKey {
+	return &PublicKey{Name: k.Fingerprint, Fingerprint: k.Fingerprint, signer: signerID(k.pub, k.Fingerprint), pub: k.pub, verifier: k.signer}
 }
 
 // PublicKeyPEM returns the public half of a private key as PEM, the form

@@ -30,6 +30,9 @@ const (
 	SignatureAnnotation = "dev.cosignproject.cosign/signature"
 	// SignatureTagSuffix ends the tag that holds a digest's signatures.
 	SignatureTagSuffix = ".sig"
+	// certificateAnnotation holds the signing certificate of a keyless
+	// legacy signature.
+	certificateAnnotation = "dev.sigstore.cosign/certificate"
 )
 
 // maxPayloadSize bounds a payload read from the registry: a simple-signing
@@ -89,14 +92,21 @@ func fetchSignatures(d name.Digest, opts []remote.Option) (v1.Image, name.Tag, e
 	if err != nil {
 		return nil, tag, err
 	}
+	img, err := fetchTag(tag, opts)
+	return img, tag, err
+}
+
+// fetchTag returns the image of a legacy signature or attestation tag, or
+// nil when there is none.
+func fetchTag(tag name.Tag, opts []remote.Option) (v1.Image, error) {
 	img, err := remote.Image(tag, opts...)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, tag, nil
+			return nil, nil
 		}
-		return nil, tag, registryError("reading the signatures", tag, err)
+		return nil, registryError("reading", tag, err)
 	}
-	return img, tag, nil
+	return img, nil
 }
 
 // storedSignature is one layer of a signature image.
@@ -105,6 +115,9 @@ type storedSignature struct {
 	payload   []byte
 	signature []byte
 	err       error // the layer is malformed; payload/signature unset
+	// keyless is set when the layer carries a certificate: a keyless
+	// signature in the legacy format.
+	keyless bool
 }
 
 // readSignatures reads every layer of a signature image. A malformed layer
@@ -116,7 +129,7 @@ func readSignatures(img v1.Image) ([]storedSignature, error) {
 	}
 	out := make([]storedSignature, 0, len(m.Layers))
 	for i, desc := range m.Layers {
-		s := storedSignature{index: i + 1}
+		s := storedSignature{index: i + 1, keyless: desc.Annotations[certificateAnnotation] != ""}
 		s.payload, s.signature, s.err = readSignatureLayer(img, desc)
 		out = append(out, s)
 	}
@@ -135,8 +148,8 @@ func readSignatureLayer(img v1.Image, desc v1.Descriptor) ([]byte, []byte, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("signature annotation is not base64: %w", err)
 	}
-	if desc.Size > maxPayloadSize {
-		return nil, nil, fmt.Errorf("payload of %d bytes is too large", desc.Size)
+	if desc.Size <= 0 || desc.Size > maxPayloadSize {
+		return nil, nil, fmt.Errorf("payload size %d is outside 1..%d bytes: refused", desc.Size, maxPayloadSize)
 	}
 	l, err := img.LayerByDigest(desc.Digest)
 	if err != nil {
@@ -148,11 +161,24 @@ func readSignatureLayer(img v1.Image, desc v1.Descriptor) ([]byte, []byte, error
 		return nil, nil, fmt.Errorf("fetching payload %s: %w", desc.Digest, err)
 	}
 	defer rc.Close()
-	p, err := io.ReadAll(io.LimitReader(rc, maxPayloadSize+1))
+	p, err := readAtMost(rc, maxPayloadSize, "payload "+desc.Digest.String())
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading payload %s: %w", desc.Digest, err)
+		return nil, nil, err
 	}
 	return p, sig, nil
+}
+
+// readAtMost reads r to its end, or fails when it holds more than max
+// bytes: a blob is never cut short and then taken for whole.
+func readAtMost(r io.Reader, max int64, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes: refused", what, max)
+	}
+	return b, nil
 }
 
 // parsePayload decodes a simple-signing payload strictly enough to trust

@@ -22,8 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// keyPair makes a signing key and its public key.
-func keyPair(t *testing.T, name string) (*PrivateKey, *PublicKey) {
+// newECKey makes a P-256 key, loaded as a signing key.
+func newECKey(t *testing.T) (*ecdsa.PrivateKey, *PrivateKey) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -33,6 +33,13 @@ func keyPair(t *testing.T, name string) (*PrivateKey, *PublicKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return k, priv
+}
+
+// keyPair makes a signing key and its public key.
+func keyPair(t *testing.T, name string) (*PrivateKey, *PublicKey) {
+	t.Helper()
+	k, priv := newECKey(t)
 	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	if err != nil {
 		t.Fatal(err)
@@ -84,26 +91,26 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	if r, err := Verify(ctx, d.String(), policy); err == nil {
 		t.Fatalf("unsigned image verified: %+v", r)
 	}
-	res, err := Sign(ctx, d, k1)
+	res, err := Sign(ctx, d, k1, FormatLegacy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Signatures != 1 || res.Tag.TagStr() != "sha256-"+strings.TrimPrefix(d.DigestStr(), "sha256:")+".sig" {
+	if res.Signatures != 1 || res.Where != d.Context().Tag("sha256-"+strings.TrimPrefix(d.DigestStr(), "sha256:")+".sig").String() {
 		t.Errorf("first signature: %+v", res)
 	}
 	r, err := Verify(ctx, d.String(), policy)
 	var te *ThresholdError
-	if !errors.As(err, &te) || len(r.Matched) != 1 || r.Matched[0] != p1 {
+	if !errors.As(err, &te) || len(r.Matched) != 1 || r.Matched[0].Key != p1 {
 		t.Fatalf("one signature of two: err = %v, report %+v", err, r)
 	}
-	if res, err = Sign(ctx, d, k2); err != nil || res.Signatures != 2 {
+	if res, err = Sign(ctx, d, k2, FormatLegacy); err != nil || res.Signatures != 2 {
 		t.Fatalf("second signature: %+v, %v", res, err)
 	}
-	if res, err = Sign(ctx, d, k2); err != nil || !res.AlreadySigned || res.Signatures != 2 {
+	if res, err = Sign(ctx, d, k2, FormatLegacy); err != nil || !res.AlreadySigned || res.Signatures != 2 {
 		t.Fatalf("same key again: %+v, %v", res, err)
 	}
 	r, err = Verify(ctx, d.String(), policy)
-	if err != nil || len(r.Matched) != 2 || len(r.Unmatched) != 1 || r.Unmatched[0] != p3 {
+	if err != nil || len(r.Matched) != 2 || len(r.Unmatched) != 1 || r.Unmatched[0].Key != p3 {
 		t.Fatalf("two of three: err = %v, report %+v", err, r)
 	}
 
@@ -191,13 +198,13 @@ func TestSignReAddsOverwrittenSignature(t *testing.T) {
 	k1, p1 := keyPair(t, "k1.pub")
 	k2, p2 := keyPair(t, "k2.pub")
 	d := pushRandom(t, host, "app")
-	if _, err := Sign(ctx, d, k1); err != nil {
+	if _, err := Sign(ctx, d, k1, FormatLegacy); err != nil {
 		t.Fatal(err)
 	}
 	reg.mu.Lock()
 	reg.armed = true
 	reg.mu.Unlock()
-	res, err := Sign(ctx, d, k2)
+	res, err := Sign(ctx, d, k2, FormatLegacy)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,12 @@ type Package struct {
 	PURL     string // the upstream product's purl, from the lock; "" when it records none
 	FromLock bool   // Version, License, CPE and PURL come from the lock
 	Pos      Pos    // where it was named in the spec (base: the `base:` field, or Pos{1,1} when defaulted)
+
+	// Canonical is the reference the image and its SBOM name the package
+	// by: a short name under the lock's registry, never STAGEX_REGISTRY's
+	// (a mirror serves the same digests, so the image must not say where
+	// it was pulled from); a full reference as written, like Ref.
+	Canonical string
 }
 
 // ResolveOptions are the build-time settings resolution depends on.
@@ -56,7 +62,7 @@ func Resolve(s *Spec, l *Lock, o ResolveOptions) (*Resolved, error) {
 		if err := l.Validate(); err != nil {
 			return nil, err
 		}
-		r.registry = l.Registry
+		r.registry, r.canonical = l.Registry, l.Registry
 	}
 	if o.Registry != "" {
 		r.registry = strings.TrimSuffix(o.Registry, "/")
@@ -97,12 +103,13 @@ func Resolve(s *Spec, l *Lock, o ResolveOptions) (*Resolved, error) {
 
 // resolver holds the state of one Resolve call.
 type resolver struct {
-	spec     *Spec
-	lock     *Lock
-	opts     ResolveOptions
-	registry string
-	errs     ErrorList
-	warnings []Warning
+	spec      *Spec
+	lock      *Lock
+	opts      ResolveOptions
+	registry  string // where short names are pulled from: STAGEX_REGISTRY, else the lock's
+	canonical string // the lock's registry, which the image names them by
+	errs      ErrorList
+	warnings  []Warning
 }
 
 func (r *resolver) errorf(pos Pos, hint, format string, args ...any) {
@@ -152,15 +159,16 @@ func (r *resolver) resolveShortName(name string, pos Pos, prefix string) (Packag
 		return Package{}, false
 	}
 	return Package{
-		Name:     name,
-		Ref:      r.registry + "/" + name + "@" + digest,
-		Digest:   digest,
-		Version:  lp.Version,
-		License:  licenseOrNoAssertion(lp.License),
-		CPE:      lp.CPE,
-		PURL:     lp.PURL,
-		FromLock: true,
-		Pos:      pos,
+		Name:      name,
+		Ref:       r.registry + "/" + name + "@" + digest,
+		Canonical: r.canonical + "/" + name + "@" + digest,
+		Digest:    digest,
+		Version:   lp.Version,
+		License:   licenseOrNoAssertion(lp.License),
+		CPE:       lp.CPE,
+		PURL:      lp.PURL,
+		FromLock:  true,
+		Pos:       pos,
 	}, true
 }
 
@@ -171,12 +179,13 @@ func (r *resolver) resolveImageRef(ref string, pos Pos, prefix string) (Package,
 		return Package{}, false
 	}
 	p := Package{
-		Name:    ir.name,
-		Ref:     ir.named.String(),
-		Digest:  ir.digest,
-		Version: ir.tag,
-		License: NoAssertion,
-		Pos:     pos,
+		Name:      ir.name,
+		Ref:       ir.named.String(),
+		Canonical: ir.named.String(),
+		Digest:    ir.digest,
+		Version:   ir.tag,
+		License:   NoAssertion,
+		Pos:       pos,
 	}
 	// A full reference is "in the lock" when it pins an image the lock
 	// records for that package; then the lock's version and license

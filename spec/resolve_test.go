@@ -23,16 +23,16 @@ func resolveFull(t *testing.T, o ResolveOptions) (*Spec, *Resolved) {
 func TestResolveFullExample(t *testing.T) {
 	_, r := resolveFull(t, ResolveOptions{Platform: "linux/amd64"})
 	want := &Resolved{
-		Base: &Package{Name: "core-filesystem", Ref: "registry.example.com/stagex/core-filesystem@" + digestC, Digest: digestC,
+		Base: &Package{Name: "core-filesystem", Ref: "registry.example.com/stagex/core-filesystem@" + digestC, Canonical: "registry.example.com/stagex/core-filesystem@" + digestC, Digest: digestC,
 			Version: "2025.01", License: "MIT", FromLock: true, Pos: Pos{6, 7}},
 		Packages: []Package{
-			{Name: "core-musl", Ref: "registry.example.com/stagex/core-musl@" + digestA, Digest: digestA,
+			{Name: "core-musl", Ref: "registry.example.com/stagex/core-musl@" + digestA, Canonical: "registry.example.com/stagex/core-musl@" + digestA, Digest: digestA,
 				Version: "1.2.5", License: "MIT", FromLock: true, Pos: Pos{8, 5}},
-			{Name: "core-busybox", Ref: "registry.example.com/stagex/core-busybox@" + digestB, Digest: digestB,
+			{Name: "core-busybox", Ref: "registry.example.com/stagex/core-busybox@" + digestB, Canonical: "registry.example.com/stagex/core-busybox@" + digestB, Digest: digestB,
 				Version: "1.36.1", License: "GPL-2.0-only", FromLock: true, Pos: Pos{9, 5}},
 			// A full reference at a digest the lock records takes the
 			// lock's version and license; its tag is kept in Ref.
-			{Name: "core-go", Ref: "registry.example.com/stagex/core-go:1.26.0@" + digestG, Digest: digestG,
+			{Name: "core-go", Ref: "registry.example.com/stagex/core-go:1.26.0@" + digestG, Canonical: "registry.example.com/stagex/core-go:1.26.0@" + digestG, Digest: digestG,
 				Version: "1.26.0", License: "BSD-3-Clause", FromLock: true, Pos: Pos{10, 5}},
 		},
 	}
@@ -52,6 +52,13 @@ func TestResolveRegistryOverride(t *testing.T) {
 	// Full references name their registry themselves.
 	if got := r.Packages[2].Ref; got != "registry.example.com/stagex/core-go:1.26.0@"+digestG {
 		t.Errorf("full ref with override = %q", got)
+	}
+	// The image names every package by the lock's registry: a mirror
+	// serves the same digests and must not show in the image.
+	for _, p := range append([]Package{*r.Base}, r.Packages...) {
+		if !strings.HasPrefix(p.Canonical, "registry.example.com/stagex/") || !strings.HasSuffix(p.Canonical, p.Digest) {
+			t.Errorf("%s: canonical reference %q, want the lock's registry", p.Name, p.Canonical)
+		}
 	}
 }
 
@@ -74,10 +81,10 @@ func TestResolveBase(t *testing.T) {
 	}{
 		{"scratch", "version: 1\nbase: scratch\npackages: [core-musl]\n", nil},
 		{"default", "version: 1\npackages: [core-musl]\n", &Package{Name: "core-filesystem",
-			Ref: "registry.example.com/stagex/core-filesystem@" + digestC, Digest: digestC, Version: "2025.01",
+			Ref: "registry.example.com/stagex/core-filesystem@" + digestC, Canonical: "registry.example.com/stagex/core-filesystem@" + digestC, Digest: digestC, Version: "2025.01",
 			License: "MIT", FromLock: true, Pos: Pos{1, 1}}},
 		{"full reference", "version: 1\nbase: registry.example.com/stagex/core-filesystem@" + digestC + "\npackages: [core-musl]\n",
-			&Package{Name: "core-filesystem", Ref: "registry.example.com/stagex/core-filesystem@" + digestC, Digest: digestC,
+			&Package{Name: "core-filesystem", Ref: "registry.example.com/stagex/core-filesystem@" + digestC, Canonical: "registry.example.com/stagex/core-filesystem@" + digestC, Digest: digestC,
 				Version: "2025.01", License: "MIT", FromLock: true, Pos: Pos{2, 7}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

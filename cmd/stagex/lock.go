@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/lock"
+	"edp.buildth.ing/devfw-cicd/stagex/signing"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -31,7 +34,8 @@ update  moves a lock to another release (same packages, new versions) and
 common flags: --keyring (repeatable; files or folders of OpenPGP public keys),
 --lookaside (the signatures' https:// base URL, or a local copy), --quorum N
 (default 2), --signed-identity PREFIX (the repository the signatures name;
-default the lock's registry), --platform (repeatable; default linux/amd64).
+default the lock's registry), --platform (repeatable; default linux/amd64),
+--timeout (default 10m).
 See docs/lock.md.
 `
 
@@ -43,12 +47,14 @@ type lockFlags struct {
 	identity  string
 	platforms listFlag
 	registry  string
+	timeout   time.Duration
 }
 
 func (f *lockFlags) register(fs *flag.FlagSet, withPlatform bool) {
 	fs.Var(&f.keyrings, "keyring", "OpenPGP public keys whose signatures count (file or folder; repeatable)")
 	fs.StringVar(&f.lookaside, "lookaside", "", "signature lookaside: https:// base URL or a local folder with the same layout")
 	fs.IntVar(&f.quorum, "quorum", lock.DefaultQuorum, "distinct keys that must have signed each digest")
+	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "give up after this long (all registry and lookaside requests together)")
 	fs.StringVar(&f.identity, "signed-identity", "", "repository prefix the signatures name, when the images are pulled from a mirror (default: the registry)")
 	if withPlatform {
 		fs.Var(&f.platforms, "platform", "platform to lock, e.g. linux/arm64 (repeatable or comma-separated; default "+lock.DefaultPlatform+")")
@@ -62,7 +68,9 @@ func (f *lockFlags) options(ctx context.Context) (lock.Options, error) {
 	if err != nil {
 		return lock.Options{}, err
 	}
-	side, err := lock.OpenLookaside(f.lookaside, nil)
+	// The lookaside is fetched with the same per-request deadline and size
+	// limits as every registry request.
+	side, err := lock.OpenLookaside(f.lookaside, &http.Client{Transport: signing.NewTransport()})
 	if err != nil {
 		return lock.Options{}, err
 	}
@@ -142,13 +150,15 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	ctx, cancel := withTimeout(ctx, "lock", f.timeout)
+	defer cancel()
 	o, err := f.options(ctx)
 	if err != nil {
 		return err
 	}
 	l, res, err := lock.Build(ctx, o, rel, rows)
 	if err != nil {
-		return fmt.Errorf("lock failed, nothing written:\n%w", err)
+		return fmt.Errorf("lock failed, nothing written:\n%w", timedOut(ctx, err))
 	}
 	if err := applyProducts(stderr, *products, *out, l); err != nil {
 		return fmt.Errorf("lock failed, nothing written:\n%w", err)
@@ -174,13 +184,15 @@ func runLockVerify(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	f.registry = l.Registry
+	ctx, cancel := withTimeout(ctx, "lock", f.timeout)
+	defer cancel()
 	o, err := f.options(ctx)
 	if err != nil {
 		return err
 	}
 	res, err := lock.Verify(ctx, o, l)
 	if err != nil {
-		return fmt.Errorf("%s does not verify:\n%w", *file, err)
+		return fmt.Errorf("%s does not verify:\n%w", *file, timedOut(ctx, err))
 	}
 	report(stdout, stderr, res)
 	fmt.Fprintf(stdout, "verified: %s, %d digests, each signed by at least %d distinct keys of the keyring\n", *file, len(res.Checked), f.quorum)
@@ -217,6 +229,8 @@ func runLockUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	f.registry = old.Registry
+	ctx, cancel := withTimeout(ctx, "lock", f.timeout)
+	defer cancel()
 	o, err := f.options(ctx)
 	if err != nil {
 		return err
@@ -226,7 +240,7 @@ func runLockUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		err = applyProducts(stderr, *products, *out, l)
 	}
 	if err != nil {
-		return fmt.Errorf("update failed, %s left as it was:\n%w", *file, err)
+		return fmt.Errorf("update failed, %s left as it was:\n%w", *file, timedOut(ctx, err))
 	}
 	report(io.Discard, stderr, res)
 	diff := lock.Diff(old, l)

@@ -4,14 +4,24 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
 )
 
-// policyFile is the checked-in Kyverno policy, relative to the repository.
-const policyFile = "policy/stagex-require-signatures.yaml"
+// policyFiles are the checked-in Kyverno policies, relative to the
+// repository: the ClusterPolicy and the ImageValidatingPolicy.
+var policyFiles = []string{"policy/stagex-require-signatures.yaml", "policy/stagex-require-signatures-ivpol.yaml"}
 
 // splitWords splits a command line written by policyCommand: plain words
 // and single-quoted words, where a quote inside is written as the four
@@ -59,6 +69,13 @@ func TestPolicyGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Chdir(root)
+	for _, policyFile := range policyFiles {
+		t.Run(filepath.Base(policyFile), func(t *testing.T) { checkPolicyGolden(t, root, policyFile) })
+	}
+}
+
+func checkPolicyGolden(t *testing.T, root, policyFile string) {
 	want, err := os.ReadFile(filepath.Join(root, policyFile))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +101,6 @@ func TestPolicyGolden(t *testing.T) {
 			args[i+1] = out
 		}
 	}
-	t.Chdir(root)
 	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), args[1:], &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -102,7 +118,8 @@ func TestPolicyGolden(t *testing.T) {
 }
 
 func TestPolicyCommandQuoting(t *testing.T) {
-	cmd := policyCommand("p", 2, []string{"*", "reg.example/it's/*"}, []string{"a b.pub"}, "")
+	cmd := policyCommand(policyArgs{kind: kindClusterPolicy, name: "p", format: "bundle", threshold: 2,
+		patterns: []string{"*", "reg.example/it's/*"}, keys: []string{"a b.pub"}, ids: &identityOptions{}})
 	want := `stagex policy --name p --threshold 2 --image-pattern '*' --image-pattern 'reg.example/it'\''s/*' --key 'a b.pub'`
 	if cmd != want {
 		t.Fatalf("got  %s\nwant %s", cmd, want)
@@ -135,4 +152,70 @@ func TestVerifyRefusesBadPolicies(t *testing.T) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
 		}
 	}
+}
+
+// TestTimeoutFlag: a registry that accepts the connection and never
+// answers. sign, attest, verify and lock give up at --timeout and say so;
+// without a bound they waited forever.
+func TestTimeoutFlag(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := filepath.Join(t.TempDir(), "k.key")
+	if err := os.WriteFile(priv, testPrivateKeyPEM(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	img := l.Addr().String() + "/x/y@sha256:" + strings.Repeat("a", 64)
+	// stagex lock against the same registry: one package of a release list.
+	dir := t.TempDir()
+	keyring := locktest.WriteKeyring(t, dir, locktest.NewKey(t, "a", false), locktest.NewKey(t, "b", false))
+	list := writeFile(t, filepath.Join(dir, "release.tsv"), "# StageX release 2026.03.0\n"+
+		"image\tversion\tlicense\tsource_package\tdigest\n"+
+		"core-musl\t1.2.5\tMIT\tcore/musl\t\n")
+	for _, args := range [][]string{
+		{"verify", "--timeout", "500ms", "--threshold", "1", "--key", filepath.Join(root, "policy/keys/signer-1.pub"), img},
+		{"sign", "--timeout", "500ms", "--key", priv, img},
+		{"attest", "--timeout", "500ms", "--key", priv, img},
+		{"lock", "--timeout", "500ms", "--release-list", list, "--registry", l.Addr().String() + "/stagex",
+			"--keyring", keyring, "--lookaside", t.TempDir(), "-o", filepath.Join(dir, "out.lock.yaml"), "core-musl"},
+	} {
+		start := time.Now()
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "gave up after 500ms (--timeout)") {
+			t.Errorf("%s: err = %v, want the --timeout error", args[0], err)
+		}
+		if el := time.Since(start); el > 5*time.Second {
+			t.Errorf("%s took %s with --timeout 500ms", args[0], el)
+		}
+	}
+}
+
+// testPrivateKeyPEM is a fresh PKCS#8 ECDSA key.
+func testPrivateKeyPEM(t *testing.T) []byte {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }

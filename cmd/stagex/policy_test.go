@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"sigs.k8s.io/yaml"
 )
 
@@ -43,7 +45,7 @@ func policyKeys(t *testing.T, y []byte) [][]string {
 	type set struct {
 		Count   int `json:"count"`
 		Entries []struct {
-			Keys struct {
+			Keys *struct {
 				PublicKeys string `json:"publicKeys"`
 				Rekor      struct {
 					IgnoreTlog bool `json:"ignoreTlog"`
@@ -52,6 +54,19 @@ func policyKeys(t *testing.T, y []byte) [][]string {
 					IgnoreSCT bool `json:"ignoreSCT"`
 				} `json:"ctlog"`
 			} `json:"keys"`
+			Keyless *struct {
+				Subject       string `json:"subject"`
+				SubjectRegExp string `json:"subjectRegExp"`
+				Issuer        string `json:"issuer"`
+				IssuerRegExp  string `json:"issuerRegExp"`
+				Roots         string `json:"roots"`
+				Rekor         struct {
+					IgnoreTlog bool `json:"ignoreTlog"`
+				} `json:"rekor"`
+				CTLog struct {
+					IgnoreSCT bool `json:"ignoreSCT"`
+				} `json:"ctlog"`
+			} `json:"keyless"`
 		} `json:"entries"`
 	}
 	var p struct {
@@ -77,6 +92,7 @@ func policyKeys(t *testing.T, y []byte) [][]string {
 					} `json:"any"`
 				} `json:"match"`
 				VerifyImages []struct {
+					Type            string   `json:"type"`
 					ImageReferences []string `json:"imageReferences"`
 					FailureAction   string   `json:"failureAction"`
 					MutateDigest    bool     `json:"mutateDigest"`
@@ -104,13 +120,28 @@ func policyKeys(t *testing.T, y []byte) [][]string {
 			}
 			for _, s := range sets {
 				for _, e := range s.Entries {
-					keys = append(keys, e.Keys.PublicKeys)
+					switch {
+					case e.Keys != nil && e.Keyless == nil:
+						keys = append(keys, e.Keys.PublicKeys)
+					case e.Keyless != nil && e.Keys == nil:
+						keys = append(keys, identityEntry(e.Keyless.Subject, e.Keyless.SubjectRegExp, e.Keyless.Issuer, e.Keyless.IssuerRegExp))
+					default:
+						t.Fatalf("an entry with both keys and keyless, or neither: %+v", e)
+					}
 				}
 			}
 		}
 		out = append(out, keys)
 	}
 	return out
+}
+
+// identityEntry writes a keyless entry as one string for comparisons.
+func identityEntry(subject, subjectRE, issuer, issuerRE string) string {
+	if subjectRE != "" || issuerRE != "" {
+		return "regexp " + subjectRE + "@" + issuerRE
+	}
+	return subject + "@" + issuer
 }
 
 // TestPolicyEmbedsExactlyTheKeys: each rule of the written policy holds
@@ -183,6 +214,189 @@ func TestCraftedKeyFileRefused(t *testing.T) {
 		err := run(context.Background(), args, &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), "evil.pub: the PEM block has headers") {
 			t.Errorf("stagex %s: err = %v, want the key file refused for its headers\n%s", args[0], err, stdout.String())
+		}
+	}
+}
+
+// writeTrustedRoot writes a trusted_root.json trusting one fresh test CA.
+func writeTrustedRoot(t *testing.T, dir string) string {
+	t.Helper()
+	rc, rk, err := ca.GenerateRootCa()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, _, err := ca.GenerateFulcioIntermediate(rc, rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
+		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{Root: rc, Intermediates: []*x509.Certificate{ic}, URI: "https://fulcio.test"}},
+		nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "trusted_root.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ivPolicySigners parses an ImageValidatingPolicy strictly, the way
+// kubectl does, and returns its attestors as strings (key PEM, or
+// identity), the signature expression and the attestation expression.
+func ivPolicySigners(t *testing.T, y []byte) ([]string, []string) {
+	t.Helper()
+	type identity struct {
+		Subject       string `json:"subject"`
+		SubjectRegExp string `json:"subjectRegExp"`
+		Issuer        string `json:"issuer"`
+		IssuerRegExp  string `json:"issuerRegExp"`
+	}
+	var p struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name        string            `json:"name"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Spec struct {
+			FailurePolicy        string   `json:"failurePolicy"`
+			ValidationActions    []string `json:"validationActions"`
+			WebhookConfiguration struct {
+				TimeoutSeconds int `json:"timeoutSeconds"`
+			} `json:"webhookConfiguration"`
+			MatchConstraints struct {
+				ResourceRules []struct {
+					APIGroups   []string `json:"apiGroups"`
+					APIVersions []string `json:"apiVersions"`
+					Operations  []string `json:"operations"`
+					Resources   []string `json:"resources"`
+				} `json:"resourceRules"`
+			} `json:"matchConstraints"`
+			MatchImageReferences []struct {
+				Glob string `json:"glob"`
+			} `json:"matchImageReferences"`
+			ValidationConfigurations struct {
+				MutateDigest bool `json:"mutateDigest"`
+				VerifyDigest bool `json:"verifyDigest"`
+				Required     bool `json:"required"`
+			} `json:"validationConfigurations"`
+			Attestors []struct {
+				Name   string `json:"name"`
+				Cosign struct {
+					Key *struct {
+						Data string `json:"data"`
+					} `json:"key"`
+					Keyless *struct {
+						Identities []identity `json:"identities"`
+						Roots      string     `json:"roots"`
+					} `json:"keyless"`
+					CTLog struct {
+						InsecureIgnoreTlog bool `json:"insecureIgnoreTlog"`
+						InsecureIgnoreSCT  bool `json:"insecureIgnoreSCT"`
+					} `json:"ctlog"`
+					TrustedRoot *struct {
+						Value string `json:"value"`
+					} `json:"trustedRoot"`
+				} `json:"cosign"`
+			} `json:"attestors"`
+			Attestations []struct {
+				Name   string `json:"name"`
+				InToto struct {
+					Type string `json:"type"`
+				} `json:"intoto"`
+			} `json:"attestations"`
+			Validations []struct {
+				Expression string `json:"expression"`
+				Message    string `json:"message"`
+			} `json:"validations"`
+		} `json:"spec"`
+	}
+	if err := yaml.UnmarshalStrict(y, &p); err != nil {
+		t.Fatalf("the policy does not parse strictly: %v\n%s", err, y)
+	}
+	if p.APIVersion != "policies.kyverno.io/v1" || p.Kind != "ImageValidatingPolicy" || p.Spec.FailurePolicy != "Fail" ||
+		!p.Spec.ValidationConfigurations.Required || !p.Spec.ValidationConfigurations.VerifyDigest {
+		t.Errorf("header or configuration: %+v", p)
+	}
+	var signers, exprs []string
+	for _, a := range p.Spec.Attestors {
+		c := a.Cosign
+		switch {
+		case c.Key != nil && c.Keyless == nil:
+			signers = append(signers, c.Key.Data)
+		case c.Keyless != nil && c.Key == nil && len(c.Keyless.Identities) == 1:
+			id := c.Keyless.Identities[0]
+			signers = append(signers, identityEntry(id.Subject, id.SubjectRegExp, id.Issuer, id.IssuerRegExp))
+			if c.TrustedRoot == nil || !strings.Contains(c.TrustedRoot.Value, "certificateAuthorities") {
+				t.Errorf("attestor %s has no trusted root", a.Name)
+			}
+		default:
+			t.Fatalf("attestor %s is not one key or one identity: %+v", a.Name, c)
+		}
+	}
+	for _, v := range p.Spec.Validations {
+		exprs = append(exprs, v.Expression)
+	}
+	return signers, exprs
+}
+
+// TestPolicyIdentitiesBothKinds: keys and identities, in both kinds; each
+// policy holds exactly the M signers, in order, and counts N of them.
+func TestPolicyIdentitiesBothKinds(t *testing.T) {
+	dir := t.TempDir()
+	k1, pem1 := writeECKey(t, dir, "k1.pub")
+	tr := writeTrustedRoot(t, dir)
+	want := []string{pem1, "ci@example.test@https://issuer.test", `regexp ^(?:release-[0-9]+@example\.test)$@^(?:https://issuer\.test)$`}
+	common := []string{"--threshold", "2", "--image-pattern", "reg.example/x/*", "--key", k1,
+		"--identity", "ci@example.test@https://issuer.test", "--identity-regexp", `release-[0-9]+@example\.test@https://issuer\.test`,
+		"--trusted-root", tr}
+	for _, kind := range []string{"ClusterPolicy", "ImageValidatingPolicy"} {
+		out := filepath.Join(dir, kind+".yaml")
+		args := append([]string{"policy", "--kind", kind, "-o", out}, common...)
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+			t.Fatalf("%s: %v\n%s", kind, err, stderr.String())
+		}
+		y, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(y), "--trusted-root "+tr) {
+			t.Errorf("%s: the header does not record the trusted root", kind)
+		}
+		if kind == "ClusterPolicy" {
+			for i, signers := range policyKeys(t, y) {
+				if strings.Join(signers, "|") != strings.Join(want, "|") {
+					t.Errorf("rule %d holds %q, want exactly %q", i, signers, want)
+				}
+			}
+			continue
+		}
+		signers, exprs := ivPolicySigners(t, y)
+		if strings.Join(signers, "|") != strings.Join(want, "|") {
+			t.Errorf("attestors %q, want exactly %q", signers, want)
+		}
+		const list = "[attestors.key1, attestors.identity1, attestors.identity2]"
+		if len(exprs) != 2 || !strings.Contains(exprs[0], "verifyAttestationSignatures(image, attestations.signature, "+list+") >= 2") ||
+			!strings.Contains(exprs[1], "verifyAttestationSignatures(image, attestations.provenance, "+list+") >= 1") {
+			t.Errorf("validations: %q", exprs)
+		}
+	}
+
+	// Identities without a trusted root, and a root without identities.
+	for _, args := range [][]string{
+		{"policy", "--threshold", "1", "--image-pattern", "*", "--identity", "a@https://i.test"},
+		{"policy", "--threshold", "1", "--image-pattern", "*", "--key", k1, "--trusted-root", tr},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), args, &stdout, &stderr); err == nil {
+			t.Errorf("%q: no error", args)
 		}
 	}
 }

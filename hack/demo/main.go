@@ -1,17 +1,20 @@
 // Command demo builds the whole image set offline: the same specs and the
 // same docker-bake.hcl as a real build, against fixture packages (and a
 // fixture JRE) in an embedded BuildKit test bed's registry. Only the lock
-// (STAGEX_LOCK) and the registry (REGISTRY) are overridden, and the frontend
-// image packs a binary built here instead of compiling in pallet-go.
+// (STAGEX_LOCK), where its packages are pulled from (STAGEX_REGISTRY) and
+// the registry pushed to (REGISTRY) are overridden, and the frontend image
+// packs a binary built here instead of compiling in pallet-go.
 //
-// It then builds the reference application (examples/, bake group
-// "examples") from source on the base-go it just built, runs it in its
-// image, checks its answers, and builds it a second time without cache to
-// show the same digest. It prints the platform manifest digests, then the
-// SBOM and the provenance of one image as `buildx imagetools inspect` shows
-// them.
+// It prints the platform manifest digests and writes them under .cache/
+// (.cache/imageset/demo/DIGESTS.md and digests.json; never the tracked
+// DIGESTS.md, which only a release build writes), then the SBOM and the
+// provenance of one image as `buildx imagetools inspect` shows them. It
+// also builds the reference application (examples/, bake group "examples")
+// from source on the base-go it just built, runs it in its image, checks its
+// answers, and builds it a second time without cache to show the same
+// digest.
 //
-//	go run ./hack/demo [-bed demo] [-keep] [-digests DIGESTS.md] [-show base-java]
+//	go run ./hack/demo [-bed demo] [-keep] [-show base-java]
 //
 // `make demo` runs it. It needs root (the test bed does) and no network.
 package main
@@ -36,7 +39,6 @@ import (
 func main() {
 	bedName := flag.String("bed", "demo", "test bed to build on (started, and taken down afterwards unless -keep)")
 	keep := flag.Bool("keep", os.Getenv("KEEP_BED") == "1", "leave the bed running afterwards (KEEP_BED=1)")
-	digests := flag.String("digests", "", "write this DIGESTS.md from the build")
 	show := flag.String("show", "base-java", "image whose SBOM and provenance to show")
 	progress := flag.String("progress", "auto", "buildx --progress")
 	lines := flag.Int("lines", 40, "show at most this many lines of the SBOM and of the provenance (0: all)")
@@ -46,12 +48,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *bedName, *keep, *digests, *show, *progress, *lines); err != nil {
+	if err := run(ctx, *bedName, *keep, *show, *progress, *lines); err != nil {
 		fail("%v", err)
 	}
 }
 
-func run(ctx context.Context, bedName string, keep bool, digests, show, progress string, lines int) (err error) {
+func run(ctx context.Context, bedName string, keep bool, show, progress string, lines int) (err error) {
 	root, err := testbed.RepoRoot()
 	if err != nil {
 		return err
@@ -59,7 +61,7 @@ func run(ctx context.Context, bedName string, keep bool, digests, show, progress
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("the demo starts an embedded BuildKit (runc, overlayfs) and needs root; try: sudo make demo")
 	}
-	work, err := imageset.WorkDir(root, "demo")
+	work, err := imageset.WorkDir(root, imageset.DemoWork)
 	if err != nil {
 		return err
 	}
@@ -98,7 +100,7 @@ func run(ctx context.Context, bedName string, keep bool, digests, show, progress
 	prefix := bed.RegistryAddr + "/devfw-cicd"
 	bk := off.Bake(prefix)
 	bk.Progress, bk.Output = progress, os.Stderr
-	step("docker buildx bake: %d targets, STAGEX_LOCK=%s REGISTRY=%s", len(bk.Targets), off.Fixtures.LockPath, prefix)
+	step("docker buildx bake: %d targets, STAGEX_LOCK=%s STAGEX_REGISTRY=%s REGISTRY=%s", len(bk.Targets), off.Fixtures.LockPath, off.Fixtures.Mirror, prefix)
 	start := time.Now()
 	results, err := builder.Run(ctx, bk)
 	if err != nil {
@@ -124,23 +126,25 @@ func run(ctx context.Context, bedName string, keep bool, digests, show, progress
 	if err := imageset.WriteCheckTable(os.Stdout, imgs); err != nil {
 		return err
 	}
-	if digests != "" {
-		info := imageset.DigestsInfo{
-			Command: "make demo",
-			Notes: []string{
-				"**Offline demo build: fixture packages, not StageX, and a fixture JRE, not Temurin.**",
-				"These digests describe the fixtures; `make images` replaces this file with the digests of a build against StageX.",
-			},
-			Lock:     fmt.Sprintf("`images/%s`: release %q, registry `%s`", off.Fixtures.LockPath, off.Fixtures.Lock.Release, off.Fixtures.Lock.Registry),
-			Epoch:    "0 (the bake file's default)",
-			Revision: imageset.Revision(ctx, root),
-			Builder:  "embedded BuildKit test bed (hack/bed), buildx remote driver",
-		}
-		if err := imageset.WriteDigests(digests, info, imgs); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "[demo] wrote %s\n", digests)
+	info := imageset.DigestsInfo{
+		Command: "make demo",
+		Notes: []string{
+			"**Offline demo build: fixture packages, not StageX, and a fixture JRE, not Temurin.**",
+			"These digests describe the fixtures; the tracked DIGESTS.md is written by a release build only.",
+		},
+		Lock:     fmt.Sprintf("`images/%s`: release %q, registry `%s`, packages from `%s`", off.Fixtures.LockPath, off.Fixtures.Lock.Release, off.Fixtures.Lock.Registry, off.Fixtures.Mirror),
+		Epoch:    "0 (the bake file's default)",
+		Revision: imageset.Revision(ctx, root),
+		Builder:  "embedded BuildKit test bed (hack/bed), buildx remote driver",
 	}
+	md, record := filepath.Join(work, "DIGESTS.md"), filepath.Join(work, imageset.RecordFile)
+	if err := imageset.WriteDigests(md, info, imgs); err != nil {
+		return err
+	}
+	if err := imageset.WriteRecord(record, imageset.NewRecord(off.Fixtures.LockPath, off.Fixtures.Mirror, imgs)); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "[demo] wrote %s and %s\n", md, record)
 
 	var shown *imageset.Image
 	for _, img := range imgs {

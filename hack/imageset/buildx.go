@@ -163,7 +163,24 @@ func (b *Builder) Run(ctx context.Context, bk Bake) (map[string]Result, error) {
 	if progress == "" {
 		progress = "plain"
 	}
-	args := []string{"bake", "-f", BakeFile, "--metadata-file", meta.Name(), "--progress", progress}
+	args := append([]string{"bake", "--metadata-file", meta.Name(), "--progress", progress}, b.bakeArgs(bk)...)
+	cmd := b.command(ctx, args...)
+	cmd.Dir = bk.Root
+	out := bk.Output
+	if out == nil {
+		out = io.Discard
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", strings.Join(b.Command, " "), strings.Join(args, " "), err)
+	}
+	return readMetadata(meta.Name())
+}
+
+// bakeArgs are the bake flags and targets of bk: file, builder, push,
+// cache, variables, overrides.
+func (b *Builder) bakeArgs(bk Bake) []string {
+	args := []string{"-f", BakeFile}
 	if b.Name != "" {
 		args = append(args, "--builder", b.Name)
 	}
@@ -184,19 +201,7 @@ func (b *Builder) Run(ctx context.Context, bk Bake) (map[string]Result, error) {
 	for _, s := range bk.Set {
 		args = append(args, "--set", s)
 	}
-	args = append(args, bk.Targets...)
-
-	cmd := b.command(ctx, args...)
-	cmd.Dir = bk.Root
-	out := bk.Output
-	if out == nil {
-		out = io.Discard
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s %s: %w", strings.Join(b.Command, " "), strings.Join(args, " "), err)
-	}
-	return readMetadata(meta.Name())
+	return append(args, bk.Targets...)
 }
 
 func readMetadata(p string) (map[string]Result, error) {
@@ -241,4 +246,37 @@ func PrebuiltFrontend(root, dir string) ([]string, error) {
 		FrontendTarget + ".context=" + filepath.ToSlash(rel),
 		FrontendTarget + ".dockerfile=" + filepath.Join(root, "Dockerfile"),
 	}, nil
+}
+
+// Target is one bake target as `buildx bake --print` resolves it.
+type Target struct {
+	Context    string              `json:"context"`
+	Dockerfile string              `json:"dockerfile"`
+	Target     string              `json:"target"`
+	Args       map[string]*string  `json:"args"`
+	Contexts   map[string]string   `json:"contexts"`
+	Tags       []string            `json:"tags"`
+	Platforms  []string            `json:"platforms"`
+	Attest     []map[string]string `json:"attest"`
+	Output     []map[string]string `json:"output"`
+}
+
+// Print returns the targets of a bake run as `buildx bake --print`
+// resolves them (variables and overrides applied), by name.
+func (b *Builder) Print(ctx context.Context, bk Bake) (map[string]Target, error) {
+	cmd := b.command(ctx, append([]string{"bake", "--print"}, b.bakeArgs(bk)...)...)
+	cmd.Dir = bk.Root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("buildx bake --print: %w\n%s", err, stderr.String())
+	}
+	var def struct {
+		Target map[string]Target `json:"target"`
+	}
+	if err := json.Unmarshal(out, &def); err != nil {
+		return nil, fmt.Errorf("buildx bake --print: %w", err)
+	}
+	return def.Target, nil
 }

@@ -2,6 +2,7 @@ package imageset
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -52,4 +53,58 @@ func Digests(info DigestsInfo, imgs []*Image) []byte {
 // WriteDigests writes DIGESTS.md (or another file) for a build.
 func WriteDigests(path string, info DigestsInfo, imgs []*Image) error {
 	return os.WriteFile(path, Digests(info, imgs), 0o644)
+}
+
+// DemoWork is `make demo`'s folder under .cache/imageset/ (WorkDir).
+const DemoWork = "demo"
+
+// RecordFile is the Record a build leaves in its work folder.
+const RecordFile = "digests.json"
+
+// Record is a build's digests for machines: what the demo leaves under
+// .cache/ (beside its DIGESTS.md) for hack/verify-reproducible and the
+// tests to compare and to rebuild from.
+type Record struct {
+	Lock           string          `json:"lock"`            // STAGEX_LOCK, relative to images/
+	StagexRegistry string          `json:"stagex_registry"` // STAGEX_REGISTRY: where the packages were pulled from
+	Images         []RecordedImage `json:"images"`
+}
+
+// RecordedImage is one image of a Record.
+type RecordedImage struct {
+	Target string `json:"target"`
+	Ref    string `json:"ref"`    // <registry>/<repo>@<index digest>
+	Index  string `json:"index"`  // the exported index (image + attestations)
+	Digest string `json:"digest"` // the platform manifest
+}
+
+// NewRecord describes imgs, built with the given lock and mirror.
+func NewRecord(lock, stagexRegistry string, imgs []*Image) Record {
+	r := Record{Lock: lock, StagexRegistry: stagexRegistry}
+	for _, img := range imgs {
+		r.Images = append(r.Images, RecordedImage{Target: img.Target, Ref: img.Ref, Index: img.Index, Digest: img.Digest})
+	}
+	return r
+}
+
+// WriteRecord writes r as indented JSON.
+func WriteRecord(path string, r Record) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadRecord reads a Record written by WriteRecord.
+func ReadRecord(path string) (Record, error) {
+	var r Record
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
 }

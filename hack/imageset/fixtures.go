@@ -49,11 +49,22 @@ var fixtureTime = time.Date(2026, 7, 21, 12, 0, 0, 0, time.UTC)
 // the archive layer must make everything root's.
 const fixtureOwner = 1000
 
+// FixtureRegistry is the fixture lock's registry: the canonical name the
+// images give the fixture packages, the same on every bed. It never
+// resolves (.invalid), so a build that is not pointed at a bed's copy with
+// STAGEX_REGISTRY fails instead of pulling anything; and since the images
+// name packages by it, the bed's host and port never reach a digest.
+const FixtureRegistry = "fixtures.invalid/" + testbed.FixtureRepoPrefix
+
 // Fixtures is an offline stand-in for StageX and for the archives: every
 // package of the lock as a fixture package image, every spec archive as a
 // fixture tarball, in one registry, and a lock that pins them.
 type Fixtures struct {
-	Registry string             // host:port of the registry holding them
+	Registry string // host:port of the registry holding them
+	// Mirror is where the packages are: <Registry>/stagex, the
+	// STAGEX_REGISTRY of a build against them (the lock names
+	// FixtureRegistry).
+	Mirror   string
 	Set      testbed.FixtureSet // the packages
 	Archives map[string]FixtureArchive
 	Lock     *spec.Lock
@@ -76,31 +87,25 @@ type FixtureArchive struct {
 // SetupFixtures builds the fixtures for the checked-in lock and specs,
 // pushes them to registry (plain HTTP, loopback) and writes the fixture
 // lock into images/.fixtures/ under a name of its own per registry, so
-// that two beds' runs never share one.
+// that two beds' runs never share one. The lock's registry is
+// FixtureRegistry; the archives' URLs are registry's (the lock is where an
+// archive's location is pinned).
 func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error) {
-	lock, err := ReadLock(root)
-	if err != nil {
-		return nil, err
-	}
 	specs, err := Specs(root)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for n := range lock.Packages {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	set, err := testbed.BuildFixtures(testbed.Options{Extra: names})
+	set, err := FixturePackages(root)
 	if err != nil {
-		return nil, fmt.Errorf("build fixtures: %w", err)
+		return nil, err
 	}
 	if err := testbed.PushFixtures(ctx, registry, set); err != nil {
 		return nil, err
 	}
 
-	f := &Fixtures{Registry: registry, Set: set, Archives: map[string]FixtureArchive{}}
+	f := &Fixtures{Registry: registry, Mirror: registry + "/" + testbed.FixtureRepoPrefix, Set: set, Archives: map[string]FixtureArchive{}}
 	fl := testbed.NewLock(registry, set)
+	fl.Registry = FixtureRegistry
 	// The products file applies to the fixture lock's packages of the real
 	// lock as it does to the real lock, so the images built from fixtures
 	// carry CPEs and purls (with the fixtures' versions) for the scanners
@@ -110,8 +115,12 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 	if err != nil {
 		return nil, err
 	}
+	lock, err := ReadLock(root)
+	if err != nil {
+		return nil, err
+	}
 	real := &spec.Lock{Packages: map[string]spec.LockPackage{}}
-	for _, n := range names {
+	for n := range lock.Packages {
 		real.Packages[n] = fl.Packages[n]
 	}
 	if err := products.Apply(real); err != nil {
@@ -135,25 +144,10 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 			fl.Archives[a.Name] = spec.LockArchive{Version: FixtureArchiveVersion, License: spec.NoAssertion, URL: fa.URL, SHA256: fa.SHA256}
 		}
 	}
-	data, err := fl.Marshal()
-	if err != nil {
-		return nil, err
-	}
 	f.Lock = fl
 	f.LockPath = path.Join(FixtureLockDir, strings.NewReplacer(":", "_", "/", "_").Replace(registry)+".lock.yaml")
-	f.LockFile = filepath.Join(root, SpecDir, filepath.FromSlash(f.LockPath))
-	header := "# Fixture lock written by hack/imageset for the registry " + registry + ": fixture\n" +
-		"# packages and archives, NOT StageX. Generated; git-ignored; safe to delete.\n"
-	// The same lock under the same relative path beside the example's spec,
-	// so that one STAGEX_LOCK serves every bake target.
-	for _, dir := range []string{SpecDir, ExamplesDir} {
-		file := filepath.Join(root, dir, filepath.FromSlash(f.LockPath))
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(file, append([]byte(header), data...), 0o644); err != nil {
-			return nil, err
-		}
+	if f.LockFile, err = f.WriteLock(root); err != nil {
+		return nil, err
 	}
 	if err := coversExampleLock(root, fl); err != nil {
 		return nil, err
@@ -180,6 +174,59 @@ func coversExampleLock(root string, fl *spec.Lock) error {
 		}
 	}
 	return nil
+}
+
+// FixturePackages builds a fixture package for every package of the
+// checked-in lock (deterministic: the same digests every time).
+func FixturePackages(root string) (testbed.FixtureSet, error) {
+	lock, err := ReadLock(root)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for n := range lock.Packages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	set, err := testbed.BuildFixtures(testbed.Options{Extra: names})
+	if err != nil {
+		return nil, fmt.Errorf("build fixtures: %w", err)
+	}
+	return set, nil
+}
+
+// WriteLock writes the fixture lock into root's images/ at LockPath (root
+// may be another checkout of the repository) and returns the file's path.
+// The same lock goes under the same relative path beside the example's
+// spec, so that one STAGEX_LOCK serves every bake target.
+func (f *Fixtures) WriteLock(root string) (string, error) {
+	data, err := f.Lock.Marshal()
+	if err != nil {
+		return "", err
+	}
+	header := "# Fixture lock written by hack/imageset (archives served by " + f.Registry + "): fixture\n" +
+		"# packages and archives, NOT StageX. Generated; git-ignored; safe to delete.\n"
+	for _, dir := range []string{ExamplesDir, SpecDir} {
+		file := filepath.Join(root, dir, filepath.FromSlash(f.LockPath))
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(file, append([]byte(header), data...), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(root, SpecDir, filepath.FromSlash(f.LockPath)), nil
+}
+
+// PushFixtureMirror pushes the fixture packages of root's lock under mirror
+// (a STAGEX_REGISTRY value, e.g. localhost:5001/mirror/stagex): the same
+// digests as SetupFixtures pushes, somewhere else.
+func PushFixtureMirror(ctx context.Context, root, mirror string) error {
+	set, err := FixturePackages(root)
+	if err != nil {
+		return err
+	}
+	return testbed.PushFixturesUnder(ctx, mirror, set)
 }
 
 // PushArchive uploads an archive as a blob of <registry>/fixture-archives/

@@ -125,12 +125,12 @@ func TestBakeFileMatchesSpecs(t *testing.T) {
 	if got := attr(common, `"`+FrontendSyntax+`"`); got != `FRONTEND_IMAGE == "" ? "target:frontend" : "docker-image://${FRONTEND_IMAGE}"` {
 		t.Errorf("_image: the named context over the syntax image = %s", got)
 	}
-	for _, arg := range []string{"SOURCE_DATE_EPOCH", "STAGEX_REGISTRY", "STAGEX_LOCK", "STAGEX_CHECK"} {
+	for _, arg := range []string{"SOURCE_DATE_EPOCH", "STAGEX_REGISTRY", "STAGEX_LOCK", "STAGEX_VCS_LABELS", "STAGEX_CHECK"} {
 		if got := attr(common, arg); got != arg {
 			t.Errorf("_image: build arg %s = %q, want the variable", arg, got)
 		}
 	}
-	for _, v := range []string{"REGISTRY", "TAG", "SOURCE_DATE_EPOCH", "STAGEX_REGISTRY", "STAGEX_LOCK", "STAGEX_CHECK"} {
+	for _, v := range []string{"REGISTRY", "TAG", "SOURCE_DATE_EPOCH", "STAGEX_REGISTRY", "STAGEX_LOCK", "STAGEX_VCS_LABELS", "STAGEX_CHECK"} {
 		if _, ok := blocks["variable "+v]; !ok {
 			t.Errorf("no variable %s", v)
 		}

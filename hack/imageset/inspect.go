@@ -11,19 +11,12 @@ import (
 	"text/tabwriter"
 
 	"edp.buildth.ing/devfw-cicd/stagex/frontend"
+	"edp.buildth.ing/devfw-cicd/stagex/rebuild"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-)
-
-// Annotations BuildKit puts on an attestation manifest in an image index.
-const (
-	annotationRefType   = "vnd.docker.reference.type"
-	annotationRefDigest = "vnd.docker.reference.digest"
-	refTypeAttestation  = "attestation-manifest"
-	annotationPredicate = "in-toto.io/predicate-type"
 )
 
 // Image is one built image as the tables show it.
@@ -103,21 +96,14 @@ func inspectIndex(target, ref, index string, idx v1.ImageIndex) (*Image, error) 
 	if err != nil {
 		return nil, err
 	}
-	var manifest *v1.Descriptor
-	for i, m := range im.Manifests {
-		if m.Annotations[annotationRefType] == refTypeAttestation || m.Platform == nil {
-			continue
-		}
-		if p := m.Platform; p.OS+"/"+p.Architecture == Platform {
-			if manifest != nil {
-				return nil, fmt.Errorf("%s has two %s manifests", ref, Platform)
-			}
-			manifest = &im.Manifests[i]
-		}
-	}
-	if manifest == nil {
+	ms := rebuild.ImageManifests(im, Platform)
+	switch {
+	case len(ms) > 1:
+		return nil, fmt.Errorf("%s has two %s manifests", ref, Platform)
+	case len(ms) == 0:
 		return nil, fmt.Errorf("%s has no %s manifest", ref, Platform)
 	}
+	manifest := ms[0]
 	img.Digest = manifest.Digest.String()
 	pm, err := idx.Image(manifest.Digest)
 	if err != nil {
@@ -135,10 +121,7 @@ func inspectIndex(target, ref, index string, idx v1.ImageIndex) (*Image, error) 
 	if img.Config, err = pm.ConfigFile(); err != nil {
 		return nil, err
 	}
-	for _, m := range im.Manifests {
-		if m.Annotations[annotationRefType] != refTypeAttestation || m.Annotations[annotationRefDigest] != img.Digest {
-			continue
-		}
+	for _, m := range rebuild.AttestationManifests(im, manifest.Digest) {
 		att, err := idx.Image(m.Digest)
 		if err != nil {
 			return nil, err
@@ -148,7 +131,7 @@ func inspectIndex(target, ref, index string, idx v1.ImageIndex) (*Image, error) 
 			return nil, err
 		}
 		for _, l := range am.Layers {
-			p := l.Annotations[annotationPredicate]
+			p := l.Annotations[rebuild.AnnotationPredicate]
 			if p != "" {
 				img.Predicates = append(img.Predicates, p)
 			}

@@ -43,7 +43,8 @@ func PrepareOffline(ctx context.Context, root, registry, workDir string) (*Offli
 }
 
 // Bake is the bake of targets (all when none) against the fixtures,
-// pushing to <registry prefix>/stagex-<name>: only STAGEX_LOCK and REGISTRY
+// pushing to <registry prefix>/stagex-<name>: only STAGEX_LOCK,
+// STAGEX_REGISTRY (the bed's copy of the fixture packages) and REGISTRY
 // differ from a build against StageX (and the frontend is packed, not
 // compiled).
 func (o *Offline) Bake(prefix string, targets ...string) Bake {
@@ -52,7 +53,7 @@ func (o *Offline) Bake(prefix string, targets ...string) Bake {
 	}
 	return Bake{
 		Root:    o.Root,
-		Vars:    map[string]string{"REGISTRY": prefix, "STAGEX_LOCK": o.Fixtures.LockPath},
+		Vars:    map[string]string{"REGISTRY": prefix, "STAGEX_LOCK": o.Fixtures.LockPath, "STAGEX_REGISTRY": o.Fixtures.Mirror},
 		Set:     append(slices.Clone(o.FrontendSet), FixtureSet(targets)...),
 		Targets: targets,
 		Push:    true,

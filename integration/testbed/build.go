@@ -211,6 +211,12 @@ func BuildFrontendBinary(ctx context.Context, outDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return BuildFrontendBinaryFrom(ctx, root, outDir)
+}
+
+// BuildFrontendBinaryFrom is BuildFrontendBinary from the checkout at root
+// (another clone of the repository).
+func BuildFrontendBinaryFrom(ctx context.Context, root, outDir string) (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = "/usr/local/go/bin/go"

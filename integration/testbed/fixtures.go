@@ -640,9 +640,15 @@ func buildPallet() (*Fixture, error) {
 // PushFixtures pushes every fixture to <registry>/stagex/<name>:<version>
 // (plain HTTP: the test bed registry is on loopback).
 func PushFixtures(ctx context.Context, registry string, set FixtureSet) error {
+	return PushFixturesUnder(ctx, registry+"/"+FixtureRepoPrefix, set)
+}
+
+// PushFixturesUnder pushes every fixture to <prefix>/<name>:<version>, e.g.
+// under a mirror's path (127.0.0.1:5000/mirror/stagex).
+func PushFixturesUnder(ctx context.Context, prefix string, set FixtureSet) error {
 	for _, n := range set.Names() {
 		f := set[n]
-		ref, err := name.ParseReference(f.TagRef(registry), name.Insecure)
+		ref, err := name.ParseReference(prefix+"/"+f.Name+":"+f.Version, name.Insecure)
 		if err != nil {
 			return err
 		}
