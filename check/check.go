@@ -111,7 +111,7 @@ var rules = map[Rule]Severity{
 	RuleInterpMissing: SeverityError,
 	RuleNeededMissing: SeverityError,
 	RuleNeededInvalid: SeverityError,
-	RuleELFInvalid:    SeverityWarning,
+	RuleELFInvalid:    SeverityError,
 	RuleShadowed:      SeverityWarning,
 	RuleConflict:      SeverityError,
 	RuleSetuid:        SeverityError,

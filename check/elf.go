@@ -10,8 +10,10 @@ import (
 )
 
 // elfInfo is what the loader reads from an ELF file: the program headers'
-// PT_INTERP and the PT_DYNAMIC entries, never the section headers, which a
-// stripped file may not have and the loader ignores.
+// PT_INTERP and the PT_DYNAMIC entries. debug/elf also reads the section
+// headers, which the loader ignores; a program or library whose headers do
+// not parse is reported elf-invalid, an error, because its closure cannot be
+// checked while the loader would still run it.
 type elfInfo struct {
 	class     elf.Class
 	machine   elf.Machine

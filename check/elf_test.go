@@ -479,3 +479,17 @@ func TestGoSourceTestdata(t *testing.T) {
 		t.Fatalf("%d ELF test files: %+v", len(ents), r.Findings)
 	}
 }
+
+// TestUnparsableProgramFails: a program whose section headers point past
+// its end still runs (the loader reads program headers only), so a check
+// that cannot read its closure must fail rather than pass it.
+func TestUnparsableProgramFails(t *testing.T) {
+	k := musl(t)
+	bad := append([]byte(nil), k.prog...)
+	binary.LittleEndian.PutUint64(bad[0x28:], uint64(len(bad))+4096) // e_shoff past the end
+	img := image(t, v1.Config{}, k.muslBase(), pkg{"core-app", []ent{dir("usr/bin/", 0o755), program("usr/bin/prog", bad)}})
+	r := run(t, img, nil)
+	if r.Passed || len(findings(r, check.RuleELFInvalid)) != 1 {
+		t.Fatalf("passed=%v, findings %+v", r.Passed, r.Findings)
+	}
+}
