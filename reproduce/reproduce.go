@@ -184,6 +184,9 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if err != nil {
 		return rep, err
 	}
+	// The same fixture overrides as the demo of build one (stand-in
+	// packages: check warns, smoke tests "not run: fixture").
+	set = append(set, imageset.FixtureSet(imageset.AllTargets())...)
 	bk := imageset.Bake{Root: two.Clone, Set: set, Targets: imageset.AllTargets(),
 		Vars: map[string]string{"REGISTRY": two.Registry, "STAGEX_LOCK": rec.Lock, "STAGEX_REGISTRY": two.StagexRegistry}}
 	targets, err := (&imageset.Builder{Command: []string{o.Buildx}}).Print(ctx, bk)
