@@ -2,6 +2,8 @@ package lock
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // KeyringHint says where StageX's maintainer keys come from; every keyring
@@ -64,7 +67,8 @@ func ParseKeyring(files []KeyFile) (*Keyring, error) {
 		return nil, fmt.Errorf("the keyring holds no file\nhint: %s", KeyringHint)
 	}
 	k := &Keyring{}
-	seen := map[string]bool{} // primary fingerprints
+	seen := map[string]bool{}       // primary fingerprints
+	material := map[string]string{} // key material -> primary fingerprint
 	for _, f := range files {
 		els, err := readKeys(f.Data)
 		if err != nil {
@@ -82,6 +86,12 @@ func ParseKeyring(files []KeyFile) (*Keyring, error) {
 				continue
 			}
 			seen[fpr] = true
+			for _, m := range keyMaterial(e) {
+				if other, dup := material[m]; dup && other != fpr {
+					return nil, fmt.Errorf("keyring: keys %s and %s share key material (one private key under two creation times): they are one signer and may not count twice\nhint: keep one of them", other, fpr)
+				}
+				material[m] = fpr
+			}
 			k.entities = append(k.entities, e)
 		}
 	}
@@ -183,4 +193,37 @@ func (k *Keyring) Fingerprints() []string {
 // it: uppercase hex without spaces.
 func Fingerprint(e *openpgp.Entity) string {
 	return strings.ToUpper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint))
+}
+
+// keyMaterial identifies the public key material of an entity's primary key
+// and subkeys, whatever their creation times. An OpenPGP fingerprint hashes
+// the creation time too, so one private key exported under two creation
+// times has two fingerprints; the quorum counts fingerprints, so the keyring
+// refuses such twins (the RSA-modulus rule of package signing, for PGP).
+func keyMaterial(e *openpgp.Entity) []string {
+	keys := []*packet.PublicKey{e.PrimaryKey}
+	for _, sk := range e.Subkeys {
+		keys = append(keys, sk.PublicKey)
+	}
+	var out []string
+	for _, pk := range keys {
+		var b bytes.Buffer
+		if pk == nil || pk.SerializeForHash(&b) != nil {
+			continue
+		}
+		body := b.Bytes()
+		// 0x99 + 2-byte length (v4) or 0x9b + 4-byte length (v6), then the
+		// version octet and the 4-octet creation time, which is zeroed.
+		at := 4
+		if body[0] != 0x99 {
+			at = 6
+		}
+		if len(body) < at+4 {
+			continue
+		}
+		clear(body[at : at+4])
+		sum := sha256.Sum256(body)
+		out = append(out, hex.EncodeToString(sum[:]))
+	}
+	return out
 }

@@ -11,12 +11,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	. "edp.buildth.ing/devfw-cicd/stagex/lock"
 	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -467,5 +469,26 @@ func TestArmoredSignature(t *testing.T) {
 	}
 	if len(signed.Signers) != 2 || !slices.Contains(signed.Signers, Fingerprint(f.b)) {
 		t.Errorf("signers = %v, want A and B", signed.Signers)
+	}
+}
+
+// TestKeyringRefusesTwinKeys: one private key under a second creation time
+// has a second fingerprint; counted by fingerprint it would meet a quorum
+// of 2 alone, so the keyring refuses the pair.
+func TestKeyringRefusesTwinKeys(t *testing.T) {
+	a := locktest.NewKey(t, "alice", false)
+	pk := packet.NewSignerPrivateKey(a.PrimaryKey.CreationTime.Add(-time.Hour), a.PrivateKey.PrivateKey)
+	twin := &openpgp.Entity{PrimaryKey: &pk.PublicKey, PrivateKey: pk, Identities: map[string]*openpgp.Identity{}}
+	if err := twin.AddUserId("alice2", "", "alice2@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	if Fingerprint(a) == Fingerprint(twin) {
+		t.Fatal("the twin should have another fingerprint")
+	}
+	_, err := LoadKeyring([]string{locktest.WriteKeyring(t, t.TempDir(), a, twin)})
+	locktest.WantErr(t, err, "share key material", "one signer")
+	b := locktest.NewKey(t, "bob", false)
+	if _, err := LoadKeyring([]string{locktest.WriteKeyring(t, t.TempDir(), a, b)}); err != nil {
+		t.Errorf("two distinct keys refused: %v", err)
 	}
 }

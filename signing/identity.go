@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -74,6 +75,46 @@ func (i *Identity) IssuerPattern() string  { return anchored(i.Issuer) }
 
 func (i *Identity) same(o *Identity) bool {
 	return i.Regexp == o.Regexp && i.Subject == o.Subject && i.Issuer == o.Issuer
+}
+
+// matches reports whether a Regexp identity accepts the exact identity o.
+func (i *Identity) matches(o *Identity) bool {
+	s, err1 := regexp.Compile(i.SubjectPattern())
+	is, err2 := regexp.Compile(i.IssuerPattern())
+	return err1 == nil && err2 == nil && s.MatchString(o.Subject) && is.MatchString(o.Issuer)
+}
+
+// distinctIdentities refuses identities that one certificate could satisfy
+// twice. verify counts a certificate once, but a Kyverno policy checks each
+// attestor entry on its own and counts the entries that verify, so two
+// entries one certificate meets would let one signer fill two slots. Two
+// patterns can overlap in ways that cannot be decided in general, so a
+// policy holds at most one; an exact identity may not use the wildcard
+// characters some verifiers read as patterns, nor be matched by the pattern.
+func distinctIdentities(ids []*Identity) error {
+	var pattern *Identity
+	for i, id := range ids {
+		for _, first := range ids[:i] {
+			if id.same(first) {
+				return fmt.Errorf("identity %s is given twice: each identity must be a distinct signer", id)
+			}
+		}
+		if !id.Regexp && strings.ContainsAny(id.Subject+id.Issuer, "*?") {
+			return fmt.Errorf("identity %s: an exact identity may not contain * or ?, which some verifiers (Kyverno) read as wildcards; use --identity-regexp for a pattern", id)
+		}
+		if id.Regexp {
+			if pattern != nil {
+				return fmt.Errorf("identities %s and %s are both patterns: one certificate could match both and count twice at admission; give at most one pattern, or exact identities", pattern, id)
+			}
+			pattern = id
+		}
+	}
+	for _, id := range ids {
+		if pattern != nil && !id.Regexp && pattern.matches(id) {
+			return fmt.Errorf("identity %s is matched by the pattern %s: one certificate would count for both", id, pattern)
+		}
+	}
+	return nil
 }
 
 // LoadTrustedRoot reads a Sigstore trusted_root.json: the Fulcio CAs that

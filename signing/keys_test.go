@@ -273,3 +273,38 @@ func TestRSASameModulusIsOneSigner(t *testing.T) {
 		t.Errorf("err = %v, want the shared modulus named", err)
 	}
 }
+
+// TestOverlappingIdentitiesRefused: identities one certificate could
+// satisfy twice would let one signer fill two attestor entries of a Kyverno
+// policy (each entry is checked on its own), so the policy refuses them.
+func TestOverlappingIdentitiesRefused(t *testing.T) {
+	id := func(s string, re bool) *Identity {
+		t.Helper()
+		i, err := ParseIdentity(s, re)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	const iss = "https://issuer.example"
+	for _, tc := range []struct {
+		name string
+		ids  []*Identity
+		want string
+	}{
+		{"exact and its own pattern", []*Identity{id("ci@example.test@"+iss, false), id(`ci@example\.test@https://issuer\.example`, true)}, "is matched by the pattern"},
+		{"exact under a wider pattern", []*Identity{id(".*@example\\.test@"+iss, true), id("ci@example.test@"+iss, false)}, "is matched by the pattern"},
+		{"two patterns", []*Identity{id("a@.*", true), id("b@.*", true)}, "are both patterns"},
+		{"wildcard in an exact identity", []*Identity{id("*@example.test@"+iss, false), id("ci@example.test@"+iss, false)}, "may not contain * or ?"},
+		{"twice", []*Identity{id("ci@x@"+iss, false), id("ci@x@"+iss, false)}, "given twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := distinctIdentities(tc.ids); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if err := distinctIdentities([]*Identity{id("ci@example.test@"+iss, false), id("release@example.test@"+iss, false), id(`deploy@ops\.example@.*`, true)}); err != nil {
+		t.Errorf("distinct identities refused: %v", err)
+	}
+}

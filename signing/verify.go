@@ -104,12 +104,8 @@ func (p Policy) Check() error {
 			}
 		}
 	}
-	for i, id := range p.Identities {
-		for _, first := range p.Identities[:i] {
-			if id.same(first) {
-				return fmt.Errorf("identity %s is given twice: each identity must be a distinct signer", id)
-			}
-		}
+	if err := distinctIdentities(p.Identities); err != nil {
+		return err
 	}
 	if len(p.Identities) > 0 && p.TrustedRoot == nil {
 		return errors.New("identities need a trusted root (--trusted-root trusted_root.json) to check their certificates against")
