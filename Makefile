@@ -90,15 +90,16 @@ bench:
 ## DIGESTS.md; other builds write .cache/imageset/images/DIGESTS.md.
 ## Offline, it says so and stops.
 images:
-	$(GO) run ./hack/images -digests $(if $(filter 1,$(PUSH)),DIGESTS.md,.cache/imageset/images/DIGESTS.md)
+	$(GO) run ./cmd/stagex images -digests $(if $(filter 1,$(PUSH)),DIGESTS.md,.cache/imageset/images/DIGESTS.md)
 
 ## demo: the same specs and bake file offline, against fixture packages, on
-## bed "demo" (taken down afterwards; KEEP_BED=1 keeps it): the digests
-## (also into .cache/imageset/demo/: DIGESTS.md, digests.json; the work
-## tree stays clean), then one image's SBOM and provenance
+## bed "demo" (taken down afterwards; KEEP_BED=1 keeps it); prints a summary
+## (digests, sizes, layer efficiency, checks); DIGESTS.md, digests.json, one
+## image's SBOM and provenance and the full log (demo.log) go to
+## .cache/imageset/demo/ (the work tree stays clean)
 DEMO_FLAGS ?=
 demo:
-	$(GO) run ./hack/demo $(DEMO_FLAGS)
+	$(GO) run ./cmd/stagex demo $(DEMO_FLAGS)
 
 ## verify-reproducible: package reproduce's check: the image set from a fresh
 ## clone's `make demo` (buildx) and from buildctl in another clone (other path
@@ -106,7 +107,7 @@ demo:
 ## seconds apart; fails naming any image whose digest differs (make test runs
 ## it on beds a and b as integration/reproduce_test.go)
 verify-reproducible:
-	$(GO) run ./hack/verify-reproducible
+	$(GO) run ./cmd/stagex reproduce
 
 ## lint: gofmt and go vet
 lint:

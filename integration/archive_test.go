@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/offline"
 )
 
 // TestArchiveChecksumMismatchFails: BuildKit checks an archive against the
@@ -18,11 +19,11 @@ func TestArchiveChecksumMismatchFails(t *testing.T) {
 	defer cancel()
 	b := bed(t)
 	fixtures(t)
-	fa, err := imageset.BuildFixtureArchive("checksum-test", 1)
+	fa, err := offline.BuildFixtureArchive("checksum-test", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, err := imageset.PushArchive(ctx, b.RegistryAddr, fa.Name, fa.Data)
+	url, err := offline.PushArchive(ctx, b.RegistryAddr, fa.Name, fa.Data)
 	if err != nil {
 		t.Fatal(err)
 	}

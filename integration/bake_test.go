@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/frontend"
-	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/offline"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -26,13 +28,14 @@ var (
 	bakeOnce    sync.Once
 	bakeSet     *bakedSet
 	bakeErr     error
-	bakeBuilder *imageset.Builder
+	bakeBuilder *buildx.Builder
 )
 
 type bakedSet struct {
 	root     string
-	offline  *imageset.Offline
-	results  map[string]imageset.Result
+	set      *imageset.Set // the bake file's default group
+	offline  *offline.Offline
+	results  map[string]buildx.Result
 	images   map[string]*imageset.Image // by target
 	specs    map[string]*spec.Spec
 	log      string
@@ -45,14 +48,14 @@ type bakedSet struct {
 func bakeAll(t *testing.T) *bakedSet {
 	t.Helper()
 	b := bed(t)
-	buildx, err := testbed.Tool("buildx")
+	bin, err := testbed.Tool("buildx")
 	if err != nil {
 		t.Fatal(err)
 	}
 	bakeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
-		bakeSet, bakeErr = bake(ctx, b, buildx)
+		bakeSet, bakeErr = bake(ctx, b, bin)
 	})
 	if bakeErr != nil {
 		t.Fatalf("bake: %v", bakeErr)
@@ -60,7 +63,7 @@ func bakeAll(t *testing.T) *bakedSet {
 	return bakeSet
 }
 
-func bake(ctx context.Context, b *testbed.Bed, buildx string) (*bakedSet, error) {
+func bake(ctx context.Context, b *testbed.Bed, bin string) (*bakedSet, error) {
 	root, err := testbed.RepoRoot()
 	if err != nil {
 		return nil, err
@@ -73,11 +76,15 @@ func bake(ctx context.Context, b *testbed.Bed, buildx string) (*bakedSet, error)
 	if err != nil {
 		return nil, err
 	}
-	off, err := imageset.PrepareOffline(ctx, root, b.RegistryAddr, work)
+	bakeBuilder, err = buildx.RemoteBuilder(ctx, bin, tmp+"/buildx", "stagex-it-bake", b.BuildkitAddr)
 	if err != nil {
 		return nil, err
 	}
-	bakeBuilder, err = imageset.RemoteBuilder(ctx, buildx, tmp+"/buildx", "stagex-it-bake", b.BuildkitAddr)
+	set, err := imageset.Load(ctx, bakeBuilder, root)
+	if err != nil {
+		return nil, err
+	}
+	off, err := offline.Prepare(ctx, root, set, b.RegistryAddr, work)
 	if err != nil {
 		return nil, err
 	}
@@ -89,15 +96,15 @@ func bake(ctx context.Context, b *testbed.Bed, buildx string) (*bakedSet, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w\n--- buildx output (tail) ---\n%s", err, testbed.TailLines(log.String(), 60))
 	}
-	imgs, err := imageset.InspectAll(ctx, imageset.AllTargets(), results)
+	imgs, err := imageset.InspectAll(ctx, set.All(), results)
 	if err != nil {
 		return nil, err
 	}
-	specs, err := imageset.Specs(root)
+	specs, err := set.Specs(root)
 	if err != nil {
 		return nil, err
 	}
-	s := &bakedSet{root: root, offline: off, results: results, images: map[string]*imageset.Image{}, specs: specs, log: log.String(), registry: b.RegistryAddr}
+	s := &bakedSet{root: root, set: set, offline: off, results: results, images: map[string]*imageset.Image{}, specs: specs, log: log.String(), registry: b.RegistryAddr}
 	for _, img := range imgs {
 		s.images[img.Target] = img
 	}
@@ -114,12 +121,12 @@ func TestBakeBuildsEveryTarget(t *testing.T) {
 		targets = append(targets, tg)
 	}
 	slices.Sort(targets)
-	want := imageset.AllTargets()
+	want := s.set.All()
 	slices.Sort(want)
 	if !slices.Equal(targets, want) {
 		t.Fatalf("bake built %v, want the default group %v", targets, want)
 	}
-	for _, tg := range imageset.Images {
+	for _, tg := range s.set.Images {
 		img := s.images[tg]
 		names := imageset.PredicateNames(img.Predicates)
 		if !slices.Equal(names, []string{"check", "provenance", "sbom"}) {
@@ -128,7 +135,7 @@ func TestBakeBuildsEveryTarget(t *testing.T) {
 		// The bake file checks every image; on the fixtures, the images whose
 		// programs are stand-ins warn and report their tests not run.
 		wantMode, wantStatus := frontend.CheckWarn, frontend.TestNotRun
-		if slices.Contains(imageset.FixtureTestImages, tg) {
+		if slices.Contains(offline.FixtureTestImages, tg) {
 			wantMode, wantStatus = frontend.CheckStrict, frontend.TestPassed
 		}
 		if c := img.Check; c == nil || c.Mode != wantMode {
@@ -177,7 +184,7 @@ func expectedLayers(t *testing.T, s *bakedSet, sp *spec.Spec) []string {
 // user, workdir and env.
 func TestBakeImagesLayersAndConfig(t *testing.T) {
 	s := bakeAll(t)
-	for _, tg := range imageset.Images {
+	for _, tg := range s.set.Images {
 		t.Run(tg, func(t *testing.T) {
 			img, sp := s.images[tg], s.specs[tg]
 			var got []string
@@ -271,7 +278,7 @@ func imageRef(s *bakedSet, target string) string {
 // which shows the scan finds a shell where there is one.
 func TestBakeNoShellWhereNoneIsAllowed(t *testing.T) {
 	s := bakeAll(t)
-	for _, tg := range imageset.Images {
+	for _, tg := range s.set.Images {
 		var shells []string
 		for i, layer := range layerFiles(t, imageRef(s, tg)) {
 			for _, h := range layer {
@@ -387,7 +394,7 @@ func TestBakeNamedContextReplacesSyntaxImage(t *testing.T) {
 		}
 		return p
 	}
-	for _, tg := range imageset.Images {
+	for _, tg := range s.set.Images {
 		p := read(s.results[tg].Raw).Provenance
 		args := p.Invocation.Parameters.Args
 		if args["source"] != imageset.FrontendSyntax || !strings.HasPrefix(args["context:"+imageset.FrontendSyntax], "input:") ||

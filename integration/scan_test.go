@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx/v2/common"
@@ -64,7 +64,7 @@ func TestBakeSBOMsNameEveryStageXProduct(t *testing.T) {
 		t.Fatal(err)
 	}
 	withCPE, without := 0, 0
-	for _, tg := range imageset.Images {
+	for _, tg := range s.set.Images {
 		doc, err := spdxjson.Read(bytes.NewReader(bakedSBOM(t, s, tg)))
 		if err != nil {
 			t.Fatalf("%s: SBOM does not parse: %v", tg, err)
@@ -101,7 +101,7 @@ func TestBakeSBOMsNameEveryStageXProduct(t *testing.T) {
 	if withCPE == 0 {
 		t.Fatal("no StageX package with a CPE in any SBOM")
 	}
-	t.Logf("StageX packages across %d SBOMs: %d with CPE and purl, %d marked none", len(imageset.Images), withCPE, without)
+	t.Logf("StageX packages across %d SBOMs: %d with CPE and purl, %d marked none", len(s.set.Images), withCPE, without)
 }
 
 func refStrings(p *spdx.Package) []string {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 )
 
 // The environment hack/test-integration sets for its two beds.
@@ -96,7 +96,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	one, two := r.Builds[0], r.Builds[1]
 	fmt.Fprintf(tw, "IMAGE\tBUILD 1: %s, packages from %s\tBUILD 2: %s, packages from %s\n", one.How, one.StagexRegistry, two.How, two.StagexRegistry)
-	for _, t := range imageset.AllTargets() {
+	for _, t := range r.Targets {
 		verdict := "same"
 		for _, d := range r.Differ {
 			if d == t {

@@ -13,7 +13,7 @@ import (
 	"slices"
 	"strings"
 
-	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
 )
 
 // Buildctl builds bake targets with buildctl instead of buildx: each target
@@ -32,8 +32,8 @@ type Buildctl struct {
 
 // Run builds the targets, each target named in another's contexts
 // ("target:<name>") first, and returns the results like a bake run's.
-func (c *Buildctl) Run(ctx context.Context, targets map[string]imageset.Target) (map[string]imageset.Result, error) {
-	out := map[string]imageset.Result{}
+func (c *Buildctl) Run(ctx context.Context, targets map[string]buildx.Target) (map[string]buildx.Result, error) {
+	out := map[string]buildx.Result{}
 	var build func(name string, seen map[string]bool) error
 	build = func(name string, seen map[string]bool) error {
 		if _, done := out[name]; done {
@@ -70,14 +70,14 @@ func (c *Buildctl) Run(ctx context.Context, targets map[string]imageset.Target) 
 }
 
 // build runs buildctl for one target; built holds the targets it may name.
-func (c *Buildctl) build(ctx context.Context, name string, t imageset.Target, built map[string]imageset.Result) (imageset.Result, error) {
+func (c *Buildctl) build(ctx context.Context, name string, t buildx.Target, built map[string]buildx.Result) (buildx.Result, error) {
 	args, err := c.args(t, built)
 	if err != nil {
-		return imageset.Result{}, fmt.Errorf("bake target %s: %w", name, err)
+		return buildx.Result{}, fmt.Errorf("bake target %s: %w", name, err)
 	}
 	meta, err := os.CreateTemp("", "stagex-buildctl-metadata-*.json")
 	if err != nil {
-		return imageset.Result{}, err
+		return buildx.Result{}, err
 	}
 	meta.Close()
 	defer os.Remove(meta.Name())
@@ -90,20 +90,20 @@ func (c *Buildctl) build(ctx context.Context, name string, t imageset.Target, bu
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		return imageset.Result{}, fmt.Errorf("buildctl build (target %s) %s: %w", name, strings.Join(args, " "), err)
+		return buildx.Result{}, fmt.Errorf("buildctl build (target %s) %s: %w", name, strings.Join(args, " "), err)
 	}
 	data, err := os.ReadFile(meta.Name())
 	if err != nil {
-		return imageset.Result{}, err
+		return buildx.Result{}, err
 	}
 	var m struct {
 		Digest string `json:"containerimage.digest"`
 		Name   string `json:"image.name"`
 	}
 	if err := json.Unmarshal(data, &m); err != nil || m.Digest == "" {
-		return imageset.Result{}, fmt.Errorf("buildctl (target %s) reported no image digest: %s", name, data)
+		return buildx.Result{}, fmt.Errorf("buildctl (target %s) reported no image digest: %s", name, data)
 	}
-	r := imageset.Result{Target: name, Digest: m.Digest, Raw: data}
+	r := buildx.Result{Target: name, Digest: m.Digest, Raw: data}
 	if m.Name != "" {
 		r.Names = strings.Split(m.Name, ",")
 	}
@@ -111,7 +111,7 @@ func (c *Buildctl) build(ctx context.Context, name string, t imageset.Target, bu
 }
 
 // args translates a target into buildctl build flags.
-func (c *Buildctl) args(t imageset.Target, built map[string]imageset.Result) ([]string, error) {
+func (c *Buildctl) args(t buildx.Target, built map[string]buildx.Result) ([]string, error) {
 	abs := func(p string) string {
 		if filepath.IsAbs(p) {
 			return p

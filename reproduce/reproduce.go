@@ -30,8 +30,11 @@ import (
 	"strings"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/demo"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/offline"
 )
 
 // MinGap is the least wall-clock time between the end of the first build
@@ -80,6 +83,8 @@ type Build struct {
 type Report struct {
 	Builds [2]Build
 	Lock   string // STAGEX_LOCK of both builds
+	// Targets are the targets compared: the bake file's default group.
+	Targets []string
 	// Differ are the targets whose platform manifests differ (or that one
 	// build lacks).
 	Differ []string
@@ -129,21 +134,30 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	one.How = "make demo (buildx bake)"
 	bedDir := filepath.Join(o.Root, ".cache", "bed")
 	start := time.Now()
-	demo := exec.CommandContext(ctx, "make", "--no-print-directory", "demo", "DEMO_FLAGS=-bed "+o.Beds[0].Name+" -progress quiet -lines 3")
-	demo.Dir = one.Clone
-	demo.Env = append(os.Environ(), "BED_DIR="+bedDir, "KEEP_BED=1", "STAGEX_TOOLS_BIN="+o.ToolsBin)
+	mk := exec.CommandContext(ctx, "make", "--no-print-directory", "demo", "DEMO_FLAGS=-bed "+o.Beds[0].Name)
+	mk.Dir = one.Clone
+	mk.Env = append(os.Environ(), "BED_DIR="+bedDir, "KEEP_BED=1", "STAGEX_TOOLS_BIN="+o.ToolsBin)
 	var demoOut bytes.Buffer
-	demo.Stdout, demo.Stderr = &demoOut, &demoOut
+	mk.Stdout, mk.Stderr = &demoOut, &demoOut
 	logf("build 1: make demo in %s on bed %s", one.Clone, o.Beds[0].Name)
-	if err := demo.Run(); err != nil {
+	if err := mk.Run(); err != nil {
 		return rep, fmt.Errorf("make demo in %s: %w\n%s", one.Clone, err, tail(demoOut.String(), 40))
+	}
+	if err := demo.CheckOutput(demoOut.Bytes(), filepath.Join(one.Clone, ".cache", "imageset", demo.Work, demo.LogFile)); err != nil {
+		return rep, fmt.Errorf("make demo in %s: %w\n%s", one.Clone, err, demoOut.String())
 	}
 	ended := time.Now()
 	logf("build 1 done in %s", ended.Sub(start).Round(time.Second))
 	if st, err := gitOutput(ctx, one.Clone, "status", "--porcelain", "--untracked-files=all"); err != nil || len(st) > 0 {
 		return rep, fmt.Errorf("make demo left the fresh clone dirty (git status: %q, %v): its output belongs under .cache/", st, err)
 	}
-	rec, err := imageset.ReadRecord(filepath.Join(one.Clone, ".cache", "imageset", imageset.DemoWork, imageset.RecordFile))
+	// The set as clone two's bake file declares it (the same work tree).
+	bx := &buildx.Builder{Command: []string{o.Buildx}}
+	set, err := imageset.Load(ctx, bx, two.Clone)
+	if err != nil {
+		return rep, err
+	}
+	rec, err := imageset.ReadRecord(filepath.Join(one.Clone, ".cache", "imageset", demo.Work, imageset.RecordFile))
 	if err != nil {
 		return rep, err
 	}
@@ -153,7 +167,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		// The demo also builds the reference application (from a
 		// Dockerfile stage, twice, compared by the demo itself); build two
 		// covers the image set, so that is what is compared.
-		if !slices.Contains(imageset.AllTargets(), img.Target) {
+		if !slices.Contains(set.All(), img.Target) {
 			continue
 		}
 		one.Images[img.Target], one.Refs[img.Target] = img.Digest, img.Ref
@@ -177,7 +191,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if err := os.WriteFile(lockFile, lock, 0o644); err != nil {
 		return rep, err
 	}
-	if err := imageset.PushFixtureMirror(ctx, two.Clone, two.StagexRegistry); err != nil {
+	if err := offline.PushFixtureMirror(ctx, two.Clone, two.StagexRegistry); err != nil {
 		return rep, err
 	}
 	binDir, err := imageset.WorkDir(two.Clone, "reproduce")
@@ -187,16 +201,16 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if _, err := testbed.BuildFrontendBinaryFrom(ctx, two.Clone, binDir); err != nil {
 		return rep, err
 	}
-	set, err := imageset.PrebuiltFrontend(two.Clone, binDir)
+	overrides, err := imageset.PrebuiltFrontend(two.Clone, binDir)
 	if err != nil {
 		return rep, err
 	}
 	// The same fixture overrides as the demo of build one (stand-in
 	// packages: check warns, smoke tests "not run: fixture").
-	set = append(set, imageset.FixtureSet(imageset.AllTargets())...)
-	bk := imageset.Bake{Root: two.Clone, Set: set, Targets: imageset.AllTargets(),
+	overrides = append(overrides, offline.FixtureSet(set, set.All())...)
+	bk := buildx.Bake{Root: two.Clone, File: imageset.BakeFile, Set: overrides, Targets: set.All(),
 		Vars: map[string]string{"REGISTRY": two.Registry, "STAGEX_LOCK": rec.Lock, "STAGEX_REGISTRY": two.StagexRegistry}}
-	targets, err := (&imageset.Builder{Command: []string{o.Buildx}}).Print(ctx, bk)
+	def, err := bx.Print(ctx, bk)
 	if err != nil {
 		return rep, err
 	}
@@ -208,11 +222,11 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	start = time.Now()
 	var ctlOut bytes.Buffer
 	bc := &Buildctl{Path: o.Buildctl, Addr: bed.BuildkitAddr, Root: two.Clone, Push: true, NoCache: true, Output: &ctlOut}
-	results, err := bc.Run(ctx, targets)
+	results, err := bc.Run(ctx, def.Targets)
 	if err != nil {
 		return rep, fmt.Errorf("%w\n%s", err, tail(ctlOut.String(), 40))
 	}
-	imgs, err := imageset.InspectAll(ctx, imageset.AllTargets(), results)
+	imgs, err := imageset.InspectAll(ctx, set.All(), results)
 	if err != nil {
 		return rep, err
 	}
@@ -221,7 +235,8 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	for _, img := range imgs {
 		two.Images[img.Target], two.Refs[img.Target] = img.Digest, img.Ref
 	}
-	for _, t := range imageset.AllTargets() {
+	rep.Targets = set.All()
+	for _, t := range rep.Targets {
 		if a, b := one.Images[t], two.Images[t]; a == "" || a != b {
 			rep.Differ = append(rep.Differ, t)
 		}

@@ -8,6 +8,9 @@
 //	stagex policy [--kind ImageValidatingPolicy] --threshold N --key k1.pub … --image-pattern PATTERN [-o FILE]
 //	stagex check  [--format table|json] [--spec SPEC] IMAGE
 //	stagex rebuild --source DIR --addr BUILDKIT IMAGE
+//	stagex images [TARGET…]
+//	stagex demo
+//	stagex reproduce
 //
 // Signatures are cosign's (Sigstore bundles by default, or the legacy
 // tags; see package signing), so cosign and Kyverno read them.
@@ -43,6 +46,9 @@ const usage = `usage:
   stagex check  [--format table|json] [--spec SPEC] [--no-shell] [--platform P] IMAGE
   stagex rebuild --source DIR --addr BUILDKIT [--frontend IMAGE] [--lock FILE] IMAGE
   stagex lock [verify|update] … (see stagex lock help)
+  stagex images [--bed NAME] [--digests FILE] [--push] [TARGET…]
+  stagex demo [--bed NAME] [--keep] [--show IMAGE]
+  stagex reproduce [--beds NAME1,NAME2]
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
         PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD); by default
@@ -60,6 +66,11 @@ check   checks that an image can run: ELF closure, layer efficiency, hygiene
 rebuild rebuilds IMAGE from its provenance and DIR's spec and lock at the recorded
         revision, and compares the digests (what a signer runs before signing)
 lock    writes, verifies or updates the StageX lock (stagex lock help)
+images  builds the image set of docker-bake.hcl and prints its digests (make images)
+demo    builds the image set offline against fixture packages on a test bed and
+        prints a summary; the full log goes to .cache/imageset/demo/demo.log (make demo)
+reproduce builds the image set twice, as differently as allowed, and compares the
+        digests (make verify-reproducible)
 
 sign, attest and verify take --timeout (default 10m).
 `
@@ -111,6 +122,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRebuild(ctx, args[1:], stdout, stderr)
 	case "lock":
 		return runLock(ctx, args[1:], stdout, stderr)
+	case "images":
+		return runImages(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
+	case "reproduce":
+		return runReproduce(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

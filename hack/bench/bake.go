@@ -9,8 +9,10 @@ import (
 	"slices"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/offline"
 )
 
 // bakeBuilder is the name of the buildx builder bench creates on its bed,
@@ -18,11 +20,11 @@ import (
 const bakeBuilder = "stagex-bench"
 
 // benchBake is part 4: `buildx bake` of the whole image set against the
-// fixtures, the way `make demo` runs it (hack/imageset's offline mode:
+// fixtures, the way `make demo` runs it (package offline:
 // fixture packages and archives, a fixture lock, the frontend packed from a
 // local binary), runs times cold (cache pruned) and warm (again right after).
 func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*BakeReport, error) {
-	buildx, err := imageset.Buildx(ctx, root, os.Stderr)
+	bin, err := imageset.Buildx(ctx, root, os.Stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -30,18 +32,22 @@ func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*Bake
 	if err != nil {
 		return nil, err
 	}
+	b, err := buildx.RemoteBuilder(ctx, bin, filepath.Join(work, "buildx"), bakeBuilder, env.bed.BuildkitAddr)
+	if err != nil {
+		return nil, err
+	}
+	set, err := imageset.Load(ctx, b, root)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	off, err := imageset.PrepareOffline(ctx, root, env.bed.RegistryAddr, work)
+	off, err := offline.Prepare(ctx, root, set, env.bed.RegistryAddr, work)
 	if err != nil {
 		return nil, fmt.Errorf("bake fixtures: %w", err)
 	}
 	// The fixture lock is this bed's alone (named after its registry).
 	defer os.Remove(off.Fixtures.LockFile)
 	logf("bake: fixtures for the image set pushed in %s", since(start))
-	b, err := imageset.RemoteBuilder(ctx, buildx, filepath.Join(work, "buildx"), bakeBuilder, env.bed.BuildkitAddr)
-	if err != nil {
-		return nil, err
-	}
 
 	rep := &BakeReport{}
 	for i := 1; i <= runs; i++ {

@@ -1,4 +1,8 @@
-package imageset
+// Package buildx runs the buildx CLI: a builder of the user's or a remote
+// driver builder on a BuildKit daemon, `buildx bake` with its metadata read
+// back, `bake --print` and `imagetools inspect`. It is the one place that
+// spells buildx's flags and reads its outputs.
+package buildx
 
 import (
 	"bytes"
@@ -8,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -126,7 +129,8 @@ func (b *Builder) Imagetools(ctx context.Context, ref, format string) ([]byte, e
 
 // Bake is one `buildx bake` run of the bake file.
 type Bake struct {
-	Root    string            // repository root: the working directory, where docker-bake.hcl is
+	Root    string            // the working directory, where the bake file is
+	File    string            // the bake file, relative to Root; empty: buildx's default files
 	Vars    map[string]string // bake variables (--var), e.g. REGISTRY, STAGEX_LOCK
 	Set     []string          // --set overrides, e.g. frontend.target=frontend-prebuilt
 	Targets []string          // targets or groups; none = the default group
@@ -180,7 +184,10 @@ func (b *Builder) Run(ctx context.Context, bk Bake) (map[string]Result, error) {
 // bakeArgs are the bake flags and targets of bk: file, builder, push,
 // cache, variables, overrides.
 func (b *Builder) bakeArgs(bk Bake) []string {
-	args := []string{"-f", BakeFile}
+	var args []string
+	if bk.File != "" {
+		args = append(args, "-f", bk.File)
+	}
 	if b.Name != "" {
 		args = append(args, "--builder", b.Name)
 	}
@@ -231,23 +238,6 @@ func readMetadata(p string) (map[string]Result, error) {
 	return out, nil
 }
 
-// PrebuiltFrontend returns the --set overrides that make the frontend target
-// pack the frontend binary in dir (as ./frontend) instead of compiling it in
-// pallet-go, which needs docker.io: Dockerfile target frontend-prebuilt.
-// dir must be inside root (bake reads only below its working directory
-// without extra entitlements).
-func PrebuiltFrontend(root, dir string) ([]string, error) {
-	rel, err := filepath.Rel(root, dir)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return nil, fmt.Errorf("the frontend binary folder %s is not inside %s", dir, root)
-	}
-	return []string{
-		FrontendTarget + ".target=frontend-prebuilt",
-		FrontendTarget + ".context=" + filepath.ToSlash(rel),
-		FrontendTarget + ".dockerfile=" + filepath.Join(root, "Dockerfile"),
-	}, nil
-}
-
 // Target is one bake target as `buildx bake --print` resolves it.
 type Target struct {
 	Context    string              `json:"context"`
@@ -261,9 +251,24 @@ type Target struct {
 	Output     []map[string]string `json:"output"`
 }
 
-// Print returns the targets of a bake run as `buildx bake --print`
-// resolves them (variables and overrides applied), by name.
-func (b *Builder) Print(ctx context.Context, bk Bake) (map[string]Target, error) {
+// Definition is a bake file as `buildx bake --print` resolves it.
+type Definition struct {
+	// Groups are the targets of each group asked for (buildx lists them
+	// sorted).
+	Groups map[string]Group `json:"group"`
+	// Targets are the targets built, by name, with variables and
+	// overrides applied.
+	Targets map[string]Target `json:"target"`
+}
+
+// Group is one bake group.
+type Group struct {
+	Targets []string `json:"targets"`
+}
+
+// Print returns the definition of a bake run as `buildx bake --print`
+// resolves it (variables and overrides applied).
+func (b *Builder) Print(ctx context.Context, bk Bake) (*Definition, error) {
 	cmd := b.command(ctx, append([]string{"bake", "--print"}, b.bakeArgs(bk)...)...)
 	cmd.Dir = bk.Root
 	var stderr bytes.Buffer
@@ -272,11 +277,9 @@ func (b *Builder) Print(ctx context.Context, bk Bake) (map[string]Target, error)
 	if err != nil {
 		return nil, fmt.Errorf("buildx bake --print: %w\n%s", err, stderr.String())
 	}
-	var def struct {
-		Target map[string]Target `json:"target"`
-	}
+	var def Definition
 	if err := json.Unmarshal(out, &def); err != nil {
 		return nil, fmt.Errorf("buildx bake --print: %w", err)
 	}
-	return def.Target, nil
+	return &def, nil
 }

@@ -1,4 +1,4 @@
-package imageset
+package offline
 
 import (
 	"archive/tar"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -90,8 +91,8 @@ type FixtureArchive struct {
 // that two beds' runs never share one. The lock's registry is
 // FixtureRegistry; the archives' URLs are registry's (the lock is where an
 // archive's location is pinned).
-func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error) {
-	specs, err := Specs(root)
+func SetupFixtures(ctx context.Context, root string, imgs *imageset.Set, registry string) (*Fixtures, error) {
+	specs, err := imgs.Specs(root)
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +112,11 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 	// carry CPEs and purls (with the fixtures' versions) for the scanners
 	// to match. The fixture-only packages (core-hello, pallet-tools) stand
 	// for no product.
-	products, err := ReadProducts(root)
+	products, err := imageset.ReadProducts(root)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := ReadLock(root)
+	lock, err := imageset.ReadLock(root)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 	}
 	maps.Copy(fl.Packages, real.Packages)
 	fl.Archives = map[string]spec.LockArchive{}
-	for _, t := range Images {
+	for _, t := range imgs.Images {
 		for _, a := range specs[t].Archives {
 			if _, done := f.Archives[a.Name]; done {
 				continue
@@ -158,19 +159,19 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 // coversExampleLock fails when the example's lock names a package the
 // fixtures do not have (the example would not build offline).
 func coversExampleLock(root string, fl *spec.Lock) error {
-	p := filepath.Join(root, ExamplesDir, spec.DefaultLockFile)
+	p := filepath.Join(root, imageset.ExamplesDir, spec.DefaultLockFile)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return err
 	}
-	l, err := spec.ParseLock(filepath.Join(ExamplesDir, spec.DefaultLockFile), data)
+	l, err := spec.ParseLock(filepath.Join(imageset.ExamplesDir, spec.DefaultLockFile), data)
 	if err != nil {
 		return err
 	}
 	for _, n := range slices.Sorted(maps.Keys(l.Packages)) {
 		if _, ok := fl.Packages[n]; !ok {
 			return fmt.Errorf("%s names %s, which images/%s does not: the fixtures are made for the images' lock; use the images' packages in the example",
-				filepath.Join(ExamplesDir, spec.DefaultLockFile), n, spec.DefaultLockFile)
+				filepath.Join(imageset.ExamplesDir, spec.DefaultLockFile), n, spec.DefaultLockFile)
 		}
 	}
 	return nil
@@ -179,7 +180,7 @@ func coversExampleLock(root string, fl *spec.Lock) error {
 // FixturePackages builds a fixture package for every package of the
 // checked-in lock (deterministic: the same digests every time).
 func FixturePackages(root string) (testbed.FixtureSet, error) {
-	lock, err := ReadLock(root)
+	lock, err := imageset.ReadLock(root)
 	if err != nil {
 		return nil, err
 	}
@@ -204,9 +205,9 @@ func (f *Fixtures) WriteLock(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	header := "# Fixture lock written by hack/imageset (archives served by " + f.Registry + "): fixture\n" +
+	header := "# Fixture lock written by internal/offline (archives served by " + f.Registry + "): fixture\n" +
 		"# packages and archives, NOT StageX. Generated; git-ignored; safe to delete.\n"
-	for _, dir := range []string{ExamplesDir, SpecDir} {
+	for _, dir := range []string{imageset.ExamplesDir, imageset.SpecDir} {
 		file := filepath.Join(root, dir, filepath.FromSlash(f.LockPath))
 		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 			return "", err
@@ -215,7 +216,7 @@ func (f *Fixtures) WriteLock(root string) (string, error) {
 			return "", err
 		}
 	}
-	return filepath.Join(root, SpecDir, filepath.FromSlash(f.LockPath)), nil
+	return filepath.Join(root, imageset.SpecDir, filepath.FromSlash(f.LockPath)), nil
 }
 
 // PushFixtureMirror pushes the fixture packages of root's lock under mirror

@@ -24,28 +24,12 @@ const (
 	AppTestOutVar = "EXAMPLES_TEST_OUT"
 	// AppBinTarget builds the service binary in stagex-base-go.
 	AppBinTarget = "example-app-bin"
+	// ExamplesGroup is the bake group of the application and its test.
+	ExamplesGroup = "examples"
 	// appExpected holds, per answer file, what the test must receive; the
 	// test script in the image compares with the same files.
 	appExpected = "examples/test/expected"
 )
-
-// ExampleTargets are the bake group "examples".
-var ExampleTargets = []string{AppTarget, AppTestTarget}
-
-// BakeExamples is the bake of the reference application and its test
-// against the fixtures, pushing the image to <prefix>/stagex-example-app
-// and exporting the test's answers to testOut. noCache rebuilds the binary
-// and the image without BuildKit's cache (--set <target>.no-cache=true),
-// for a second, independent build.
-func (o *Offline) BakeExamples(prefix, testOut string, noCache bool) Bake {
-	bk := o.Bake(prefix, ExampleTargets...)
-	bk.Vars[AppTestOutVar] = testOut
-	if noCache {
-		bk.Targets = []string{AppTarget}
-		bk.Set = append(bk.Set, AppBinTarget+".no-cache=true", AppTarget+".no-cache=true")
-	}
-	return bk
-}
 
 // AppAnswer is one answer the application gave in its test.
 type AppAnswer struct {
