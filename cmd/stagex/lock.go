@@ -22,6 +22,7 @@ const lockUsage = `usage:
   stagex lock        --release-list FILE --keyring FILE --lookaside URL|DIR [PACKAGE… | --from-specs DIR | --all] -o FILE
   stagex lock verify --keyring FILE --lookaside URL|DIR [--lock FILE]
   stagex lock update --release-list FILE --keyring FILE --lookaside URL|DIR [--lock FILE] [--add PACKAGE]… [-o FILE]
+  stagex lock copy   --release-list FILE [PACKAGE… | --from-specs DIR | --all] -o FILE
 
 lock    resolves <registry>/<package>:<version> of a StageX release for each
         --platform, verifies every digest's maintainer signatures (a quorum of
@@ -30,6 +31,8 @@ verify  re-checks every digest of an existing lock against the lookaside and
         keyring
 update  moves a lock to another release (same packages, new versions) and
         prints what changed
+copy    copies the list's digests into a lock without resolving or verifying
+        them: the checked-in test-data locks (stagex lock copy -h)
 
 common flags: --keyring (repeatable; files or folders of OpenPGP public keys),
 --lookaside (the signatures' https:// base URL, or a local copy), --quorum N
@@ -102,6 +105,8 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return runLockVerify(ctx, args[1:], stdout, stderr)
 		case "update":
 			return runLockUpdate(ctx, args[1:], stdout, stderr)
+		case "copy":
+			return runLockCopy(ctx, args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, lockUsage)
 			return nil
