@@ -2,6 +2,8 @@ package demo
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +114,45 @@ func TestDescribeAttestation(t *testing.T) {
 		if got := describeAttestation([]byte(in)); got != want {
 			t.Errorf("describeAttestation(%s) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// CheckOutput, which reproduce applies to a real `make demo`, accepts the
+// summary with its step lines and a plain log of buildx progress, and
+// refuses escapes, a flood of lines and a log without progress.
+func TestCheckOutput(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("demo: log: .cache/imageset/demo/demo.log\ndemo: buildx bake: 9 targets\n")
+	if err := WriteSummary(&b, summaryOf()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "demo.log")
+	write := func(s string) {
+		if err := os.WriteFile(log, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("#12 exporting to image\n#12 DONE 0.1s\n")
+	if err := CheckOutput(b.Bytes(), log); err != nil {
+		t.Errorf("a good run: %v", err)
+	}
+	for name, c := range map[string]struct {
+		out, log string
+		want     string
+	}{
+		"escape":      {"\x1b[33m" + b.String(), "#1 exporting to image\n", "terminal escapes"},
+		"flood":       {strings.Repeat("#1 [internal] load\n", MaxOutputLines+1), "#1 exporting to image\n", "more than"},
+		"no summary":  {"demo: log: x\n", "#1 exporting to image\n", "lacks"},
+		"log escapes": {b.String(), "\x1b[31m#1 exporting to image\n", "log"},
+		"empty log":   {b.String(), "", "no buildx progress"},
+	} {
+		write(c.log)
+		if err := CheckOutput([]byte(c.out), log); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, c.want)
+		}
+	}
+	if err := CheckOutput(b.Bytes(), filepath.Join(dir, "missing.log")); err == nil {
+		t.Error("a missing log must be an error")
 	}
 }
