@@ -70,7 +70,7 @@ variable "FRONTEND_IMAGE" {
 }
 
 # pallet-go's digest from the Dockerfile's GO_IMAGE, for STAGEX_REGISTRY; a
-# unit test (hack/imageset) keeps the two equal.
+# unit test (internal/imageset) keeps the two equal.
 variable "PALLET_GO_DIGEST" {
   default = "sha256:4b7f9fe27d84dd9109fe89c4dab1cefdd66bf2f670817ef95ffd335b84fdf2cb"
 }
