@@ -116,40 +116,16 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var f lockFlags
 	f.register(fs, true)
 	fs.StringVar(&f.registry, "registry", "docker.io/stagex", "repository prefix the packages are pulled from")
-	listFile := fs.String("release-list", "", "the release's packages: TSV with the columns image, version, license, source_package, digest (digest may be empty)")
-	release := fs.String("release", "", "the StageX release (default: named in the list's leading comment)")
-	fromSpecs := fs.String("from-specs", "", "lock the packages the specs (*.yaml) in this folder name, plus "+spec.DefaultBase)
-	all := fs.Bool("all", false, "lock every package of the release list")
-	out := fs.String("o", "", "lock file to write, - for stdout")
+	var sel packageSelection
+	sel.register(fs, "the release's packages: TSV with the columns image, version, license, source_package, digest (digest may be empty)")
 	products := fs.String("products", "", "products file whose CPEs and purls go into the lock (default: "+spec.DefaultProductsFile+" beside -o, if there is one)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	selectors := 0
-	for _, on := range []bool{len(pos) > 0, *fromSpecs != "", *all} {
-		if on {
-			selectors++
-		}
-	}
-	switch {
-	case *listFile == "" || *out == "":
-		return &exitError{code: 2, msg: "lock needs --release-list and -o\n" + lockUsage}
-	case selectors != 1:
-		return &exitError{code: 2, msg: "lock takes the packages to lock as arguments, or --from-specs DIR, or --all: exactly one of them"}
-	}
-	list, rel, err := readReleaseList(*listFile, *release)
+	list, rel, names, err := sel.packages("lock", lockUsage, pos)
 	if err != nil {
 		return err
-	}
-	names := pos
-	switch {
-	case *all:
-		names = list.Names()
-	case *fromSpecs != "":
-		if names, err = lock.SpecPackages(*fromSpecs, *out); err != nil {
-			return err
-		}
 	}
 	rows, err := list.Select(rel, names)
 	if err != nil {
@@ -165,11 +141,11 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("lock failed, nothing written:\n%w", timedOut(ctx, err))
 	}
-	if err := applyProducts(stderr, *products, *out, l); err != nil {
+	if err := applyProducts(stderr, *products, sel.out, l); err != nil {
 		return fmt.Errorf("lock failed, nothing written:\n%w", err)
 	}
 	report(stdout, stderr, res)
-	return writeLock(stdout, *out, l)
+	return writeLock(stdout, sel.out, l)
 }
 
 func runLockVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -260,6 +236,53 @@ func runLockUpdate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(w, line)
 	}
 	return writeLock(stdout, *out, l)
+}
+
+// packageSelection is how stagex lock and lock copy are told the release
+// list and the packages to lock: as arguments, --from-specs DIR or --all,
+// exactly one of them.
+type packageSelection struct {
+	listFile, release, fromSpecs, out string
+	all                               bool
+}
+
+func (p *packageSelection) register(fs *flag.FlagSet, listUsage string) {
+	fs.StringVar(&p.listFile, "release-list", "", listUsage)
+	fs.StringVar(&p.release, "release", "", "the StageX release (default: named in the list's leading comment)")
+	fs.StringVar(&p.fromSpecs, "from-specs", "", "lock the packages the specs (*.yaml) in this folder name, plus "+spec.DefaultBase)
+	fs.BoolVar(&p.all, "all", false, "lock every package of the release list")
+	fs.StringVar(&p.out, "o", "", "lock file to write, - for stdout")
+}
+
+// packages reads the release list and returns it, its release and the
+// names of the packages selected (pos: the command's arguments).
+func (p *packageSelection) packages(cmd, usage string, pos []string) (*lock.ReleaseList, string, []string, error) {
+	selectors := 0
+	for _, on := range []bool{len(pos) > 0, p.fromSpecs != "", p.all} {
+		if on {
+			selectors++
+		}
+	}
+	switch {
+	case p.listFile == "" || p.out == "":
+		return nil, "", nil, &exitError{code: 2, msg: cmd + " needs --release-list and -o\n" + usage}
+	case selectors != 1:
+		return nil, "", nil, &exitError{code: 2, msg: cmd + " takes the packages to lock as arguments, or --from-specs DIR, or --all: exactly one of them"}
+	}
+	list, rel, err := readReleaseList(p.listFile, p.release)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	names := pos
+	switch {
+	case p.all:
+		names = list.Names()
+	case p.fromSpecs != "":
+		if names, err = lock.SpecPackages(p.fromSpecs, p.out); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	return list, rel, names, nil
 }
 
 // applyProducts writes the CPEs and purls of the products file into the
