@@ -125,6 +125,16 @@ func (r *runner) run(ctx context.Context, work string) (_ *Summary, err error) {
 	if err != nil {
 		return nil, err
 	}
+	buildxConfig := filepath.Join(work, "buildx")
+	// Reading the bake file needs no builder.
+	set, err := imageset.Load(ctx, &buildx.Builder{Command: []string{bin}, Env: []string{"BUILDX_CONFIG=" + buildxConfig}}, o.Root)
+	if err != nil {
+		return nil, err
+	}
+	show := o.Show
+	if !set.IsImage(show) {
+		return nil, fmt.Errorf("--show %s: not an image of the set (%s)", show, strings.Join(set.Images, ", "))
+	}
 	r.step("test bed %q (BuildKit + registry on loopback)", o.Bed)
 	bed, err := imageset.StartBed(ctx, o.Root, o.Bed, r.log)
 	if err != nil {
@@ -137,17 +147,9 @@ func (r *runner) run(ctx context.Context, work string) (_ *Summary, err error) {
 			}
 		}()
 	}
-	builder, err := buildx.RemoteBuilder(ctx, bin, filepath.Join(work, "buildx"), "stagex-demo", bed.BuildkitAddr)
+	builder, err := buildx.RemoteBuilder(ctx, bin, buildxConfig, "stagex-demo", bed.BuildkitAddr)
 	if err != nil {
 		return nil, err
-	}
-	set, err := imageset.Load(ctx, builder, o.Root)
-	if err != nil {
-		return nil, err
-	}
-	show := o.Show
-	if !set.IsImage(show) {
-		return nil, fmt.Errorf("%s is not an image of the set (%s)", show, strings.Join(set.Images, ", "))
 	}
 
 	r.step("fixture packages, fixture archives and the frontend binary")
