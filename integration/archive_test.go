@@ -16,7 +16,7 @@ import (
 func TestArchiveChecksumMismatchFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	fixtures(t)
 	fa, err := imageset.BuildFixtureArchive("checksum-test", 1)
 	if err != nil {

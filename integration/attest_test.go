@@ -52,7 +52,7 @@ func attestedBuild(ctx context.Context, t *testing.T, b *testbed.Bed, dir, tag, 
 func TestAttestations(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	fx := fixtures(t)
 	fe := frontendImage(t)
 	dir := specDir(t, fe, appSpec)
@@ -185,7 +185,7 @@ func TestAttestations(t *testing.T) {
 func TestCycloneDXOnRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	fx := fixtures(t)
 	dir := specDir(t, frontendImage(t), appSpec)
 	ref, _ := attestedBuild(ctx, t, b, dir, "cdx", "cyclonedx=true", "min", false)

@@ -44,7 +44,7 @@ type bakedSet struct {
 // frontend target packing ./cmd/frontend built here.
 func bakeAll(t *testing.T) *bakedSet {
 	t.Helper()
-	b := bed(t)
+	b := requireBed(t)
 	buildx, err := testbed.Tool("buildx")
 	if err != nil {
 		t.Fatal(err)

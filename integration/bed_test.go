@@ -16,7 +16,7 @@ import (
 
 // The fixtures in the registry are exactly what the generator built.
 func TestBedFixturesInRegistry(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	set := fixtures(t)
 	fsLayer := set[testbed.Filesystem].Layers[0]
 	for _, n := range set.Names() {
@@ -97,7 +97,7 @@ func runAndCheck(t *testing.T, c *client.Client, b *testbed.Bed, set testbed.Fix
 // A Dockerfile FROM a fixture package with a RUN step (runc) goes through the
 // real daemon and the registry.
 func TestBedDockerfileRun(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	set := fixtures(t)
 	ctx := context.Background()
 	c, err := b.Client(ctx)

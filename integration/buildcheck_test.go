@@ -40,7 +40,7 @@ const checkedSpec = checkedHead + `check:
 // args), pushing to it/check:<tag>.
 func checkBuild(ctx context.Context, t *testing.T, dir, tag, mode string, args map[string]string) (*testbed.SolveResult, string, error) {
 	t.Helper()
-	b := bed(t)
+	b := requireBed(t)
 	ref := b.Ref("it/check:" + tag)
 	buildArgs := map[string]string{frontend.ArgCheck: mode}
 	for k, v := range args {
@@ -59,7 +59,7 @@ func checkBuild(ctx context.Context, t *testing.T, dir, tag, mode string, args m
 // checkAttestation reads the check attestation of the image at ref.
 func checkAttestation(t *testing.T, ref, digest string) frontend.CheckPredicate {
 	t.Helper()
-	b := bed(t)
+	b := requireBed(t)
 	_, atts, err := testbed.Attestations(b.Ref("it/check@" + digest))
 	if err != nil {
 		t.Fatalf("%s: %v", ref, err)
@@ -132,7 +132,7 @@ func TestCheckStrictPasses(t *testing.T) {
 	if strings.Contains(res.Log, "[stagex] check the composed image") || strings.Contains(res.Log, "[stagex] smoke test") {
 		t.Errorf("%s=off ran the check:\n%s", frontend.ArgCheck, testbed.TailLines(res.Log, 40))
 	}
-	if _, atts, err := testbed.Attestations(bed(t).Ref("it/check@" + res.Digest)); err == nil {
+	if _, atts, err := testbed.Attestations(requireBed(t).Ref("it/check@" + res.Digest)); err == nil {
 		for _, a := range atts {
 			if a.PredicateType == frontend.CheckPredicateType {
 				t.Errorf("%s: %s=off attached a check attestation", ref, frontend.ArgCheck)

@@ -13,7 +13,7 @@ import (
 // `buildx build -f` and both attestations, and reads them back with
 // `buildx imagetools inspect`, as the README shows.
 func TestBuildxBuild(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	dir := specDir(t, frontendImage(t), appSpec)
 	bx := testbed.NewBuildx(t, b.BuildkitAddr)
 	meta := filepath.Join(t.TempDir(), "metadata.json")
@@ -45,7 +45,7 @@ func TestBuildxBuild(t *testing.T) {
 // TestBuildxCheck runs the spec checks through `buildx build --check`: the
 // warnings come back with their rule names and lines, and the command fails.
 func TestBuildxCheck(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	dir := specDir(t, frontendImage(t), "version: 1\nname: base-static\npackages:\n  - core-busybox\n  - core-busybox\n")
 	bx := testbed.NewBuildx(t, b.BuildkitAddr)
 	out, err := bx.Run("build", "--check", "-f", filepath.Join(dir, "stagex.yaml"), dir)
@@ -63,7 +63,7 @@ func TestBuildxCheck(t *testing.T) {
 // reach the image as labels only with STAGEX_VCS_LABELS=1, the origin
 // without its credentials, and a local-path origin is refused.
 func TestVCSLabels(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	dir := specDir(t, frontendImage(t), "version: 1\nname: vcs\npackages: [core-musl]\n")
 	git := func(args ...string) string {
 		t.Helper()

@@ -36,7 +36,7 @@ paths:
 func TestCheckCommandOnPushedImages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	fixtures(t)
 	frontend := frontendImage(t)
 	c := client1(ctx, t)

@@ -115,7 +115,7 @@ func TestReferenceApp(t *testing.T) {
 func TestELFFixturesRunInBuildKit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	c := client1(ctx, t)
 	dir := specDir(t, frontendImage(t), "version: 1\nname: elf\npackages: ["+
 		strings.Join([]string{testbed.Musl, testbed.LibHello, testbed.Hello, testbed.HelloBroken}, ", ")+"]\n")

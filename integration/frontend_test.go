@@ -59,7 +59,7 @@ copy:
 // folder, which serves as both the dockerfile and the context local.
 func specDir(t *testing.T, frontend, body string) string {
 	t.Helper()
-	b := bed(t)
+	b := requireBed(t)
 	dir := t.TempDir()
 	write := func(name, content string) {
 		p := filepath.Join(dir, name)
@@ -93,7 +93,7 @@ func buildSpec(ctx context.Context, t *testing.T, c *client.Client, dir, push st
 
 func client1(ctx context.Context, t *testing.T) *client.Client {
 	t.Helper()
-	c, err := bed(t).Client(ctx)
+	c, err := requireBed(t).Client(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func client1(ctx context.Context, t *testing.T) *client.Client {
 func TestSpecBuildsThroughSyntax(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	fx := fixtures(t)
 	dir := specDir(t, frontendImage(t), appSpec)
 	c := client1(ctx, t)
@@ -239,7 +239,7 @@ func TestSpecBuildsThroughSyntax(t *testing.T) {
 // TestSpecBuildsWithBuildctl drives the real buildctl command line, the way
 // the README tells users to.
 func TestSpecBuildsWithBuildctl(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	buildctl, err := testbed.Tool("buildctl")
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +312,7 @@ func TestReproducibleAcrossDaemons(t *testing.T) {
 func TestUnpinnedReferenceFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	musl := fixtures(t)["core-musl"]
 	tagged := musl.TagRef(b.RegistryAddr)
 	dir := specDir(t, frontendImage(t), "version: 1\npackages:\n  - core-busybox\n  - "+tagged+"\n")
@@ -351,7 +351,7 @@ func TestUnpinnedReferenceFails(t *testing.T) {
 func TestSpecErrorsPointAtTheLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	fe := frontendImage(t)
 	c := client1(ctx, t)
 	for _, tc := range []struct {

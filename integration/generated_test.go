@@ -59,7 +59,7 @@ func writeContext(t *testing.T, dir string, files map[string]string) {
 func TestGeneratedLayerMatchesSBOM(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	dir := specDir(t, frontendImage(t), generatedSpec)
 	writeContext(t, dir, map[string]string{"conf/a.conf": "a=1\n", "conf/sub/b.conf": "b=2\n", "ca.crt": "my bundle\n"})
 	ref, _ := attestedBuild(ctx, t, b, dir, "generated", "", "min", false)
@@ -152,7 +152,7 @@ var nonTag = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 func TestGeneratedLayerReplacesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	fe := frontendImage(t)
 	c := client1(ctx, t)
 	head := "version: 1\npackages: [core-musl, core-ca-certificates]\n"

@@ -46,8 +46,8 @@ func tempRoot() (string, error) {
 	return d, err
 }
 
-// bed returns the test bed or skips/fails the test (see testbed.Require).
-func bed(t testing.TB) *testbed.Bed {
+// requireBed returns the test bed or skips/fails the test (see testbed.Require).
+func requireBed(t testing.TB) *testbed.Bed {
 	t.Helper()
 	return testbed.Require(t)
 }
@@ -56,7 +56,7 @@ func bed(t testing.TB) *testbed.Bed {
 // registry, once. STAGEX_FIXTURES_LARGE=1 adds core-large (200 MiB).
 func fixtures(t testing.TB) testbed.FixtureSet {
 	t.Helper()
-	b := bed(t)
+	b := requireBed(t)
 	fixturesOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
@@ -78,7 +78,7 @@ func fixtures(t testing.TB) testbed.FixtureSet {
 // the first daemon and pushes it, once. It returns <registry>/stagex-frontend@sha256:….
 func frontendImage(t testing.TB) string {
 	t.Helper()
-	b := bed(t)
+	b := requireBed(t)
 	frontendOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()

@@ -269,7 +269,7 @@ func layerCount(t *testing.T, img v1.Image) int {
 func TestSignVerifyThreshold(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	cli := stagexCLI(t)
 	dir := t.TempDir()
 	priv, pub := testKeys(t, dir, 3)
@@ -440,7 +440,7 @@ func tamperFirstPayload(ctx context.Context, t *testing.T, d name.Digest) {
 func TestCosignCrossCheck(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	cli := stagexCLI(t)
 	cosign := signTool(t, "cosign")
 	dir := t.TempDir()
@@ -572,7 +572,7 @@ func TestKyvernoPolicy(t *testing.T) {
 }
 
 func kyvernoSuites(ctx context.Context, t *testing.T, format string) {
-	b := bed(t)
+	b := requireBed(t)
 	cli := stagexCLI(t)
 	kyverno := signTool(t, "kyverno")
 	root, err := testbed.RepoRoot()
@@ -722,7 +722,7 @@ func withoutKeys(policy []byte) string {
 func TestKeylessCosignIdentity(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	cli := stagexCLI(t)
 	cosign := signTool(t, "cosign")
 	dir := t.TempDir()

@@ -26,7 +26,7 @@ import (
 func TestVerifySignaturesAtBuild(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	fx := fixtures(t)
 	dir := specDir(t, frontendImage(t), "version: 1\npackages:\n  - core-busybox\n")
 	c := client1(ctx, t)
