@@ -33,7 +33,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
 )
 
 func main() {
@@ -54,7 +54,7 @@ func main() {
 }
 
 func run(ctx context.Context, bedName string, keep bool, show, progress string, lines int) (err error) {
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 	"github.com/moby/buildkit/client"
 )
 
@@ -398,17 +399,9 @@ func (b *Bed) serviceError(svc, msg string) error {
 	logFile := b.file(svc + ".log")
 	var tail string
 	if data, err := os.ReadFile(logFile); err == nil {
-		tail = indent(lastLines(string(data), 25), "    ")
+		tail = indent(solve.TailLines(string(data), 25), "    ")
 	}
 	return fmt.Errorf("bed %s: %s\nlog: %s (last lines:)\n%s", b.Name, msg, logFile, tail)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func indent(s, prefix string) string {
