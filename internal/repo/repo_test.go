@@ -27,3 +27,18 @@ func TestRootFrom(t *testing.T) {
 		t.Fatal("RootFrom outside any checkout: no error")
 	}
 }
+
+func TestRootFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module "+ModulePath+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvRoot, dir)
+	if got, err := Root(); err != nil || got != dir {
+		t.Errorf("Root() with %s=%s: %q, %v", EnvRoot, dir, got, err)
+	}
+	t.Setenv(EnvRoot, t.TempDir())
+	if _, err := Root(); err == nil {
+		t.Errorf("Root() with %s naming a folder without the go.mod: no error", EnvRoot)
+	}
+}
