@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 )
 
@@ -56,16 +57,16 @@ func localhost(addr string) string {
 // and returns them with a function that takes them down.
 func StartBeds(ctx context.Context, root string, names [2]string, log io.Writer) ([2]*Bed, func() error, error) {
 	var beds [2]*Bed
-	var started []*imageset.Bed
+	var started []*bed.Bed
 	stop := func() error {
 		var errs []error
 		for _, b := range started {
-			errs = append(errs, b.Stop(root, log))
+			errs = append(errs, b.Down())
 		}
 		return errors.Join(errs...)
 	}
 	for i, n := range names {
-		b, err := imageset.StartBed(ctx, root, n, log)
+		b, err := bed.Up(ctx, n, bed.Options{Dir: filepath.Join(root, ".cache", "bed"), Log: log})
 		if err != nil {
 			return beds, stop, err
 		}

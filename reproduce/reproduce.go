@@ -30,9 +30,9 @@ import (
 	"strings"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/demo"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/offline"
 )
@@ -198,7 +198,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if err != nil {
 		return rep, err
 	}
-	if _, err := testbed.BuildFrontendBinaryFrom(ctx, two.Clone, binDir); err != nil {
+	if _, err := frontendimage.BuildBinary(ctx, two.Clone, binDir); err != nil {
 		return rep, err
 	}
 	overrides, err := imageset.PrebuiltFrontend(two.Clone, binDir)

@@ -11,6 +11,7 @@
 //	stagex images [TARGET…]
 //	stagex demo
 //	stagex reproduce
+//	stagex bed up|down|env|status|fixtures NAME
 //
 // Signatures are cosign's (Sigstore bundles by default, or the legacy
 // tags; see package signing), so cosign and Kyverno read them.
@@ -49,6 +50,7 @@ const usage = `usage:
   stagex images [--bed NAME] [--digests FILE] [--push] [TARGET…]
   stagex demo [--bed NAME] [--keep] [--show IMAGE]
   stagex reproduce [--beds NAME1,NAME2]
+  stagex bed  up|down|env|status|fixtures NAME (see stagex bed help)
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
         PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD); by default
@@ -71,6 +73,7 @@ demo    builds the image set offline against fixture packages on a test bed and
         prints a summary; the full log goes to .cache/imageset/demo/demo.log (make demo)
 reproduce builds the image set twice, as differently as allowed, and compares the
         digests (make verify-reproducible)
+bed     starts, stops, describes and fills a local BuildKit test bed (stagex bed help)
 
 sign, attest and verify take --timeout (default 10m).
 `
@@ -128,6 +131,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "reproduce":
 		return runReproduce(ctx, args[1:], stdout, stderr)
+	case "bed":
+		return runBed(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/offline"
@@ -136,31 +137,31 @@ func (r *runner) run(ctx context.Context, work string) (_ *Summary, err error) {
 		return nil, fmt.Errorf("--show %s: not an image of the set (%s)", show, strings.Join(set.Images, ", "))
 	}
 	r.step("test bed %q (BuildKit + registry on loopback)", o.Bed)
-	bed, err := imageset.StartBed(ctx, o.Root, o.Bed, r.log)
+	b, err := bed.Up(ctx, o.Bed, bed.Options{Dir: filepath.Join(o.Root, ".cache", "bed"), Log: r.log})
 	if err != nil {
 		return nil, err
 	}
 	if !o.Keep {
 		defer func() {
-			if derr := bed.Stop(o.Root, r.log); derr != nil && err == nil {
+			if derr := b.Down(); derr != nil && err == nil {
 				err = derr
 			}
 		}()
 	}
-	builder, err := buildx.RemoteBuilder(ctx, bin, buildxConfig, "stagex-demo", bed.BuildkitAddr)
+	builder, err := buildx.RemoteBuilder(ctx, bin, buildxConfig, "stagex-demo", b.BuildkitAddr)
 	if err != nil {
 		return nil, err
 	}
 
 	r.step("fixture packages, fixture archives and the frontend binary")
-	off, err := offline.Prepare(ctx, o.Root, set, bed.RegistryAddr, work)
+	off, err := offline.Prepare(ctx, o.Root, set, b.RegistryAddr, work)
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(r.log, "%d fixture packages and %d fixture archive(s) in %s; lock images/%s\n",
-		len(off.Fixtures.Set), len(off.Fixtures.Archives), bed.RegistryAddr, off.Fixtures.LockPath)
+		len(off.Fixtures.Set), len(off.Fixtures.Archives), b.RegistryAddr, off.Fixtures.LockPath)
 
-	prefix := bed.RegistryAddr + "/devfw-cicd"
+	prefix := b.RegistryAddr + "/devfw-cicd"
 	bk := off.Bake(prefix)
 	bk.Progress, bk.Output = r.progress(), r.log
 	r.step("buildx bake: %d targets (%s)", len(bk.Targets), strings.Join(bk.Targets, " "))

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
@@ -154,16 +155,16 @@ func Run(ctx context.Context, o Options) error {
 		if os.Geteuid() != 0 {
 			return fmt.Errorf("no buildx builder configured, and the embedded BuildKit needs root: create a builder (docker buildx create --use) or run as root")
 		}
-		bed, err := imageset.StartBed(ctx, o.Root, o.Bed, o.Stderr)
+		b, err := bed.Up(ctx, o.Bed, bed.Options{Dir: filepath.Join(o.Root, ".cache", "bed"), Log: o.Stderr})
 		if err != nil {
 			return err
 		}
-		if builder, err = buildx.RemoteBuilder(ctx, bin, filepath.Join(work, "buildx"), "stagex-images", bed.BuildkitAddr); err != nil {
+		if builder, err = buildx.RemoteBuilder(ctx, bin, filepath.Join(work, "buildx"), "stagex-images", b.BuildkitAddr); err != nil {
 			return err
 		}
-		fmt.Fprintf(o.Stderr, "==> no buildx builder of yours; building on the embedded BuildKit (bed %s), pushing to %s\n", o.Bed, bed.RegistryAddr)
-		defer fmt.Fprintf(o.Stderr, "==> the images are in the bed's registry %s; stop it with: make bed-down BED=%s\n", bed.RegistryAddr, o.Bed)
-		bk.Vars["REGISTRY"] = bed.RegistryAddr + "/devfw-cicd"
+		fmt.Fprintf(o.Stderr, "==> no buildx builder of yours; building on the embedded BuildKit (bed %s), pushing to %s\n", o.Bed, b.RegistryAddr)
+		defer fmt.Fprintf(o.Stderr, "==> the images are in the bed's registry %s; stop it with: make bed-down BED=%s\n", b.RegistryAddr, o.Bed)
+		bk.Vars["REGISTRY"] = b.RegistryAddr + "/devfw-cicd"
 		bk.Push = true
 	}
 

@@ -55,14 +55,11 @@ func WriteDigests(path string, info DigestsInfo, imgs []*Image) error {
 	return os.WriteFile(path, Digests(info, imgs), 0o644)
 }
 
-// DemoWork is `make demo`'s folder under .cache/imageset/ (WorkDir).
-const DemoWork = "demo"
-
 // RecordFile is the Record a build leaves in its work folder.
 const RecordFile = "digests.json"
 
 // Record is a build's digests for machines: what the demo leaves under
-// .cache/ (beside its DIGESTS.md) for hack/verify-reproducible and the
+// .cache/ (beside its DIGESTS.md) for stagex reproduce and the
 // tests to compare and to rebuild from.
 type Record struct {
 	Lock           string          `json:"lock"`            // STAGEX_LOCK, relative to images/

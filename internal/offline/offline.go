@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 )
 
@@ -39,7 +39,7 @@ func Prepare(ctx context.Context, root string, set *imageset.Set, registry, work
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return nil, err
 	}
-	if _, err := testbed.BuildFrontendBinary(ctx, binDir); err != nil {
+	if _, err := frontendimage.BuildBinary(ctx, root, binDir); err != nil {
 		return nil, err
 	}
 	fs, err := imageset.PrebuiltFrontend(root, binDir)

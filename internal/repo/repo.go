@@ -14,9 +14,20 @@ import (
 // ModulePath is the Go module of the repository (used to find its root).
 const ModulePath = "edp.buildth.ing/devfw-cicd/stagex"
 
-// Root finds the repository root: the nearest folder upwards from the
-// working directory whose go.mod declares ModulePath.
+// EnvRoot names the checkout explicitly (hack/bed sets it, so that
+// `stagex bed` finds the repository from any working directory).
+const EnvRoot = "STAGEX_REPO"
+
+// Root finds the repository root: $STAGEX_REPO when set, else the nearest
+// folder upwards from the working directory whose go.mod declares
+// ModulePath.
 func Root() (string, error) {
+	if dir := os.Getenv(EnvRoot); dir != "" {
+		if modulePathOf(filepath.Join(dir, "go.mod")) != ModulePath {
+			return "", fmt.Errorf("%s=%s: no go.mod of %s there", EnvRoot, dir, ModulePath)
+		}
+		return filepath.Abs(dir)
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
