@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -75,11 +76,9 @@ func bake(ctx context.Context, b *bed.Bed, bin string) (*bakedSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := tempRoot()
-	if err != nil {
-		return nil, err
-	}
-	bakeBuilder, err = buildx.RemoteBuilder(ctx, bin, tmp+"/buildx", "stagex-it-bake", b.BuildkitAddr)
+	// Bed a's own builder, which hack/test-integration exports.
+	bakeBuilder, err = buildx.FromEnv(bin, [][2]string{
+		{buildx.EnvConfig, os.Getenv(buildx.EnvConfig)}, {buildx.EnvBuilder, os.Getenv(buildx.EnvBuilder)}})
 	if err != nil {
 		return nil, err
 	}

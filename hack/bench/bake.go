@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -14,10 +13,6 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/offline"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
-
-// bakeBuilder is the name of the buildx builder bench creates on its bed,
-// in a BUILDX_CONFIG folder of its own.
-const bakeBuilder = "stagex-bench"
 
 // benchBake is part 4: `buildx bake` of the whole image set against the
 // fixtures, the way `make demo` runs it (package offline:
@@ -32,7 +27,11 @@ func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*Bake
 	if err != nil {
 		return nil, err
 	}
-	b, err := buildx.RemoteBuilder(ctx, bin, filepath.Join(work, "buildx"), bakeBuilder, env.bed.BuildkitAddr)
+	bedEnv, err := env.bed.Env(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := buildx.FromEnv(bin, bedEnv)
 	if err != nil {
 		return nil, err
 	}

@@ -30,20 +30,32 @@ type Builder struct {
 	Desc string
 }
 
-// RemoteBuilder creates a buildx builder on the BuildKit daemon at addr
-// (buildx's remote driver: no Docker), in its own BUILDX_CONFIG folder
-// configDir, so that the user's buildx configuration is never touched.
-func RemoteBuilder(ctx context.Context, buildx, configDir, name, addr string) (*Builder, error) {
-	if err := os.MkdirAll(configDir, 0o700); err != nil {
-		return nil, err
+// buildx's own variables: its configuration folder and the builder to use.
+const (
+	EnvConfig  = "BUILDX_CONFIG"
+	EnvBuilder = "BUILDX_BUILDER"
+)
+
+// FromEnv is the builder an environment names with BUILDX_CONFIG and
+// BUILDX_BUILDER, run with the buildx binary bin: a test bed's own
+// remote-driver builder, which package bed keeps in the bed's state
+// (bed.Bed.Env; hack/test-integration exports it), so that nothing creates
+// a second builder for the same daemon and the user's buildx configuration
+// is never touched.
+func FromEnv(bin string, env [][2]string) (*Builder, error) {
+	b := &Builder{Command: []string{bin}}
+	for _, kv := range env {
+		switch kv[0] {
+		case EnvConfig:
+			b.Env = append(b.Env, EnvConfig+"="+kv[1])
+		case EnvBuilder:
+			b.Name = kv[1]
+		}
 	}
-	b := &Builder{Command: []string{buildx}, Env: []string{"BUILDX_CONFIG=" + configDir}, Name: name, Desc: "buildkitd " + addr + " (buildx remote driver)"}
-	// A builder of that name left by an earlier run points at an older
-	// socket; replace it.
-	_, _ = b.output(ctx, "rm", name)
-	if out, err := b.output(ctx, "create", "--name", name, "--driver", "remote", addr); err != nil {
-		return nil, fmt.Errorf("buildx create --driver remote %s: %w\n%s", addr, err, out)
+	if b.Name == "" || len(b.Env) == 0 {
+		return nil, fmt.Errorf("the environment names no buildx builder of a test bed (%s and %s; eval \"$(hack/bed env NAME)\")", EnvConfig, EnvBuilder)
 	}
+	b.Desc = "the test bed's builder " + b.Name + " (buildx remote driver)"
 	return b, nil
 }
 

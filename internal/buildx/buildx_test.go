@@ -51,3 +51,24 @@ func TestReadMetadata(t *testing.T) {
 		t.Error("a metadata file that is not JSON must be an error")
 	}
 }
+
+// FromEnv takes the bed's builder from the variables `stagex bed env`
+// prints, and refuses an environment that names none.
+func TestFromEnv(t *testing.T) {
+	env := [][2]string{{"STAGEX_BUILDKIT_ADDR", "unix:///b.sock"}, {EnvConfig, "/state/buildx"}, {EnvBuilder, "stagex-bed-demo"}}
+	b, err := FromEnv("/bin/buildx", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(b.Command, []string{"/bin/buildx"}) || !slices.Equal(b.Env, []string{"BUILDX_CONFIG=/state/buildx"}) || b.Name != "stagex-bed-demo" {
+		t.Errorf("builder = %+v", b)
+	}
+	if got := b.bakeArgs(Bake{}); !slices.Equal(got, []string{"--builder", "stagex-bed-demo"}) {
+		t.Errorf("bake flags = %q", got)
+	}
+	for _, bad := range [][][2]string{nil, env[:2], {env[2]}} {
+		if _, err := FromEnv("/bin/buildx", bad); err == nil {
+			t.Errorf("FromEnv(%v) accepted", bad)
+		}
+	}
+}

@@ -148,7 +148,11 @@ func (r *runner) run(ctx context.Context, work string) (_ *Summary, err error) {
 			}
 		}()
 	}
-	builder, err := buildx.RemoteBuilder(ctx, bin, buildxConfig, "stagex-demo", b.BuildkitAddr)
+	env, err := b.Env(ctx)
+	if err != nil {
+		return nil, err
+	}
+	builder, err := buildx.FromEnv(bin, env)
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,11 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		if builder, err = buildx.RemoteBuilder(ctx, bin, filepath.Join(work, "buildx"), "stagex-images", b.BuildkitAddr); err != nil {
+		env, err := b.Env(ctx)
+		if err != nil {
+			return err
+		}
+		if builder, err = buildx.FromEnv(bin, env); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.Stderr, "==> no buildx builder of yours; building on the embedded BuildKit (bed %s), pushing to %s\n", o.Bed, b.RegistryAddr)
