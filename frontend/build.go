@@ -66,6 +66,10 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if req.loadErr != nil {
 		return nil, req.loadErr
 	}
+	// The subrequests above solve no merge; a build does.
+	if err := checkCaps(c.BuildOpts().LLBCaps); err != nil {
+		return nil, err
+	}
 
 	rb, err := bc.Build(ctx, func(ctx context.Context, p *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
 		platform := platforms.DefaultSpec()
@@ -195,7 +199,7 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 			return nil, withSource(err, r.files)
 		}
 	}
-	def, err := out.State.Marshal(ctx, bkllb.Platform(p))
+	def, err := marshal(ctx, c, out.State, bkllb.Platform(p))
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func readLock(ctx context.Context, c client.Client, p string) ([]byte, error) {
 // solveRef solves a state of the frontend's own (the lock's context, the
 // base, an SBOM file) and returns its one reference.
 func solveRef(ctx context.Context, c client.Client, st bkllb.State, opts ...bkllb.ConstraintsOpt) (client.Reference, error) {
-	def, err := st.Marshal(ctx, opts...)
+	def, err := marshal(ctx, c, st, opts...)
 	if err != nil {
 		return nil, err
 	}
