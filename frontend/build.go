@@ -228,7 +228,7 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 		if err != nil {
 			return nil, err
 		}
-		img := sbomImage(r.spec, r.opts, p, out, images)
+		img := sbomImage(r.spec, r.opts, p, out)
 		var atts []result.Attestation[client.Reference]
 		for _, f := range formats {
 			doc, err := f.write(img)

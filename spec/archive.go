@@ -28,6 +28,8 @@ type Archive struct {
 	Version         string `yaml:"version"`          // for labels and the SBOM
 	License         string `yaml:"license"`          // SPDX expression, for the SBOM
 	Platform        string `yaml:"platform"`         // the only platform it is for ("linux/amd64"); empty: any
+
+	At ArchiveAt `yaml:"-"` // where it was written
 }
 
 // LockArchive pins an archive in the lock, replacing the spec's url and
@@ -41,17 +43,12 @@ type LockArchive struct {
 	SHA256  string `yaml:"sha256"`
 }
 
-// ResolvedArchive is one archive of the composition, its pin final.
+// ResolvedArchive is one archive of the composition, its pin final: the
+// spec's entry with the lock's url and sha256 (and version and license,
+// when it sets them) in place, and License NoAssertion when unknown.
 type ResolvedArchive struct {
-	Name            string
-	URL             string
-	SHA256          string // 64 hex digits, no "sha256:" prefix
-	Dst             string
-	StripComponents int
-	Version         string
-	License         string // NoAssertion when unknown
-	FromLock        bool   // url and sha256 come from the lock, not the spec
-	Pos             Pos    // the archives entry in the spec
+	Archive
+	FromLock bool // url and sha256 come from the lock, not the spec
 }
 
 // Digest is the archive's checksum as a digest string, "sha256:<hex>".
@@ -149,31 +146,21 @@ func (l *Lock) validateArchive(v *validator, name string, a LockArchive) {
 func (r *resolver) resolveArchives() []ResolvedArchive {
 	var out []ResolvedArchive
 	want, _ := canonicalPlatform(r.opts.Platform) // Resolve checked it
-	for i, a := range r.spec.Archives {
-		at := joinIndex("archives", i)
+	for _, a := range r.spec.Archives {
 		if a.Platform != "" {
 			if got, err := canonicalPlatform(a.Platform); err == nil && got != want {
-				r.errorf(r.spec.Pos(joinField(at, "platform")),
+				r.errorf(a.At.Platform.Pos,
 					fmt.Sprintf("build for %s, or list another archive for %s", a.Platform, r.opts.Platform),
 					"archive %s is for %s, not for %s", a.Name, a.Platform, r.opts.Platform)
 				continue
 			}
 		}
-		ra := ResolvedArchive{
-			Name:            a.Name,
-			URL:             a.URL,
-			SHA256:          a.SHA256,
-			Dst:             a.Dst,
-			StripComponents: a.StripComponents,
-			Version:         a.Version,
-			License:         a.License,
-			Pos:             r.spec.Pos(at),
-		}
+		ra := ResolvedArchive{Archive: a}
 		if r.lock != nil {
 			if la, ok := r.lock.Archives[a.Name]; ok {
 				if la.URL != a.URL || la.SHA256 != a.SHA256 {
 					// Allowed (mirrors, offline copies), never silent.
-					r.warnings = append(r.warnings, ruleArchiveRepinned.warn(r.spec.File, ra.Pos,
+					r.warnings = append(r.warnings, ruleArchiveRepinned.warn(r.spec.File, a.At.Entry.Pos,
 						"expected for a mirror or an offline copy; otherwise remove archives."+a.Name+" from "+r.lock.File,
 						"archive %s: the lock pins %s (sha256 %s) instead of the spec's %s (sha256 %s)", a.Name, la.URL, la.SHA256, a.URL, a.SHA256))
 				}
