@@ -39,6 +39,7 @@ type request struct {
 	mu     sync.Mutex
 	sbom   map[string][]result.Attestation[client.Reference] // by platform
 	checks map[string]result.Attestation[client.Reference]   // by platform (STAGEX_CHECK)
+	warned map[string]bool                                   // warnings shown, by message
 
 	sigCheck signatureCheck
 }
@@ -160,7 +161,9 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range resolved.Warnings {
+	// Every lint rule that needs no daemon is a build warning, as the
+	// Dockerfile frontend's checks are, not only a --check finding.
+	for _, w := range spec.Lint(r.spec, resolved) {
 		r.warn(ctx, w)
 	}
 	if err := r.verifySignatures(ctx, c, p, resolved); err != nil {
@@ -174,7 +177,14 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	if err != nil {
 		return nil, err
 	}
+	// Each context is read through the gateway only to check that the
+	// copies' sources are there; BuildKit solves it once for both.
+	contextFS := map[string]llb.BaseFS{}
+	for name, st := range contexts {
+		contextFS[name] = &baseFS{c: c, st: st, p: p}
+	}
 	in := &llb.Input{
+		ContextFS: contextFS,
 		Spec:      r.spec,
 		Resolved:  resolved,
 		Images:    images,
@@ -305,9 +315,21 @@ func (r *request) contexts(ctx context.Context, p ocispecs.Platform) (map[string
 	return out, nil
 }
 
-// warn shows a spec warning in the build output, pointing at its line.
+// warn shows a spec warning in the build output, pointing at its line,
+// once per build however many platforms find it.
 func (r *request) warn(ctx context.Context, w spec.Warning) {
-	r.src.Warn(ctx, w.Error.Error(), client.WarnOpts{
+	msg := w.Rule + ": " + w.Error.Error()
+	r.mu.Lock()
+	seen := r.warned[msg]
+	if r.warned == nil {
+		r.warned = map[string]bool{}
+	}
+	r.warned[msg] = true
+	r.mu.Unlock()
+	if seen {
+		return
+	}
+	r.src.Warn(ctx, msg, client.WarnOpts{
 		URL:   w.URL,
 		Range: []*pb.Range{lineRange(w.Pos)},
 	})

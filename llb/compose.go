@@ -27,6 +27,10 @@ type Input struct {
 	// Contexts are the build contexts copies may read from: "context" is
 	// the main one, the others are named contexts.
 	Contexts map[string]bkllb.State
+	// ContextFS reads what each build context holds, by the same names, so
+	// that a copy whose source is not there fails at its line instead of
+	// at solve time; a context without one is not checked.
+	ContextFS map[string]BaseFS
 	// SourceMap, when set, ties each op to the spec line that asked for it,
 	// for error messages and the provenance build config.
 	SourceMap *bkllb.SourceMap

@@ -480,3 +480,28 @@ func TestOwnedLabelsAreReserved(t *testing.T) {
 		t.Errorf("the frontend writes %v, validation reserves %v", got, want)
 	}
 }
+
+// A copy whose source the build context does not hold fails at its src
+// line with a hint, before anything is solved; one it holds (through a
+// symlinked folder too) composes.
+func TestCopySourceMustBeInTheContext(t *testing.T) {
+	const y = "version: 1\npackages: [core-musl]\ncopy:\n  - {src: dist/app, dst: /usr/bin/app}\n  - {src: conf/app.conf, dst: /etc/app.conf}\n"
+	s, r := resolve(t, y)
+	in := func(context mapFS) *Input {
+		return &Input{Spec: s, Resolved: r, Images: images(t, r), Platform: amd64, BaseFS: filesystem,
+			Contexts:  map[string]bkllb.State{spec.DefaultCopyFrom: bkllb.Scratch()},
+			ContextFS: map[string]BaseFS{spec.DefaultCopyFrom: context}}
+	}
+	_, err := Compose(context.Background(), in(mapFS{"/dist": dir(0o755), "/dist/app": file(0o755, "x"), "/conf": link("etc"), "/etc": dir(0o755)}))
+	if err == nil || !strings.Contains(err.Error(), "stagex.yaml:5:") || !strings.Contains(err.Error(), "copy source conf/app.conf is not in the build context") ||
+		!strings.Contains(err.Error(), "hint: src is relative to the build context's root") {
+		t.Fatalf("err = %v, want the missing source at line 5 with a hint", err)
+	}
+	if strings.Contains(err.Error(), "stagex.yaml:4:") {
+		t.Errorf("a source the context holds is reported: %v", err)
+	}
+	ok := mapFS{"/dist": dir(0o755), "/dist/app": file(0o755, "x"), "/conf": link("etc"), "/etc": dir(0o755), "/etc/app.conf": file(0o644, "k=v")}
+	if _, err := Compose(context.Background(), in(ok)); err != nil {
+		t.Fatalf("every source is in the context: %v", err)
+	}
+}

@@ -201,6 +201,10 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 			errs = append(errs, s.ErrorAt(c.At.From, "pass it with --build-context "+from+"=<dir or image>", "no build context named %q", from))
 			continue
 		}
+		if err := checkCopySource(ctx, in.ContextFS[from], c); err != nil {
+			errs = append(errs, s.ErrorAt(c.At.Src, err.hint, "%s", err.msg))
+			continue
+		}
 		dst, err := resolveParent(ctx, in.BaseFS, c.Dst)
 		if err != nil {
 			errs = append(errs, s.ErrorAt(c.At.Dst, "", "%v", err))
@@ -273,6 +277,36 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 	plan.entries = slices.Concat(plan.entries, accounts, leaves, copies)
 	slices.SortStableFunc(plan.files, func(a, b GeneratedFile) int { return cmp.Compare(a.Path, b.Path) })
 	return plan, nil
+}
+
+// copyProblem is what is wrong with a copy's source.
+type copyProblem struct{ msg, hint string }
+
+// checkCopySource reports a copy whose source the build context does not
+// hold (BuildKit would fail the solve with a bare "not found"), or nil. The
+// source's parent folders are followed through the context's symlinks, as
+// the copy follows them; a nil context is not checked.
+func checkCopySource(ctx context.Context, fsys BaseFS, c spec.Copy) *copyProblem {
+	src := path.Join("/", c.Src)
+	if fsys == nil || src == "/" {
+		return nil
+	}
+	p, err := resolveParent(ctx, fsys, src)
+	var fi *FileInfo
+	if err == nil {
+		fi, err = fsys.Lstat(ctx, p)
+	}
+	switch {
+	case err != nil:
+		return &copyProblem{msg: fmt.Sprintf("cannot read copy source %s in build context %q: %v", c.Src, c.From, err)}
+	case fi != nil:
+		return nil
+	case c.From == spec.DefaultCopyFrom:
+		return &copyProblem{msg: fmt.Sprintf("copy source %s is not in the build context", c.Src),
+			hint: "src is relative to the build context's root (the last argument of buildx build); check the path, and that .dockerignore does not leave it out"}
+	}
+	return &copyProblem{msg: fmt.Sprintf("copy source %s is not in build context %q", c.Src, c.From),
+		hint: "src is relative to the root of the context passed with --build-context " + c.From + "=...; check the path"}
 }
 
 // claim is one path the generated layer writes itself: the spec field that
