@@ -32,6 +32,8 @@ type request struct {
 	lock  *spec.Lock
 	opts  Options
 	files map[string][]byte // file name → content, for error sources
+	// lockSrc is the lock as a source, for lint errors located in it.
+	lockSrc *bkllb.SourceMap
 	// loadErr is why the spec, options or lock did not load; the fields
 	// after the first that failed are zero.
 	loadErr error
@@ -132,11 +134,11 @@ func (r *request) loadRest(ctx context.Context, c client.Client) error {
 	if err != nil {
 		return withSource(err, r.files)
 	}
-	data, err := readLock(ctx, c, lp)
+	data, lockSrc, err := r.readLock(ctx, c, lp)
 	if err != nil {
 		return withSource(lockReadError(r.spec, r.opts, lp, err), r.files)
 	}
-	r.files[lp] = data
+	r.files[lp], r.lockSrc = data, lockSrc
 	if r.lock, err = spec.ParseLock(lp, data); err != nil {
 		return withSource(err, r.files)
 	}
