@@ -100,29 +100,28 @@ func checkSHA256(s string) (msg, hint string) {
 
 func (s *Spec) validateArchives(v *validator) {
 	seen := map[string]string{}
-	for i, a := range s.Archives {
-		at := joinIndex("archives", i)
-		v.entryName(at, a.Name, seen, packageNamePattern, "archive", "temurin-jre",
+	for _, a := range s.Archives {
+		v.entryName(a.At.Entry.Name, a.Name, seen, packageNamePattern, "archive", "temurin-jre",
 			"archive names are lowercase letters, digits, '.', '_' and '-', e.g. temurin-jre")
 		if msg, hint := checkArchiveURL(a.URL); msg != "" {
-			v.errorf(joinField(at, "url"), hint, "%s", msg)
+			v.errorAt(a.At.URL, hint, "%s", msg)
 		}
 		if msg, hint := checkSHA256(a.SHA256); msg != "" {
-			v.errorf(joinField(at, "sha256"), hint, "%s", msg)
+			v.errorAt(a.At.SHA256, hint, "%s", msg)
 		}
 		if msg, hint := checkImagePath(a.Dst, false); msg != "" {
 			if a.Dst == "" {
 				msg, hint = "dst is required", "add dst: <absolute folder to unpack into>, e.g. /opt/java/openjdk"
 			}
-			v.errorf(joinField(at, "dst"), hint, "dst: %s", msg)
+			v.errorAt(a.At.Dst, hint, "dst: %s", msg)
 		}
 		if a.StripComponents < 0 || a.StripComponents > MaxStripComponents {
-			v.errorf(joinField(at, "strip-components"), fmt.Sprintf("use 0 to %d; 1 removes the archive's top folder", MaxStripComponents),
+			v.errorAt(a.At.StripComponents, fmt.Sprintf("use 0 to %d; 1 removes the archive's top folder", MaxStripComponents),
 				"strip-components %d is out of range", a.StripComponents)
 		}
 		if a.Platform != "" {
 			if _, err := canonicalPlatform(a.Platform); err != nil {
-				v.errorf(joinField(at, "platform"), "write os/arch[/variant], e.g. linux/amd64", "invalid platform %s: %v", quoteShort(a.Platform), err)
+				v.errorAt(a.At.Platform, "write os/arch[/variant], e.g. linux/amd64", "invalid platform %s: %v", quoteShort(a.Platform), err)
 			}
 		}
 	}

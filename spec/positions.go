@@ -171,6 +171,28 @@ func (x *fieldIndex) locate(v reflect.Value, path string) {
 	}
 }
 
+// locateEntries names the fields of the list entries that carry no
+// positions (a Spec built or changed in code), so that their problems name
+// the field; they are at the start of the file.
+func (s *Spec) locateEntries() {
+	for list, n := range map[string]int{"paths": len(s.Paths), "copy": len(s.Copy), "archives": len(s.Archives)} {
+		for i := range n {
+			var v reflect.Value
+			switch list {
+			case "paths":
+				v = reflect.ValueOf(&s.Paths[i]).Elem()
+			case "copy":
+				v = reflect.ValueOf(&s.Copy[i]).Elem()
+			default:
+				v = reflect.ValueOf(&s.Archives[i]).Elem()
+			}
+			if v.FieldByName("At").FieldByName("Entry").Interface() == (Field{}) {
+				s.index.locate(v, joinIndex(list, i))
+			}
+		}
+	}
+}
+
 // ErrorAt builds an *Error located at a field of a list entry.
 func (s *Spec) ErrorAt(f Field, hint, format string, args ...any) *Error {
 	return Errorf(s.File, f.Pos, hint, format, args...)

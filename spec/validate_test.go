@@ -353,3 +353,13 @@ func TestReservedLabels(t *testing.T) {
 		t.Errorf("a label the frontend does not write: %v", err)
 	}
 }
+
+// A spec built in code has no positions, but its problems still name the
+// field, at the start of the file.
+func TestValidateNamesFieldsOfCodeBuiltSpec(t *testing.T) {
+	s := &Spec{Version: 1, File: "spec.yaml", Packages: []PackageRef{{Ref: "core-musl"}},
+		Paths: []Path{{Path: "/a", Type: PathFile}, {Path: "/a", Type: PathFile, UID: -1}}}
+	err := s.Validate()
+	requireError(t, err, wantError{at: "spec.yaml:1:1", msg: "uid -1 is out of range"})
+	requireError(t, err, wantError{at: "spec.yaml:1:1", msg: "duplicate path", hint: "first listed at paths[0].path"})
+}
