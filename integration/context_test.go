@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 // gitServer makes dir a git repository on branch main and serves it over
@@ -50,8 +51,8 @@ func gitServer(t *testing.T, dir string) string {
 // context URL (--opt context=...).
 func buildctlSpec(t *testing.T, source, ref string) string {
 	t.Helper()
-	b := bed(t)
-	buildctl, err := testbed.Tool("buildctl")
+	b := requireBed(t)
+	buildctl, err := bed.Tool("buildctl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func buildctlSpec(t *testing.T, source, ref string) string {
 // the lock is read from the git context, and the image is the one the same
 // files give from a local folder.
 func TestSpecFromGitContext(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	dir := specDir(t, frontendImage(t), "version: 1\nname: gitctx\npackages: [core-musl, core-busybox]\ncopy:\n  - {src: dist/app, dst: /usr/bin/app, mode: \"0755\"}\n")
 	url := gitServer(t, dir)
 	fromGit := buildctlSpec(t, url+"#main", b.Ref("it/gitctx:git"))
@@ -84,11 +85,11 @@ func TestSpecFromGitContext(t *testing.T) {
 	if fromGit != fromLocal {
 		t.Fatalf("from git %s, from the local folder %s: the same files gave two images", fromGit, fromLocal)
 	}
-	layers, err := testbed.LayerDigests(b.Ref("it/gitctx@" + fromGit))
+	layers, err := layerDigests(b.Ref("it/gitctx@" + fromGit))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := fixtures(t)
+	fx := pushedFixtures(t)
 	if len(layers) != 4 || layers[0] != fx["core-filesystem"].Layers[0] || layers[1] != fx["core-musl"].Layers[1] {
 		t.Fatalf("layers = %v, want the fixtures' then the generated one", layers)
 	}
@@ -98,10 +99,9 @@ func TestSpecFromGitContext(t *testing.T) {
 // build output carries the DuplicatePackage warning with its line, without
 // --check.
 func TestLintWarningsInBuildOutput(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	dir := specDir(t, frontendImage(t), "version: 1\nname: dup\npackages:\n  - core-busybox\n  - core-busybox\n")
-	bx := testbed.NewBuildx(t, b.BuildkitAddr)
-	out, err := bx.Run("build", "--progress=plain", "-f", filepath.Join(dir, "stagex.yaml"),
+	out, err := runBuildx(t, "build", "--progress=plain", "-f", filepath.Join(dir, "stagex.yaml"),
 		"--output", "type=image,name="+b.Ref("it/dup:1")+",push=true,registry.insecure=true", dir)
 	if err != nil {
 		t.Fatalf("a spec with a duplicated package does not build: %v\n%s", err, out)
@@ -119,9 +119,9 @@ func TestLintWarningsInBuildOutput(t *testing.T) {
 func TestMissingCopySourceIsLocated(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	dir := specDir(t, frontendImage(t), "version: 1\npackages: [core-musl]\ncopy:\n  - src: dist/app\n    dst: /usr/bin/app\n  - src: dist/nope\n    dst: /usr/bin/nope\n")
-	build := testbed.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Filename: "stagex.yaml", Push: b.Ref("it/nosrc:1")}
+	build := solve.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Filename: "stagex.yaml", Push: b.Ref("it/nosrc:1")}
 	requireBuildFails(ctx, t, client1(ctx, t), build,
 		"stagex.yaml:7:10", "copy source dist/nope is not in the build context", "hint: src is relative to the build context's root")
 }
