@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
 )
 
@@ -46,22 +47,16 @@ const (
 	OriginWithCredentials = "https://builder:s3cret-token@git.example.invalid/devfw-cicd/stagex.git"
 )
 
-// Bed is one BuildKit daemon and its registry as the check uses them.
-type Bed struct {
-	Name         string // hack/bed name, in the repository's bed folder
-	BuildkitAddr string
-	// RegistryHost is how this build addresses the bed's registry
-	// (127.0.0.1:<port> or localhost:<port>).
-	RegistryHost string
-}
-
 // Options of a check.
 type Options struct {
-	Root     string  // the repository; its work tree (committed or not) is what is built
-	Beds     [2]*Bed // running beds (both from the repository's bed folder)
-	Buildctl string  // the pinned buildctl
-	Buildx   string  // the pinned buildx (bake --print)
-	ToolsBin string  // STAGEX_TOOLS_BIN for `make demo`
+	Root string // the repository; its work tree (committed or not) is what is built
+	// Beds are two running beds of the repository's bed folder; each
+	// one's RegistryAddr is how its build addresses the registry
+	// (127.0.0.1:<port> for the first, localhost:<port> for the second).
+	Beds     [2]*bed.Bed
+	Buildctl string // the pinned buildctl
+	Buildx   string // the pinned buildx (bake --print)
+	ToolsBin string // STAGEX_TOOLS_BIN for `make demo`
 	Log      io.Writer
 }
 
@@ -164,8 +159,8 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	// path of another registry host and port, the same lock file.
 	bed := o.Beds[1]
 	two.How = "buildctl"
-	two.StagexRegistry = bed.RegistryHost + "/mirror/stagex"
-	two.Registry = bed.RegistryHost + "/repro"
+	two.StagexRegistry = bed.RegistryAddr + "/mirror/stagex"
+	two.Registry = bed.RegistryAddr + "/repro"
 	lock, err := os.ReadFile(filepath.Join(one.Clone, imageset.SpecDir, filepath.FromSlash(rec.Lock)))
 	if err != nil {
 		return rep, err
