@@ -33,6 +33,7 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 // MinGap is the least wall-clock time between the end of the first build
@@ -131,7 +132,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	demo.Stdout, demo.Stderr = &demoOut, &demoOut
 	logf("build 1: make demo in %s on bed %s", one.Clone, o.Beds[0].Name)
 	if err := demo.Run(); err != nil {
-		return rep, fmt.Errorf("make demo in %s: %w\n%s", one.Clone, err, tail(demoOut.String(), 40))
+		return rep, fmt.Errorf("make demo in %s: %w\n%s", one.Clone, err, solve.TailLines(demoOut.String(), 40))
 	}
 	ended := time.Now()
 	logf("build 1 done in %s", ended.Sub(start).Round(time.Second))
@@ -205,7 +206,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	bc := &Buildctl{Path: o.Buildctl, Addr: bed.BuildkitAddr, Root: two.Clone, Push: true, NoCache: true, Output: &ctlOut}
 	results, err := bc.Run(ctx, targets)
 	if err != nil {
-		return rep, fmt.Errorf("%w\n%s", err, tail(ctlOut.String(), 40))
+		return rep, fmt.Errorf("%w\n%s", err, solve.TailLines(ctlOut.String(), 40))
 	}
 	imgs, err := imageset.InspectAll(ctx, imageset.AllTargets(), results)
 	if err != nil {
@@ -309,12 +310,4 @@ func gitOutput(ctx context.Context, dir string, args ...string) (string, error) 
 		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
