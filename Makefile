@@ -8,7 +8,7 @@ LOCK  ?= .cache/fixtures.lock.yaml
 # bed and runs in test-integration (where, with CI=true, it fails without one).
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/integration$$')
 
-.PHONY: pipeline pipeline-build pipeline-check pipeline-sign pipeline-attest pipeline-verify pipeline-scan pipeline-tag pipeline-digests pipeline-stagex
+.PHONY: lock-verify pipeline pipeline-build pipeline-check pipeline-sign pipeline-attest pipeline-verify pipeline-scan pipeline-tag pipeline-digests pipeline-stagex
 .PHONY: help test test-unit test-integration tools bed-up bed-down fixtures lint bench images demo verify-reproducible sign-tools lint-workflows policy
 
 ## help: list the targets with what they do
@@ -160,6 +160,14 @@ pipeline:
 
 pipeline-stagex:
 	@mkdir -p $(dir $(STAGEX)) && $(GO) build -o $(STAGEX) ./cmd/stagex
+
+## lock-verify: stagex lock verify on $(STAGEX_LOCKFILE): every digest still
+## signed by a quorum of $(STAGEX_KEYRING) in $(STAGEX_LOOKASIDE)
+STAGEX_LOCKFILE  ?= images/stagex.lock.yaml
+STAGEX_KEYRING   ?=
+STAGEX_LOOKASIDE ?=
+lock-verify: pipeline-stagex
+	$(STAGEX) lock verify --lock $(STAGEX_LOCKFILE) $(addprefix --keyring ,$(STAGEX_KEYRING)) --lookaside '$(STAGEX_LOOKASIDE)'
 
 ## pipeline-build: bake, pushing every image by digest only (no tag)
 pipeline-build: pipeline-stagex
