@@ -236,7 +236,11 @@ func TestPipeline(t *testing.T) {
 	t.Run("failures-leave-no-tag", func(t *testing.T) {
 		r := newPipelineRun(t, off, prefix+"/fail", keys[:2], pubs, grypeEnv, "base", "base-static", "base-nodejs")
 		res := r.make([]string{"VEX=" + filepath.Join(root, "policy", "vex.openvex.json")}, "pipeline")
-		mustFail(t, res, "make pipeline with a check and a scan failing", "check failed on 1 image(s)", "scan failed on 1 image(s)", "tag: 2 image(s) not tagged")
+		mustFail(t, res, "make pipeline with a check and a scan failing",
+			"check failed on 1 image(s):\n  base-nodejs: the check failed",
+			"scan failed on 2 image(s):\n  base: ", "finding(s) at or above high",
+			"base-nodejs: not run: the check step did not pass",
+			"tag: 2 image(s) not tagged:\n  base: not tagged: scan failed\n  base-nodejs: not tagged: check failed, sign not run, attest not run, verify not run, scan not run")
 		s := r.state()
 		want := map[string]struct {
 			failed Step
@@ -262,6 +266,20 @@ func TestPipeline(t *testing.T) {
 		}
 		if r := stepOf(s, "base-nodejs", pipeline.StepSign); r.Passed || !strings.Contains(r.Detail, "check step did not pass") {
 			t.Errorf("base-nodejs sign: %+v, want not run after the failed check", r)
+		}
+		table, err := os.ReadFile(filepath.Join(r.dir, "DIGESTS.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, img := range s.Images {
+			row := map[string]string{
+				"base":        "| passed | passed | passed | passed | **failed** | none |",
+				"base-nodejs": "| **failed** | not run | not run | not run | not run | none |",
+				"base-static": "| passed | passed | passed | passed | passed | `latest` |",
+			}[img.Target]
+			if !strings.Contains(string(table), "| "+img.Target+" | `"+img.Repo+"` | `"+img.Digest+"` "+row) {
+				t.Errorf("DIGESTS.md lacks the row %s %s:\n%s", img.Target, row, table)
+			}
 		}
 		report, err := os.ReadFile(filepath.Join(r.dir, "scan", "base.sbom-1.grype.json"))
 		if err != nil || !strings.Contains(string(report), seededCVE) {
@@ -296,4 +314,3 @@ func stepOf(s *pipeline.State, target string, step pipeline.Step) pipeline.Resul
 	}
 	return pipeline.Result{Detail: "no image " + target}
 }
-

@@ -40,7 +40,10 @@ var Steps = []Step{StepCheck, StepSign, StepAttest, StepVerify, StepScan}
 
 // Result is what one step made of one image.
 type Result struct {
-	Passed bool   `json:"passed"`
+	Passed bool `json:"passed"`
+	// NotRun: the step did not touch the image, an earlier step having
+	// failed there.
+	NotRun bool   `json:"not_run,omitempty"`
 	Detail string `json:"detail,omitempty"`
 }
 
@@ -176,7 +179,7 @@ func (s *State) Run(step Step, fn func(*Image) (detail string, err error)) error
 		}
 		var r Result
 		if why := img.blocked(step); why != "" {
-			r = Result{Detail: why}
+			r = Result{NotRun: true, Detail: why}
 		} else if detail, err := fn(img); err != nil {
 			r = Result{Detail: err.Error()}
 		} else {

@@ -187,7 +187,7 @@ func (i *Image) why() string {
 	for _, s := range Steps {
 		r, ok := i.Steps[s]
 		switch {
-		case !ok:
+		case !ok || r.NotRun:
 			out = append(out, string(s)+" not run")
 		case !r.Passed:
 			out = append(out, string(s)+" failed")
@@ -214,7 +214,7 @@ func Digests(s *State) []byte {
 		for _, st := range Steps {
 			r, ok := img.Steps[st]
 			switch {
-			case !ok:
+			case !ok || r.NotRun:
 				b.WriteString(" not run |")
 			case r.Passed:
 				b.WriteString(" passed |")
