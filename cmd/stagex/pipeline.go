@@ -113,12 +113,8 @@ func runPipeline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			if len(keyPaths)+ids.count() == 0 || *threshold == 0 {
 				return &exitError{code: 2, msg: "pipeline verify needs --threshold N and at least one --key or --identity"}
 			}
-			keys, err := loadKeys(keyPaths)
+			policy, err := verifyPolicy(*threshold, keyPaths, ids)
 			if err != nil {
-				return err
-			}
-			policy := signing.Policy{Threshold: *threshold, Keys: keys}
-			if err := ids.load(&policy); err != nil {
 				return err
 			}
 			return withState(ctx, *dir, *timeout, "verify", func(ctx context.Context, s *pipeline.State) error {
