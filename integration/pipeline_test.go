@@ -170,7 +170,6 @@ func TestPipeline(t *testing.T) {
 		"GRYPE_DB_VALIDATE_AGE=false",
 		"GRYPE_DB_REQUIRE_UPDATE_CHECK=false",
 		"GRYPE_CHECK_FOR_APP_UPDATE=false",
-		"GRYPE_REGISTRY_INSECURE_USE_HTTP=true",
 	}
 	keys, pubs := testKeys(t, tmp, 3)
 	absVEX, err := filepath.Abs(scanVEX)

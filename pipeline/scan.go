@@ -218,8 +218,19 @@ func runScanner(ctx context.Context, scanner string, in scanInput, d name.Digest
 	} else {
 		args = append(args, "--vex", o.VEX, "--show-suppressed", "--format", "json", "--output", file)
 	}
+	// A registry on loopback speaks plain HTTP (go-containerregistry's
+	// rule, which stagex and buildx follow); the scanners must be told.
+	var env []string
+	if in.sbom == "" && d.Registry.Scheme() == "http" {
+		if scanner == Grype {
+			env = append(env, "GRYPE_REGISTRY_INSECURE_USE_HTTP=true")
+		} else {
+			args = append(args, "--insecure")
+		}
+	}
 	fmt.Fprintf(o.Log, "== %s %s: %s %s\n", filepath.Base(file), in.name, scanner, strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, scanner, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = o.Log, io.MultiWriter(o.Log, &stderr)
 	if err := cmd.Run(); err != nil {
