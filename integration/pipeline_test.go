@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 	"edp.buildth.ing/devfw-cicd/stagex/pipeline"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -35,7 +37,7 @@ type pipelineRun struct {
 // and k2 signing, k1..k3 trusted, N = 2.
 func newPipelineRun(t *testing.T, off *imageset.Offline, prefix string, keys, pubs []string, grypeEnv []string, targets ...string) *pipelineRun {
 	t.Helper()
-	b := bed(t)
+	b := requireBed(t)
 	dir := filepath.Join(t.TempDir(), "pipeline")
 	flags := []string{"--var STAGEX_LOCK=" + off.Fixtures.LockPath, "--var STAGEX_REGISTRY=" + off.Fixtures.Mirror}
 	for _, s := range append(append([]string{}, off.FrontendSet...), imageset.FixtureSet(targets)...) {
@@ -72,7 +74,7 @@ func (r *pipelineRun) make(extra []string, targets ...string) cliResult {
 	defer cancel()
 	args := append(append([]string{"-C", r.root, "--no-print-directory"}, r.vars...), extra...)
 	res := run(ctx, r.t, r.env, "make", append(args, targets...)...)
-	r.t.Logf("make %s: exit %d\n%s", strings.Join(targets, " "), res.code, testbed.TailLines(res.out, 25))
+	r.t.Logf("make %s: exit %d\n%s", strings.Join(targets, " "), res.code, solve.TailLines(res.out, 25))
 	return res
 }
 
@@ -138,13 +140,13 @@ func tagDigest(t *testing.T, ref string) string {
 //     neither is tagged, while base-static is; make fails;
 //  3. base-static never signed: verify fails, and tag writes no tag.
 func TestPipeline(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	signTool(t, "grype")
 	mkdb := signTool(t, "grype-mkdb")
-	if _, err := testbed.Tool("buildx"); err != nil {
+	if _, err := bed.Tool("buildx"); err != nil {
 		t.Fatal(err)
 	}
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@
 //	stagex policy [--kind ImageValidatingPolicy] --threshold N --key k1.pub … --image-pattern PATTERN [-o FILE]
 //	stagex check  [--format table|json] [--spec SPEC] IMAGE
 //	stagex rebuild --source DIR --addr BUILDKIT IMAGE
+//	stagex bed up|down|env|status|fixtures NAME
 //
 // Signatures are cosign's (Sigstore bundles by default, or the legacy
 // tags; see package signing), so cosign and Kyverno read them.
@@ -44,6 +45,7 @@ const usage = `usage:
   stagex rebuild --source DIR --addr BUILDKIT [--frontend IMAGE] [--lock FILE] IMAGE
   stagex lock [verify|update] … (see stagex lock help)
   stagex pipeline STEP … (see stagex pipeline help)
+  stagex bed  up|down|env|status|fixtures NAME (see stagex bed help)
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
         PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD); by default
@@ -63,6 +65,7 @@ rebuild rebuilds IMAGE from its provenance and DIR's spec and lock at the record
 lock    writes, verifies or updates the StageX lock (stagex lock help)
 pipeline runs one step of the release pipeline: build by digest, check, sign,
         attest, verify, scan, tag, digests (stagex pipeline help; docs/ci.md)
+bed     starts, stops, describes and fills a local BuildKit test bed (stagex bed help)
 
 sign, attest and verify take --timeout (default 10m).
 `
@@ -116,6 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLock(ctx, args[1:], stdout, stderr)
 	case "pipeline":
 		return runPipeline(ctx, args[1:], stdout, stderr)
+	case "bed":
+		return runBed(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
