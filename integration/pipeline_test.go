@@ -16,6 +16,7 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 	"edp.buildth.ing/devfw-cicd/stagex/pipeline"
+	"edp.buildth.ing/devfw-cicd/stagex/signing"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -228,6 +229,31 @@ func TestPipeline(t *testing.T) {
 		for _, img := range after.Images {
 			if img.Target == imageset.FrontendTarget && !slices.Equal(tagsOf(t, img.Repo), []string{"1", "latest"}) {
 				t.Errorf("frontend tags %v, want [1 latest]", tagsOf(t, img.Repo))
+			}
+		}
+		// Each digest carries the attestations the pipeline signed: its
+		// provenance and Grype's results (the vuln predicate).
+		for _, img := range after.Images {
+			ref, err := img.Ref()
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx, err := remote.Referrers(ref)
+			if err != nil {
+				t.Fatalf("%s: referrers: %v", img.Target, err)
+			}
+			im, err := idx.IndexManifest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, m := range im.Manifests {
+				types = append(types, m.Annotations[signing.BundlePredicateTypeAnnotation])
+			}
+			for _, want := range []string{signing.ProvenanceType, pipeline.VulnType} {
+				if !slices.Contains(types, want) {
+					t.Errorf("%s: no %s bundle among its referrers %v", img.Target, want, types)
+				}
 			}
 		}
 		// The signatures the pipeline wrote verify on their own.

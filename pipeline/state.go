@@ -155,9 +155,6 @@ func (s *State) Save() error {
 	return os.Rename(tmp.Name(), filepath.Join(s.dir, StateFile))
 }
 
-// Dir is the pipeline folder.
-func (s *State) Dir() string { return s.dir }
-
 // StepError lists the images a step failed on.
 type StepError struct {
 	Step   Step
