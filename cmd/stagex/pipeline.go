@@ -31,6 +31,8 @@ file's tags only for an image every step passed. See docs/ci.md.
   scan    [--scanner grype,trivy] [--fail-severity high] [--vex FILE] [--attest-key KEY…] [--out DIR]
   tag     point the tags at the digests of the images that passed every step
   digests [-o FILE]: write the digests table (also to $GITHUB_STEP_SUMMARY when set)
+
+Every step but build takes --timeout (default 10m).
 `
 
 // defaultPipelineDir is where the steps keep their state.
@@ -47,7 +49,12 @@ func runPipeline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	step, args := args[0], args[1:]
 	fs := newFlagSet("pipeline "+step, stderr)
 	dir := fs.String("dir", defaultPipelineDir, "the pipeline folder (its state: pipeline.json)")
-	timeout := timeoutFlag(fs)
+	// Every step but the build (which takes as long as the bake does) is
+	// bounded, like sign and verify.
+	timeout := new(time.Duration)
+	if step != "build" {
+		timeout = timeoutFlag(fs)
+	}
 	var run func() error
 	switch step {
 	case "build":
