@@ -256,6 +256,16 @@ func TestPipeline(t *testing.T) {
 				}
 			}
 		}
+		// cosign reads the scan's attestation as its vuln predicate, signed
+		// by the attest key (k1) and by no other.
+		cosign := signTool(t, "cosign")
+		base := after.Images[0].Repo + "@" + after.Images[0].Digest
+		verifyVuln := func(pub string) cliResult {
+			return run(ctx, t, nil, cosign, "verify-attestation", "--key", pub, "--type", "vuln",
+				"--insecure-ignore-tlog", "--allow-http-registry", base)
+		}
+		mustPass(t, verifyVuln(pubs[0]), "cosign verify-attestation --type vuln with the attest key")
+		mustFail(t, verifyVuln(pubs[2]), "cosign verify-attestation --type vuln with a key that did not attest")
 		// The signatures the pipeline wrote verify on their own.
 		mustPass(t, run(ctx, t, nil, stagexCLI(t), "verify", "--threshold", "2", "--key", pubs[0], "--key", pubs[1], after.Images[0].Tags[0]), "stagex verify on a tag")
 	})
