@@ -232,7 +232,7 @@ func TestPipeline(t *testing.T) {
 			}
 		}
 		// Each digest carries the attestations the pipeline signed: its
-		// provenance and Grype's results (the vuln predicate).
+		// provenance, its SBOM and Grype's results (the vuln predicate).
 		for _, img := range after.Images {
 			ref, err := img.Ref()
 			if err != nil {
@@ -250,7 +250,11 @@ func TestPipeline(t *testing.T) {
 			for _, m := range im.Manifests {
 				types = append(types, m.Annotations[signing.BundlePredicateTypeAnnotation])
 			}
-			for _, want := range []string{signing.ProvenanceType, pipeline.VulnType} {
+			want := []string{signing.ProvenanceType, pipeline.VulnType}
+			if img.Target != imageset.FrontendTarget { // built without an SBOM
+				want = append(want, pipeline.SPDXType)
+			}
+			for _, want := range want {
 				if !slices.Contains(types, want) {
 					t.Errorf("%s: no %s bundle among its referrers %v", img.Target, want, types)
 				}
@@ -266,6 +270,8 @@ func TestPipeline(t *testing.T) {
 		}
 		mustPass(t, verifyVuln(pubs[0]), "cosign verify-attestation --type vuln with the attest key")
 		mustFail(t, verifyVuln(pubs[2]), "cosign verify-attestation --type vuln with a key that did not attest")
+		mustPass(t, run(ctx, t, nil, cosign, "verify-attestation", "--key", pubs[0], "--type", "spdxjson",
+			"--insecure-ignore-tlog", "--allow-http-registry", base), "cosign verify-attestation --type spdxjson")
 		// The signatures the pipeline wrote verify on their own.
 		mustPass(t, run(ctx, t, nil, stagexCLI(t), "verify", "--threshold", "2", "--key", pubs[0], "--key", pubs[1], after.Images[0].Tags[0]), "stagex verify on a tag")
 	})

@@ -72,8 +72,9 @@ func Sign(ctx context.Context, s *State, keys []Key, f signing.Format, w io.Writ
 	})
 }
 
-// Attest signs the SLSA provenance BuildKit attached to every image, with
-// every key, in format f.
+// Attest signs the SLSA provenance and the SPDX SBOMs BuildKit attached to
+// every image as attestations of its digest (what `cosign attest --type
+// slsaprovenance1` and `--type spdxjson` write), with every key, in format f.
 func Attest(ctx context.Context, s *State, keys []Key, f signing.Format, w io.Writer, opts ...remote.Option) error {
 	if len(keys) == 0 {
 		return errors.New("attest: no key\nhint: name the attesting key (ATTEST_KEYS)")
@@ -83,14 +84,17 @@ func Attest(ctx context.Context, s *State, keys []Key, f signing.Format, w io.Wr
 		if err != nil {
 			return "", err
 		}
+		var n, m int
 		for _, k := range keys {
-			n, err := AttestProvenance(ctx, d, k.Key, f, opts...)
+			if n, err = AttestProvenance(ctx, d, k.Key, f, opts...); err == nil {
+				m, err = attestSBOMs(ctx, d, k.Key, f, opts)
+			}
 			if err != nil {
 				return "", fmt.Errorf("%s: %w", k.Name, err)
 			}
-			fmt.Fprintf(w, "%s: provenance of %d platform image(s) attested by %s (%s)\n", img.Target, n, k.Name, k.Key.Fingerprint)
+			fmt.Fprintf(w, "%s: %d provenance and %d SBOM attestation(s) signed by %s (%s)\n", img.Target, n, m, k.Name, k.Key.Fingerprint)
 		}
-		return "", nil
+		return fmt.Sprintf("%d provenance, %d SBOM", n, m), nil
 	})
 }
 
@@ -111,6 +115,26 @@ func AttestProvenance(ctx context.Context, d name.Digest, key *signing.PrivateKe
 		}
 	}
 	return len(provs), nil
+}
+
+// attestSBOMs signs each SPDX SBOM BuildKit attached to the index d as an
+// attestation of d (an image built without one, such as the frontend,
+// has none); it returns how many it attested.
+func attestSBOMs(ctx context.Context, d name.Digest, key *signing.PrivateKey, f signing.Format, opts []remote.Option) (int, error) {
+	sboms, _, err := signing.Attached(ctx, d, SPDXType, opts...)
+	if err != nil {
+		return 0, err
+	}
+	for _, sb := range sboms {
+		st, err := signing.Statement(d, SPDXType, sb.Predicate)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := signing.Attest(ctx, d, key, f, SPDXType, st, opts...); err != nil {
+			return 0, err
+		}
+	}
+	return len(sboms), nil
 }
 
 // Verify requires policy (N of M signers) on every image's digest.
