@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 	"edp.buildth.ing/devfw-cicd/stagex/frontend"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
-	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/offline"
@@ -32,14 +32,14 @@ var (
 	bakeOnce    sync.Once
 	bakeSet     *bakedSet
 	bakeErr     error
-	bakeBuilder *buildx.Builder
+	bakeBuilder *bake.Builder
 )
 
 type bakedSet struct {
 	root     string
 	set      *imageset.Set // the bake file's default group
 	offline  *offline.Offline
-	results  map[string]buildx.Result
+	results  map[string]bake.Result
 	images   map[string]*imageset.Image // by target
 	specs    map[string]*spec.Spec
 	log      string
@@ -59,7 +59,7 @@ func bakeAll(t *testing.T) *bakedSet {
 	bakeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
-		bakeSet, bakeErr = bake(ctx, b, bin)
+		bakeSet, bakeErr = bakeTheSet(ctx, b, bin)
 	})
 	if bakeErr != nil {
 		t.Fatalf("bake: %v", bakeErr)
@@ -67,7 +67,7 @@ func bakeAll(t *testing.T) *bakedSet {
 	return bakeSet
 }
 
-func bake(ctx context.Context, b *bed.Bed, bin string) (*bakedSet, error) {
+func bakeTheSet(ctx context.Context, b *bed.Bed, bin string) (*bakedSet, error) {
 	root, err := repo.Root()
 	if err != nil {
 		return nil, err
@@ -77,8 +77,8 @@ func bake(ctx context.Context, b *bed.Bed, bin string) (*bakedSet, error) {
 		return nil, err
 	}
 	// Bed a's own builder, which hack/test-integration exports.
-	bakeBuilder, err = buildx.FromEnv(bin, [][2]string{
-		{buildx.EnvConfig, os.Getenv(buildx.EnvConfig)}, {buildx.EnvBuilder, os.Getenv(buildx.EnvBuilder)}})
+	bakeBuilder, err = bake.FromEnv(bin, [][2]string{
+		{bake.EnvConfig, os.Getenv(bake.EnvConfig)}, {bake.EnvBuilder, os.Getenv(bake.EnvBuilder)}})
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 	"slices"
 	"strings"
 
-	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 )
 
 // Buildctl builds bake targets with buildctl instead of buildx: each target
@@ -32,8 +32,8 @@ type Buildctl struct {
 
 // Run builds the targets, each target named in another's contexts
 // ("target:<name>") first, and returns the results like a bake run's.
-func (c *Buildctl) Run(ctx context.Context, targets map[string]buildx.Target) (map[string]buildx.Result, error) {
-	out := map[string]buildx.Result{}
+func (c *Buildctl) Run(ctx context.Context, targets map[string]bake.Target) (map[string]bake.Result, error) {
+	out := map[string]bake.Result{}
 	var build func(name string, seen map[string]bool) error
 	build = func(name string, seen map[string]bool) error {
 		if _, done := out[name]; done {
@@ -70,14 +70,14 @@ func (c *Buildctl) Run(ctx context.Context, targets map[string]buildx.Target) (m
 }
 
 // build runs buildctl for one target; built holds the targets it may name.
-func (c *Buildctl) build(ctx context.Context, name string, t buildx.Target, built map[string]buildx.Result) (buildx.Result, error) {
+func (c *Buildctl) build(ctx context.Context, name string, t bake.Target, built map[string]bake.Result) (bake.Result, error) {
 	args, err := c.args(t, built)
 	if err != nil {
-		return buildx.Result{}, fmt.Errorf("bake target %s: %w", name, err)
+		return bake.Result{}, fmt.Errorf("bake target %s: %w", name, err)
 	}
 	meta, err := os.CreateTemp("", "stagex-buildctl-metadata-*.json")
 	if err != nil {
-		return buildx.Result{}, err
+		return bake.Result{}, err
 	}
 	meta.Close()
 	defer os.Remove(meta.Name())
@@ -90,20 +90,20 @@ func (c *Buildctl) build(ctx context.Context, name string, t buildx.Target, buil
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		return buildx.Result{}, fmt.Errorf("buildctl build (target %s) %s: %w", name, strings.Join(args, " "), err)
+		return bake.Result{}, fmt.Errorf("buildctl build (target %s) %s: %w", name, strings.Join(args, " "), err)
 	}
 	data, err := os.ReadFile(meta.Name())
 	if err != nil {
-		return buildx.Result{}, err
+		return bake.Result{}, err
 	}
 	var m struct {
 		Digest string `json:"containerimage.digest"`
 		Name   string `json:"image.name"`
 	}
 	if err := json.Unmarshal(data, &m); err != nil || m.Digest == "" {
-		return buildx.Result{}, fmt.Errorf("buildctl (target %s) reported no image digest: %s", name, data)
+		return bake.Result{}, fmt.Errorf("buildctl (target %s) reported no image digest: %s", name, data)
 	}
-	r := buildx.Result{Target: name, Digest: m.Digest, Raw: data}
+	r := bake.Result{Target: name, Digest: m.Digest, Raw: data}
 	if m.Name != "" {
 		r.Names = strings.Split(m.Name, ",")
 	}
@@ -111,7 +111,7 @@ func (c *Buildctl) build(ctx context.Context, name string, t buildx.Target, buil
 }
 
 // args translates a target into buildctl build flags.
-func (c *Buildctl) args(t buildx.Target, built map[string]buildx.Result) ([]string, error) {
+func (c *Buildctl) args(t bake.Target, built map[string]bake.Result) ([]string, error) {
 	abs := func(p string) string {
 		if filepath.IsAbs(p) {
 			return p

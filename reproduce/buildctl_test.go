@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 )
 
@@ -14,7 +14,7 @@ import (
 func TestBuildctlArgs(t *testing.T) {
 	v := "0"
 	c := &Buildctl{Root: "/repo", Push: true, NoCache: true}
-	got, err := c.args(buildx.Target{
+	got, err := c.args(bake.Target{
 		Context: "images", Dockerfile: "base.yaml",
 		Args:      map[string]*string{"SOURCE_DATE_EPOCH": &v, "GO_IMAGE": nil},
 		Contexts:  map[string]string{imageset.FrontendSyntax: "target:frontend"},
@@ -22,7 +22,7 @@ func TestBuildctlArgs(t *testing.T) {
 		Platforms: []string{"linux/amd64"},
 		Attest:    []map[string]string{{"type": "provenance", "mode": "max"}, {"type": "sbom"}},
 		Output:    []map[string]string{{"type": "image", "oci-mediatypes": "true"}},
-	}, map[string]buildx.Result{"frontend": {Digest: "sha256:abc", Names: []string{"reg.test/stagex-frontend:latest"}}})
+	}, map[string]bake.Result{"frontend": {Digest: "sha256:abc", Names: []string{"reg.test/stagex-frontend:latest"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +42,11 @@ func TestBuildctlArgs(t *testing.T) {
 	if strings.Contains(line, "GO_IMAGE") {
 		t.Error("an unset (null) arg was passed")
 	}
-	got, err = c.args(buildx.Target{Context: "ctx", Dockerfile: "/repo/Dockerfile", Target: "frontend-prebuilt"}, nil)
+	got, err = c.args(bake.Target{Context: "ctx", Dockerfile: "/repo/Dockerfile", Target: "frontend-prebuilt"}, nil)
 	if err != nil || !slices.Contains(got, "dockerfile=/repo") || !slices.Contains(got, "filename=Dockerfile") || !slices.Contains(got, "target=frontend-prebuilt") {
 		t.Errorf("absolute dockerfile: %v, %v", got, err)
 	}
-	if _, err := c.args(buildx.Target{Context: "images", Contexts: map[string]string{"x": "target:missing"}}, nil); err == nil {
+	if _, err := c.args(bake.Target{Context: "images", Contexts: map[string]string{"x": "target:missing"}}, nil); err == nil {
 		t.Error("a context on a target that was not built: accepted")
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/offline"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
@@ -31,7 +31,7 @@ func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*Bake
 	if err != nil {
 		return nil, err
 	}
-	b, err := buildx.FromEnv(bin, bedEnv)
+	b, err := bake.FromEnv(bin, bedEnv)
 	if err != nil {
 		return nil, err
 	}

@@ -28,8 +28,7 @@ import (
 	"strings"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
-	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/offline"
 )
@@ -126,9 +125,7 @@ func (r *runner) run(ctx context.Context, work string) (_ *Summary, err error) {
 	if err != nil {
 		return nil, err
 	}
-	buildxConfig := filepath.Join(work, "buildx")
-	// Reading the bake file needs no builder.
-	set, err := imageset.Load(ctx, &buildx.Builder{Command: []string{bin}, Env: []string{"BUILDX_CONFIG=" + buildxConfig}}, o.Root)
+	set, err := imageset.Read(ctx, bin, o.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +134,7 @@ func (r *runner) run(ctx context.Context, work string) (_ *Summary, err error) {
 		return nil, fmt.Errorf("--show %s: not an image of the set (%s)", show, strings.Join(set.Images, ", "))
 	}
 	r.step("test bed %q (BuildKit + registry on loopback)", o.Bed)
-	b, err := bed.Up(ctx, o.Bed, bed.Options{Dir: filepath.Join(o.Root, ".cache", "bed"), Log: r.log})
+	b, err := imageset.StartBed(ctx, o.Root, o.Bed, r.log)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +149,7 @@ func (r *runner) run(ctx context.Context, work string) (_ *Summary, err error) {
 	if err != nil {
 		return nil, err
 	}
-	builder, err := buildx.FromEnv(bin, env)
+	builder, err := bake.FromEnv(bin, env)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +257,7 @@ type App struct {
 // its image and asked on loopback, network none), compares its answers with
 // examples/test/expected, builds it a second time without cache and fails
 // unless both builds give the same platform manifest digest.
-func (r *runner) referenceApp(ctx context.Context, work, prefix string, off *offline.Offline, builder *buildx.Builder) (*App, error) {
+func (r *runner) referenceApp(ctx context.Context, work, prefix string, off *offline.Offline, builder *bake.Builder) (*App, error) {
 	testOut := filepath.Join(work, imageset.AppTestTarget)
 	if err := os.RemoveAll(testOut); err != nil {
 		return nil, err

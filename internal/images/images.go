@@ -25,8 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
-	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
@@ -110,8 +109,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	// Reading the bake file needs no builder.
-	set, err := imageset.Load(ctx, &buildx.Builder{Command: []string{bin}, Env: []string{"BUILDX_CONFIG=" + filepath.Join(work, "buildx")}}, o.Root)
+	set, err := imageset.Read(ctx, bin, o.Root)
 	if err != nil {
 		return err
 	}
@@ -133,8 +131,8 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	bk := buildx.Bake{Root: o.Root, File: imageset.BakeFile, Targets: targets, Progress: o.Progress, Output: o.Stderr, Vars: map[string]string{}}
-	builder := buildx.UserBuilder(ctx)
+	bk := bake.Bake{Root: o.Root, File: imageset.BakeFile, Targets: targets, Progress: o.Progress, Output: o.Stderr, Vars: map[string]string{}}
+	builder := bake.UserBuilder(ctx)
 	var layouts map[string]string
 	switch {
 	case builder != nil && o.Push:
@@ -155,7 +153,7 @@ func Run(ctx context.Context, o Options) error {
 		if os.Geteuid() != 0 {
 			return fmt.Errorf("no buildx builder configured, and the embedded BuildKit needs root: create a builder (docker buildx create --use) or run as root")
 		}
-		b, err := bed.Up(ctx, o.Bed, bed.Options{Dir: filepath.Join(o.Root, ".cache", "bed"), Log: o.Stderr})
+		b, err := imageset.StartBed(ctx, o.Root, o.Bed, o.Stderr)
 		if err != nil {
 			return err
 		}
@@ -163,7 +161,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		if builder, err = buildx.FromEnv(bin, env); err != nil {
+		if builder, err = bake.FromEnv(bin, env); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.Stderr, "==> no buildx builder of yours; building on the embedded BuildKit (bed %s), pushing to %s\n", o.Bed, b.RegistryAddr)

@@ -13,7 +13,7 @@ import (
 	"slices"
 	"strings"
 
-	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -43,27 +43,38 @@ type Set struct {
 	Images []string
 	// Targets are the default group's targets as bake resolves them with
 	// the bake file's defaults, by name.
-	Targets map[string]buildx.Target
+	Targets map[string]bake.Target
 }
 
 // Load reads the set from root's bake file with `buildx bake --print`.
-func Load(ctx context.Context, b *buildx.Builder, root string) (*Set, error) {
-	def, err := b.Print(ctx, buildx.Bake{Root: root, File: BakeFile, Targets: []string{DefaultGroup}})
+func Load(ctx context.Context, b *bake.Builder, root string) (*Set, error) {
+	def, err := b.Print(ctx, bake.Bake{Root: root, File: BakeFile, Targets: []string{DefaultGroup}})
 	if err != nil {
 		return nil, err
 	}
 	return FromDefinition(def)
 }
 
+// Read reads the set from root's bake file with the buildx binary bin:
+// printing needs no builder, and buildx's configuration goes to a folder of
+// root's .cache, never the user's.
+func Read(ctx context.Context, bin, root string) (*Set, error) {
+	dir, err := WorkDir(root, "buildx-print")
+	if err != nil {
+		return nil, err
+	}
+	return Load(ctx, &bake.Builder{Command: []string{bin}, Env: []string{bake.EnvConfig + "=" + dir}}, root)
+}
+
 // FromDefinition picks the set out of a printed bake definition: the
 // default group must hold the frontend target, and every other target of
 // it must be an image (context SpecDir, a spec as its dockerfile).
-func FromDefinition(def *buildx.Definition) (*Set, error) {
+func FromDefinition(def *bake.Definition) (*Set, error) {
 	g, ok := def.Groups[DefaultGroup]
 	if !ok || len(g.Targets) == 0 {
 		return nil, fmt.Errorf("%s: no group %q with targets", BakeFile, DefaultGroup)
 	}
-	s := &Set{Targets: map[string]buildx.Target{}}
+	s := &Set{Targets: map[string]bake.Target{}}
 	for _, t := range g.Targets {
 		tg, ok := def.Targets[t]
 		if !ok {

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -37,18 +37,18 @@ func readFile(t *testing.T, p string) string {
 
 // loadSet reads the set from the repository's bake file with the pinned
 // buildx (hack/tools.sh builds it the first time).
-func loadSet(t *testing.T, vars map[string]string, targets ...string) (*Set, *buildx.Definition) {
+func loadSet(t *testing.T, vars map[string]string, targets ...string) (*Set, *bake.Definition) {
 	t.Helper()
 	ctx := context.Background()
 	bin, err := Buildx(ctx, repoRoot(t), io.Discard)
 	if err != nil {
 		t.Fatalf("the pinned buildx: %v", err)
 	}
-	b := &buildx.Builder{Command: []string{bin}, Env: []string{"BUILDX_CONFIG=" + t.TempDir()}}
+	b := &bake.Builder{Command: []string{bin}, Env: []string{"BUILDX_CONFIG=" + t.TempDir()}}
 	if len(targets) == 0 {
 		targets = []string{DefaultGroup}
 	}
-	def, err := b.Print(ctx, buildx.Bake{Root: repoRoot(t), File: BakeFile, Vars: vars, Targets: targets})
+	def, err := b.Print(ctx, bake.Bake{Root: repoRoot(t), File: BakeFile, Vars: vars, Targets: targets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,25 +120,25 @@ func TestBakeFileMatchesSpecs(t *testing.T) {
 // FromDefinition refuses a default group that is not the frontend plus
 // images.
 func TestFromDefinition(t *testing.T) {
-	img := buildx.Target{Context: SpecDir, Dockerfile: "a.yaml"}
-	fe := buildx.Target{Context: ".", Dockerfile: "Dockerfile"}
+	img := bake.Target{Context: SpecDir, Dockerfile: "a.yaml"}
+	fe := bake.Target{Context: ".", Dockerfile: "Dockerfile"}
 	for name, c := range map[string]struct {
-		def  buildx.Definition
+		def  bake.Definition
 		want string
 	}{
-		"no group":    {buildx.Definition{Targets: map[string]buildx.Target{"a": img}}, `no group "default"`},
-		"no frontend": {buildx.Definition{Groups: map[string]buildx.Group{"default": {Targets: []string{"a"}}}, Targets: map[string]buildx.Target{"a": img}}, `lacks the "frontend" target`},
-		"no image":    {buildx.Definition{Groups: map[string]buildx.Group{"default": {Targets: []string{"frontend"}}}, Targets: map[string]buildx.Target{"frontend": fe}}, "holds no image target"},
-		"stray target": {buildx.Definition{Groups: map[string]buildx.Group{"default": {Targets: []string{"a", "frontend", "x"}}},
-			Targets: map[string]buildx.Target{"a": img, "frontend": fe, "x": {Context: "examples", Dockerfile: "Dockerfile"}}}, `target x of group "default" is neither`},
-		"unresolved": {buildx.Definition{Groups: map[string]buildx.Group{"default": {Targets: []string{"a", "frontend"}}}, Targets: map[string]buildx.Target{"frontend": fe}}, "names a, which bake did not resolve"},
+		"no group":    {bake.Definition{Targets: map[string]bake.Target{"a": img}}, `no group "default"`},
+		"no frontend": {bake.Definition{Groups: map[string]bake.Group{"default": {Targets: []string{"a"}}}, Targets: map[string]bake.Target{"a": img}}, `lacks the "frontend" target`},
+		"no image":    {bake.Definition{Groups: map[string]bake.Group{"default": {Targets: []string{"frontend"}}}, Targets: map[string]bake.Target{"frontend": fe}}, "holds no image target"},
+		"stray target": {bake.Definition{Groups: map[string]bake.Group{"default": {Targets: []string{"a", "frontend", "x"}}},
+			Targets: map[string]bake.Target{"a": img, "frontend": fe, "x": {Context: "examples", Dockerfile: "Dockerfile"}}}, `target x of group "default" is neither`},
+		"unresolved": {bake.Definition{Groups: map[string]bake.Group{"default": {Targets: []string{"a", "frontend"}}}, Targets: map[string]bake.Target{"frontend": fe}}, "names a, which bake did not resolve"},
 	} {
 		if _, err := FromDefinition(&c.def); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want one saying %q", name, err, c.want)
 		}
 	}
-	set, err := FromDefinition(&buildx.Definition{Groups: map[string]buildx.Group{"default": {Targets: []string{"frontend", "b", "a"}}},
-		Targets: map[string]buildx.Target{"a": img, "b": {Context: SpecDir, Dockerfile: "b.yaml"}, "frontend": fe}})
+	set, err := FromDefinition(&bake.Definition{Groups: map[string]bake.Group{"default": {Targets: []string{"frontend", "b", "a"}}},
+		Targets: map[string]bake.Target{"a": img, "b": {Context: SpecDir, Dockerfile: "b.yaml"}, "frontend": fe}})
 	if err != nil || !slices.Equal(set.Images, []string{"a", "b"}) || !set.IsImage("a") || set.IsImage(FrontendTarget) {
 		t.Errorf("set = %+v, %v", set, err)
 	}

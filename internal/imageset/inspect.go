@@ -10,8 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 	"edp.buildth.ing/devfw-cicd/stagex/frontend"
-	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
 	"edp.buildth.ing/devfw-cicd/stagex/rebuild"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -148,7 +148,7 @@ func inspectIndex(target, ref, index string, idx v1.ImageIndex) (*Image, error) 
 }
 
 // InspectAll reads every result of a bake run, in the order of targets.
-func InspectAll(ctx context.Context, targets []string, results map[string]buildx.Result) ([]*Image, error) {
+func InspectAll(ctx context.Context, targets []string, results map[string]bake.Result) ([]*Image, error) {
 	var out []*Image
 	for _, t := range targets {
 		r, ok := results[t]

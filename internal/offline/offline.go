@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"edp.buildth.ing/devfw-cicd/stagex/internal/buildx"
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 )
@@ -54,11 +54,11 @@ func Prepare(ctx context.Context, root string, set *imageset.Set, registry, work
 // STAGEX_REGISTRY (the bed's copy of the fixture packages) and REGISTRY
 // differ from a build against StageX (and the frontend is packed, not
 // compiled).
-func (o *Offline) Bake(prefix string, targets ...string) buildx.Bake {
+func (o *Offline) Bake(prefix string, targets ...string) bake.Bake {
 	if len(targets) == 0 {
 		targets = o.Set.All()
 	}
-	return buildx.Bake{
+	return bake.Bake{
 		Root:    o.Root,
 		File:    imageset.BakeFile,
 		Vars:    map[string]string{"REGISTRY": prefix, "STAGEX_LOCK": o.Fixtures.LockPath, "STAGEX_REGISTRY": o.Fixtures.Mirror},
@@ -73,7 +73,7 @@ func (o *Offline) Bake(prefix string, targets ...string) buildx.Bake {
 // <prefix>/stagex-example-app and exporting the test's answers to testOut.
 // noCache rebuilds the binary and the image without BuildKit's cache
 // (--set <target>.no-cache=true), for a second, independent build.
-func (o *Offline) BakeExamples(prefix, testOut string, noCache bool) buildx.Bake {
+func (o *Offline) BakeExamples(prefix, testOut string, noCache bool) bake.Bake {
 	bk := o.Bake(prefix, imageset.ExamplesGroup)
 	bk.Vars[imageset.AppTestOutVar] = testOut
 	if noCache {

@@ -1,8 +1,11 @@
-// Package buildx runs the buildx CLI: a builder of the user's or a remote
-// driver builder on a BuildKit daemon, `buildx bake` with its metadata read
-// back, `bake --print` and `imagetools inspect`. It is the one place that
-// spells buildx's flags and reads its outputs.
-package buildx
+// Package bake drives `buildx bake`: a buildx builder (the user's, or one
+// on a BuildKit daemon reached with buildx's remote driver, never a Docker
+// socket, or a test bed's own), a bake run with its metadata file, `bake
+// --print` and `imagetools inspect`. The pipeline (package pipeline),
+// stagex images, demo and reproduce, the benchmarks and the tests all bake
+// through it: the one place that spells buildx's flags and reads its
+// outputs.
+package bake
 
 import (
 	"bytes"
@@ -16,6 +19,9 @@ import (
 	"strings"
 )
 
+// File is the bake definition at the repository root.
+const File = "docker-bake.hcl"
+
 // Builder is a buildx builder to bake with: the buildx command, the
 // environment it needs, and the builder's name.
 type Builder struct {
@@ -28,6 +34,23 @@ type Builder struct {
 	Name string
 	// Desc says what it is, for messages.
 	Desc string
+}
+
+// RemoteBuilder creates a buildx builder on the BuildKit daemon at addr
+// (buildx's remote driver: no Docker), in its own BUILDX_CONFIG folder
+// configDir, so that the user's buildx configuration is never touched.
+func RemoteBuilder(ctx context.Context, buildx, configDir, name, addr string) (*Builder, error) {
+	if err := os.MkdirAll(configDir, 0o700); err != nil {
+		return nil, err
+	}
+	b := &Builder{Command: []string{buildx}, Env: []string{"BUILDX_CONFIG=" + configDir}, Name: name, Desc: "buildkitd " + addr + " (buildx remote driver)"}
+	// A builder of that name left by an earlier run points at an older
+	// socket; replace it.
+	_, _ = b.output(ctx, "rm", name)
+	if out, err := b.output(ctx, "create", "--name", name, "--driver", "remote", addr); err != nil {
+		return nil, fmt.Errorf("buildx create --driver remote %s: %w\n%s", addr, err, out)
+	}
+	return b, nil
 }
 
 // buildx's own variables: its configuration folder and the builder to use.
@@ -141,8 +164,8 @@ func (b *Builder) Imagetools(ctx context.Context, ref, format string) ([]byte, e
 
 // Bake is one `buildx bake` run of the bake file.
 type Bake struct {
-	Root    string            // the working directory, where the bake file is
-	File    string            // the bake file, relative to Root; empty: buildx's default files
+	Root    string            // repository root: the working directory, where the bake file is
+	File    string            // the bake file, relative to Root (default File)
 	Vars    map[string]string // bake variables (--var), e.g. REGISTRY, STAGEX_LOCK
 	Set     []string          // --set overrides, e.g. frontend.target=frontend-prebuilt
 	Targets []string          // targets or groups; none = the default group
@@ -196,10 +219,11 @@ func (b *Builder) Run(ctx context.Context, bk Bake) (map[string]Result, error) {
 // bakeArgs are the bake flags and targets of bk: file, builder, push,
 // cache, variables, overrides.
 func (b *Builder) bakeArgs(bk Bake) []string {
-	var args []string
-	if bk.File != "" {
-		args = append(args, "-f", bk.File)
+	file := bk.File
+	if file == "" {
+		file = File
 	}
+	args := []string{"-f", file}
 	if b.Name != "" {
 		args = append(args, "--builder", b.Name)
 	}

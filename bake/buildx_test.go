@@ -1,4 +1,4 @@
-package buildx
+package bake
 
 import (
 	"os"
@@ -21,8 +21,8 @@ func TestBakeArgs(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("bakeArgs =\n  %q\nwant\n  %q", got, want)
 	}
-	if got := (&Builder{}).bakeArgs(Bake{}); len(got) != 0 {
-		t.Errorf("an empty bake has flags: %q", got)
+	if got := (&Builder{}).bakeArgs(Bake{}); !slices.Equal(got, []string{"-f", File}) {
+		t.Errorf("an empty bake has flags %q, want the default file", got)
 	}
 }
 
@@ -63,7 +63,7 @@ func TestFromEnv(t *testing.T) {
 	if !slices.Equal(b.Command, []string{"/bin/buildx"}) || !slices.Equal(b.Env, []string{"BUILDX_CONFIG=/state/buildx"}) || b.Name != "stagex-bed-demo" {
 		t.Errorf("builder = %+v", b)
 	}
-	if got := b.bakeArgs(Bake{}); !slices.Equal(got, []string{"--builder", "stagex-bed-demo"}) {
+	if got := b.bakeArgs(Bake{}); !slices.Equal(got, []string{"-f", File, "--builder", "stagex-bed-demo"}) {
 		t.Errorf("bake flags = %q", got)
 	}
 	for _, bad := range [][][2]string{nil, env[:2], {env[2]}} {
