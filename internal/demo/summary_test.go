@@ -14,51 +14,61 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/imageset"
 )
 
-// summaryOf is a demo run's summary with the values of a real one.
+// summaryOf is the summary of a real `make demo` run (bed h2demo,
+// 2026-11-28): its digests, sizes, layers and check attestations, with the
+// sizes given to the byte that renders as that run's.
 func summaryOf() *Summary {
 	exit := 0
-	passed := func(n int) []frontend.TestResult {
+	tests := func(n int, status frontend.TestStatus, reason string) []frontend.TestResult {
 		var out []frontend.TestResult
 		for i := range n {
-			out = append(out, frontend.TestResult{Name: string(rune('a' + i)), Status: frontend.TestPassed, Exit: &exit})
+			r := frontend.TestResult{Name: string(rune('a' + i)), Status: status, Reason: reason}
+			if status == frontend.TestPassed {
+				r.Exit = &exit
+			}
+			out = append(out, r)
 		}
 		return out
 	}
-	notRun := func(n int) []frontend.TestResult {
-		var out []frontend.TestResult
-		for i := range n {
-			out = append(out, frontend.TestResult{Name: string(rune('a' + i)), Status: frontend.TestNotRun, Reason: "fixture"})
-		}
-		return out
+	checked := func(mode frontend.CheckMode, passed bool, pct float64, sum map[string]int, t []frontend.TestResult) *frontend.CheckPredicate {
+		return &frontend.CheckPredicate{Mode: mode, Tests: t,
+			Report: &check.Report{Passed: passed, Efficiency: &check.Efficiency{Percent: pct, WastedBytes: 296}, Summary: sum}}
 	}
-	checked := func(mode frontend.CheckMode, pct float64, wasted int64, warn int, tests []frontend.TestResult) *frontend.CheckPredicate {
-		return &frontend.CheckPredicate{Mode: mode, Tests: tests,
-			Report: &check.Report{Passed: true, Efficiency: &check.Efficiency{Percent: pct, WastedBytes: wasted}, Summary: map[string]int{"warning": warn}}}
-	}
-	att := []string{frontend.CheckPredicateType, "https://slsa.dev/provenance/v0.2", "https://spdx.dev/Document"}
-	img := func(target, d string, size int64, layers int, c *frontend.CheckPredicate) *imageset.Image {
+	warn2 := map[string]int{"warning": 2}
+	failed := map[string]int{"error": 1, "warning": 2}
+	att := []string{frontend.CheckPredicateType, "https://slsa.dev/provenance/v1", "https://spdx.dev/Document"}
+	img := func(target, digest string, size int64, layers int, c *frontend.CheckPredicate) *imageset.Image {
 		preds := att
 		if c == nil {
 			preds = att[1:2]
 		}
-		return &imageset.Image{Target: target, Digest: "sha256:" + strings.Repeat(d, 64), Size: size, Layers: layers, Predicates: preds, Check: c}
+		return &imageset.Image{Target: target, Digest: "sha256:" + digest, Size: size, Layers: layers, Predicates: preds, Check: c}
 	}
-	app := img("example-app", "9", 2<<20, 6, checked(frontend.CheckStrict, 100, 0, 0, passed(1)))
+	const mib = 1 << 20
+	app := img("example-app", "7ba6949ba7c762bea1b7471892661b73b237998d9b82f13ea12af6348b47a592", 46*mib/10, 3, checked(frontend.CheckStrict, true, 99.99, warn2, nil))
 	return &Summary{
-		Bed: "demo", Registry: "127.0.0.1:7201/devfw-cicd", Took: 3*time.Minute + 41*time.Second,
+		Bed: "h2demo", Registry: "127.0.0.1:7200/devfw-cicd", Took: time.Minute + 31*time.Second,
 		Images: []*imageset.Image{
-			img("base", "1", 1<<20+1<<18, 5, checked(frontend.CheckStrict, 100, 0, 0, passed(2))),
-			img("base-go", "2", 60<<20, 9, checked(frontend.CheckStrict, 99.5, 12345, 1, passed(3))),
-			img("base-java", "3", 3<<20, 8, checked(frontend.CheckWarn, 100, 0, 2, notRun(2))),
-			img("frontend", "4", 9<<20, 1, nil),
+			img("base", "8d3f09d6dad05637b82bc462d58824491c6a7b186f3b8d439ff3b987adc4d5b9", 14*mib/10, 5, checked(frontend.CheckStrict, true, 99.99, warn2, tests(2, frontend.TestPassed, ""))),
+			img("base-go", "501609083167602498925d6e9871f8b510f74023cc2df80e190a7d417faaa41e", 285*mib/10, 5, checked(frontend.CheckStrict, true, 99.99, warn2, tests(3, frontend.TestPassed, ""))),
+			img("base-java", "1910964ebe3313de0e3e45e04de740a123e53ed41c600479464ee98533ceee3d", 14*mib/10, 7, checked(frontend.CheckWarn, true, 99.99, map[string]int{"warning": 4}, tests(1, frontend.TestNotRun, "fixture"))),
+			img("base-nodejs", "4db7ef1c2da9374a27ae15950b340d9f4ae3fdd1bba7f2b3f16491325d53ab20", 14*mib/10, 15, checked(frontend.CheckWarn, false, 99.99, failed, tests(2, frontend.TestNotRun, "fixture"))),
+			img("base-python", "849ff7d568ddda394969fabe03426d0264aa12b633f7070af7c803110a3199d2", 14*mib/10, 11, checked(frontend.CheckWarn, false, 99.99, failed, tests(5, frontend.TestNotRun, "fixture"))),
+			img("base-ruby", "f55d40002d763f5fdf8193eb1f9a938af238d122d5bad613e3b15e3f99602d04", 14*mib/10, 12, checked(frontend.CheckWarn, false, 99.99, failed, tests(3, frontend.TestNotRun, "fixture"))),
+			img("base-rust", "b82b1ee1764cb5d8f2264be98838793646c4af1d7ffda1dd74b28f9323fb44ec", 14*mib/10, 11, checked(frontend.CheckWarn, false, 99.99, failed, tests(2, frontend.TestNotRun, "fixture"))),
+			img("base-static", "3d345ef7fd188df7aa0df893d336111259359aafa661f8fcb3281fdd7c226bec", 1536, 3, checked(frontend.CheckStrict, true, 69.6, warn2, nil)),
+			img("frontend", "0c006ec881e40030c081c359d20c3158c63d1d47bd5e0c2abeac4bf686915b92", 75*mib/10, 1, nil),
 			app,
 		},
 		StrictImages: []string{"base", "base-static", "base-go"},
-		App:          &App{Image: app, Answers: []imageset.AppAnswer{{File: "healthz.txt", Got: "ok"}, {File: "root.json", Got: `{"service":"stagex-example"}`}}, Rebuilt: app.Digest},
-		Shown:        "base-java",
-		SBOM:         Attestation{File: ".cache/imageset/demo/base-java.sbom.json", About: "SPDX-2.3, 12 packages, 40 files"},
-		Provenance:   Attestation{File: ".cache/imageset/demo/base-java.provenance.json", About: "SLSA v0.2, build type https://mobyproject.org/buildkit@v1, 13 materials"},
-		Digests:      ".cache/imageset/demo/DIGESTS.md", Record: ".cache/imageset/demo/digests.json", Log: ".cache/imageset/demo/demo.log",
+		App: &App{Image: app, Rebuilt: app.Digest, Answers: []imageset.AppAnswer{
+			{File: "healthz.txt", Got: "ok"},
+			{File: "root.json", Got: `{"service":"hello-service","message":"hello from stagex-base-static"}`},
+		}},
+		Shown:      "base-java",
+		SBOM:       Attestation{File: ".cache/imageset/demo/base-java.sbom.json", About: "SPDX-2.3, 8 packages, 2 files"},
+		Provenance: Attestation{File: ".cache/imageset/demo/base-java.provenance.json", About: "SLSA v1, build type https://github.com/moby/buildkit/blob/master/docs/attestations/slsa-definitions.md, 6 resolved dependencies"},
+		Digests:    ".cache/imageset/demo/DIGESTS.md", Record: ".cache/imageset/demo/digests.json", Log: ".cache/imageset/demo/demo.log",
 	}
 }
 
@@ -80,7 +90,7 @@ func TestWriteSummary(t *testing.T) {
 	if err := WriteSummary(&b, s); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), `still up: eval "$(hack/bed env demo)"`) {
+	if !strings.Contains(b.String(), `still up: eval "$(hack/bed env h2demo)"`) {
 		t.Errorf("a kept bed is not said to be up:\n%s", b.String())
 	}
 }
