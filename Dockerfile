@@ -6,7 +6,7 @@
 # Targets:
 #   frontend           (default) builds the binary from source in StageX's pallet-go
 #   frontend-prebuilt  packs a binary built outside, taken from the build context
-#                      (the test bed and offline CI use it; see integration/testbed)
+#                      (the test bed and offline CI use it; see internal/frontendimage)
 
 # pallet-go 1.26.0 (its linux/amd64 image manifest digest; renovate.json keeps
 # version and digest current, with docker-bake.hcl's PALLET_GO_DIGEST).

@@ -88,6 +88,9 @@ const (
 	// Layer efficiency.
 	RuleShadowed Rule = "layer-shadowed" // a path written by more than one layer
 	RuleConflict Rule = "layer-conflict" // two packages ship a path with different content
+	// RuleUnnamed: the layers' packages are unknown (the history does not
+	// line up with the layers), so conflicts cannot be told from overwrites.
+	RuleUnnamed Rule = "layers-unnamed"
 
 	// Hygiene.
 	RuleSetuid        Rule = "setuid"
@@ -114,6 +117,7 @@ var rules = map[Rule]Severity{
 	RuleELFInvalid:    SeverityError,
 	RuleShadowed:      SeverityWarning,
 	RuleConflict:      SeverityError,
+	RuleUnnamed:       SeverityWarning,
 	RuleSetuid:        SeverityError,
 	RuleSetgid:        SeverityError,
 	RuleWorldWritable: SeverityError,

@@ -111,7 +111,11 @@ func (c *checker) lookPath(prog string) (string, bool) {
 		if d == "" {
 			d = "."
 		}
+		// execvp tries a relative PATH entry from the working directory.
 		p := path.Join("/", d, prog)
+		if !path.IsAbs(d) {
+			p = path.Join("/", c.opts.Config.WorkingDir, d, prog)
+		}
 		if r := c.open(p); r.ok && r.info.Mode().IsRegular() {
 			return p, true
 		}

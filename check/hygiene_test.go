@@ -84,6 +84,9 @@ func TestHygieneConfig(t *testing.T) {
 		{"good by name", func(c *v1.Config) { c.Entrypoint = []string{"prog"} }, nil},
 		{"good by ids", func(c *v1.Config) { c.User = "65532:65532"; c.Cmd = []string{"/usr/bin/script"} }, nil},
 		{"env finds prog", func(c *v1.Config) { c.Entrypoint = []string{"envok"} }, nil},
+		// execvp tries a relative PATH entry from the working directory.
+		{"relative PATH from workdir", func(c *v1.Config) { c.WorkingDir = "/usr"; c.Env[0] = "PATH=bin"; c.Entrypoint = []string{"prog"} }, nil},
+		{"relative PATH not from /", func(c *v1.Config) { c.Env[0] = "PATH=usr/bin"; c.Entrypoint = []string{"prog"} }, []ruleAt{{check.RuleEntrypoint, "prog"}}},
 		{"user missing", func(c *v1.Config) { c.User = "app" }, []ruleAt{{check.RuleUser, "/etc/passwd"}}},
 		{"uid missing", func(c *v1.Config) { c.User = "1000:65532" }, []ruleAt{{check.RuleUser, "/etc/passwd"}}},
 		{"group missing", func(c *v1.Config) { c.User = "nonroot:staff" }, []ruleAt{{check.RuleGroup, "/etc/group"}}},
@@ -172,6 +175,20 @@ func TestLayerEfficiency(t *testing.T) {
 	}
 	if r.Passed {
 		t.Error("a conflict passed")
+	}
+
+	// Without a package per layer (a history that does not line up), the
+	// conflict cannot be told from an overwrite: the report says so.
+	r = run(t, img, func(o *check.Options) { o.Packages = nil })
+	want = []ruleAt{
+		{check.RuleShadowed, "/etc/diff"},
+		{check.RuleShadowed, "/etc/gone"},
+		{check.RuleShadowed, "/etc/passwd"},
+		{check.RuleShadowed, "/etc/same"},
+		{check.RuleUnnamed, ""},
+	}
+	if got := rulesAt(r); !slices.Equal(got, want) {
+		t.Fatalf("unnamed layers: got %v, want %v", got, want)
 	}
 }
 

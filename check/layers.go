@@ -13,6 +13,12 @@ func (c *checker) checkLayers() {
 		return
 	}
 	ls := c.layered.Layers()
+	if len(ls) > 1 && len(c.opts.Packages) != len(ls) {
+		// Without a package per layer, conflict() cannot tell two packages
+		// apart: every overwrite shows as layer-shadowed. Say so, rather
+		// than pass a conflict silently.
+		c.add(RuleUnnamed, "", "", fmt.Sprintf("%d layers, %d named packages (the image history does not name a package per layer): conflicts between packages are reported as %s", len(ls), len(c.opts.Packages), RuleShadowed))
+	}
 	c.layers = make([]LayerReport, len(ls))
 	var total, wasted int64
 	for i, l := range ls {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strings"
 )
 
 // Stack is an image root on disk together with the folders of the layers it
@@ -50,7 +51,15 @@ func NewStack(merged FS, layers []FS) (*Stack, error) {
 				return fmt.Errorf("layer %d: %s: %w", i, p, err)
 			}
 			if w.Deleted {
+				if _, below := s.writer[p]; !below {
+					// A whiteout over nothing hides no bytes: not a write.
+					return nil
+				}
+				s.deleteBelow(p, i)
 				delete(s.writer, p)
+				if ws := s.writes[p]; len(ws) == 0 || ws[len(ws)-1].Deleted {
+					return nil // a folder: its files were recorded above
+				}
 			} else {
 				s.writer[p] = i
 				layer.Files++
@@ -65,6 +74,22 @@ func NewStack(merged FS, layers []FS) (*Stack, error) {
 		s.layers = append(s.layers, layer)
 	}
 	return s, nil
+}
+
+// deleteBelow records layer i's whiteout of the folder p as a deletion of
+// every path under it that a lower layer wrote, as an overlay mount hides
+// them all (the Tree does the same for a tar whiteout).
+func (s *Stack) deleteBelow(p string, i int) {
+	prefix := p + "/"
+	for _, q := range slices.Sorted(maps.Keys(s.writer)) {
+		if !strings.HasPrefix(q, prefix) {
+			continue
+		}
+		if ws := s.writes[q]; len(ws) > 0 && !ws[len(ws)-1].Deleted {
+			s.writes[q] = append(ws, Write{Layer: i, Deleted: true})
+		}
+		delete(s.writer, q)
+	}
 }
 
 // layerWrite describes the entry at name of one layer folder.

@@ -9,13 +9,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"edp.buildth.ing/devfw-cicd/stagex/frontend"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 // composition is what both variants build: the filesystem (the spec's
 // default base), busybox, the large package and two small ones.
-var composition = []string{testbed.Busybox, testbed.Large, "core-musl", "core-zlib"}
+var composition = []string{fixtures.Busybox, fixtures.Large, "core-musl", "core-zlib"}
 
 // Variant names, as in the report.
 const (
@@ -32,7 +36,7 @@ type variant struct {
 	name  string
 	label string
 	repo  string // pushed to <registry>/<repo>:<tag>
-	build testbed.DockerfileBuild
+	build solve.DockerfileBuild
 }
 
 // variants writes the inputs of both variants into dir: (a) a spec for the
@@ -41,7 +45,7 @@ type variant struct {
 func variants(env *benchEnv, dir string) ([]variant, error) {
 	specDir := filepath.Join(dir, "spec")
 	chainDir := filepath.Join(dir, "chain")
-	lock, err := testbed.NewLock(env.bed.RegistryAddr, env.fixtures).Marshal()
+	lock, err := fixtures.NewLock(env.bed.RegistryAddr, env.fixtures).Marshal()
 	if err != nil {
 		return nil, err
 	}
@@ -63,11 +67,11 @@ func variants(env *benchEnv, dir string) ([]variant, error) {
 	}
 	return []variant{
 		{name: variantFrontend, label: "a: frontend (# syntax=)", repo: "bench/frontend",
-			build: testbed.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml"}},
+			build: solve.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml"}},
 		{name: variantChain, label: "b: FROM scratch + COPY --from chain", repo: "bench/chain",
-			build: testbed.DockerfileBuild{DockerfileDir: chainDir, ContextDir: chainDir}},
+			build: solve.DockerfileBuild{DockerfileDir: chainDir, ContextDir: chainDir}},
 		{name: variantChecked, label: "c: frontend, STAGEX_CHECK=strict", repo: "bench/checked",
-			build: testbed.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml",
+			build: solve.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml",
 				BuildArgs: map[string]string{frontend.ArgCheck: string(frontend.CheckStrict)}}},
 	}, nil
 }
@@ -88,8 +92,8 @@ func specYAML(frontendRef string, pkgs []string) string {
 
 // chainDockerfile is the "seed" method the frontend replaces: one stage per
 // package image, pinned by digest, each copied whole onto scratch.
-func chainDockerfile(registry string, set testbed.FixtureSet, pkgs []string) (string, error) {
-	all := append([]string{testbed.Filesystem}, pkgs...)
+func chainDockerfile(registry string, set fixtures.Set, pkgs []string) (string, error) {
+	all := append([]string{fixtures.Filesystem}, pkgs...)
 	var b strings.Builder
 	b.WriteString("# The Dockerfile chain: every package copied onto scratch.\n")
 	for _, p := range all {
@@ -109,10 +113,10 @@ func chainDockerfile(registry string, set testbed.FixtureSet, pkgs []string) (st
 // upstreamLayers is the layer list a composition of the upstream blobs has:
 // the base's layers, then each package's layers above the base (all of them
 // for a package not built on the base), the same rule llb.Plan follows.
-func upstreamLayers(set testbed.FixtureSet, pkgs []string) ([]string, error) {
-	base, ok := set[testbed.Filesystem]
+func upstreamLayers(set fixtures.Set, pkgs []string) ([]string, error) {
+	base, ok := set[fixtures.Filesystem]
 	if !ok {
-		return nil, fmt.Errorf("no fixture %s", testbed.Filesystem)
+		return nil, fmt.Errorf("no fixture %s", fixtures.Filesystem)
 	}
 	out := slices.Clone(base.Layers)
 	for _, p := range pkgs {
@@ -130,7 +134,7 @@ func upstreamLayers(set testbed.FixtureSet, pkgs []string) ([]string, error) {
 }
 
 // upstreamBlobs is the set of every fixture layer blob.
-func upstreamBlobs(set testbed.FixtureSet) map[string]bool {
+func upstreamBlobs(set fixtures.Set) map[string]bool {
 	blobs := map[string]bool{}
 	for _, f := range set {
 		for _, l := range f.Layers {
@@ -171,7 +175,15 @@ func classify(layers []layer, want []string, upstream map[string]bool) imageLaye
 }
 
 func pushedLayers(ref string) ([]layer, error) {
-	m, err := testbed.Manifest(ref)
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		return nil, err
+	}
+	m, err := img.Manifest()
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +207,7 @@ func benchCompose(ctx context.Context, env *benchEnv, runs int) (*ComposeReport,
 		return nil, err
 	}
 	upstream := upstreamBlobs(env.fixtures)
-	rep := &ComposeReport{Packages: append([]string{testbed.Filesystem}, composition...)}
+	rep := &ComposeReport{Packages: append([]string{fixtures.Filesystem}, composition...)}
 	for _, d := range want {
 		for _, f := range env.fixtures {
 			if i := slices.Index(f.Layers, d); i >= 0 {
@@ -253,7 +265,7 @@ func buildOnce(ctx context.Context, env *benchEnv, v variant, tag string) (time.
 	b := v.build
 	b.Push = env.bed.Ref(v.repo + ":" + tag)
 	start := time.Now()
-	res, err := testbed.SolveDockerfile(ctx, env.client, b)
+	res, err := solve.Dockerfile(ctx, env.client, b)
 	d := time.Since(start)
 	if err != nil {
 		return 0, nil, err
@@ -265,7 +277,7 @@ func buildOnce(ctx context.Context, env *benchEnv, v variant, tag string) (time.
 	return d, layers, nil
 }
 
-func layerSize(f *testbed.Fixture, i int) (int64, error) {
+func layerSize(f *fixtures.Fixture, i int) (int64, error) {
 	layers, err := f.Image.Layers()
 	if err != nil {
 		return 0, err

@@ -25,7 +25,8 @@ import (
 	"syscall"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
 )
 
 // Parts of the benchmark, selectable with -parts.
@@ -85,7 +86,7 @@ func logf(format string, args ...any) {
 var errUpstream = errors.New("the frontend's output layers are not the upstream blobs")
 
 func run(ctx context.Context, o options) error {
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func run(ctx context.Context, o options) error {
 
 	var verdict error
 	if o.parts[partCompose] || o.parts[partBake] {
-		bed, err := testbed.FromEnv()
+		bed, err := bed.FromEnv()
 		if err != nil {
 			return fmt.Errorf("%w; `make bench` starts a bed of its own", err)
 		}

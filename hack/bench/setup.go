@@ -6,22 +6,26 @@ import (
 	"os"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 	"github.com/moby/buildkit/client"
+
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
 )
 
 // benchEnv is the bed, prepared: the fixtures (core-large included) and the
 // frontend image pushed to its registry.
 type benchEnv struct {
-	bed             *testbed.Bed
+	bed             *bed.Bed
 	client          *client.Client
-	fixtures        testbed.FixtureSet
+	fixtures        fixtures.Set
 	frontend        string // <registry>/stagex-frontend@sha256:…
 	buildkitVersion string
 	tmp             string
 }
 
-func setUp(ctx context.Context, bed *testbed.Bed) (*benchEnv, error) {
+func setUp(ctx context.Context, bed *bed.Bed) (*benchEnv, error) {
 	env := &benchEnv{bed: bed}
 	ok := false
 	defer func() {
@@ -44,17 +48,17 @@ func setUp(ctx context.Context, bed *testbed.Bed) (*benchEnv, error) {
 	logf("buildkitd %s (%s), registry %s", env.buildkitVersion, bed.BuildkitAddr, bed.RegistryAddr)
 
 	start := time.Now()
-	if env.fixtures, err = bed.SetupFixtures(ctx, testbed.Options{Large: true}); err != nil {
+	if env.fixtures, err = fixtures.Setup(ctx, bed.RegistryAddr, fixtures.Options{Large: true}); err != nil {
 		return nil, fmt.Errorf("fixtures: %w", err)
 	}
 	logf("fixtures: %d packages (core-large included) pushed in %s", len(env.fixtures), since(start))
 
 	start = time.Now()
-	bin, err := testbed.BuildFrontendBinary(ctx, env.tmp)
+	root, err := repo.Root()
 	if err != nil {
 		return nil, err
 	}
-	if env.frontend, err = bed.PushFrontend(ctx, env.client, bin); err != nil {
+	if env.frontend, err = frontendimage.BuildAndPush(ctx, env.client, root, env.tmp, bed.RegistryAddr); err != nil {
 		return nil, err
 	}
 	logf("frontend image %s pushed in %s", env.frontend, since(start))
