@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 	"github.com/moby/buildkit/client"
 )
 
@@ -33,13 +34,13 @@ import (
 // still pulls and unpacks the packages. The test logs how many it unpacked
 // (docs/ci.md, "Shared build cache").
 func TestSharedRegistryCache(t *testing.T) {
-	b := testbed.RequireSecond(t)
+	a, b := requireBed(t), requireSecondBed(t)
 	s := bakeAll(t) // fixtures, the frontend binary and the builder on bed a
-	buildx, err := testbed.Tool("buildx")
+	buildx, err := bed.Tool("buildx")
 	if err != nil {
 		t.Fatal(err)
 	}
-	buildctl, err := testbed.Tool("buildctl")
+	buildctl, err := bed.Tool("buildctl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,14 +50,14 @@ func TestSharedRegistryCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cacheRepo := b.RegistryAddr + "/it-cache/stagex-cache"
-	builderB, err := imageset.RemoteBuilder(ctx, buildx, tmp+"/buildx-cache-b", "stagex-it-cache-b", b.BuildkitAddr2)
+	cacheRepo := a.RegistryAddr + "/it-cache/stagex-cache"
+	builderB, err := imageset.RemoteBuilder(ctx, buildx, tmp+"/buildx-cache-b", "stagex-it-cache-b", b.BuildkitAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	onA := cacheBake(ctx, t, bakeBuilder, s.offline.Bake(b.RegistryAddr+"/it-cache-a"), "CACHE_TO", cacheRepo)
-	emptyDaemon(ctx, t, buildctl, b.BuildkitAddr2)
+	onA := cacheBake(ctx, t, bakeBuilder, s.offline.Bake(a.RegistryAddr+"/it-cache-a"), "CACHE_TO", cacheRepo)
+	emptyDaemon(ctx, t, buildctl, b.BuildkitAddr)
 	onB := cacheBake(ctx, t, builderB, s.offline.Bake(b.RegistryAddr+"/it-cache-b"), "CACHE_FROM", cacheRepo)
 
 	targets := imageset.AllTargets()
@@ -81,18 +82,18 @@ func TestSharedRegistryCache(t *testing.T) {
 		len(onB.extracted(layers)), len(layers))
 
 	// The frontend target from the registry cache on an empty daemon.
-	emptyDaemon(ctx, t, buildctl, b.BuildkitAddr2)
+	emptyDaemon(ctx, t, buildctl, b.BuildkitAddr)
 	withCache := cacheBake(ctx, t, builderB, s.offline.Bake(b.RegistryAddr+"/it-cache-b", imageset.FrontendTarget), "CACHE_FROM", cacheRepo)
 	steps := withCache.dockerfileSteps()
 	if len(steps) == 0 {
-		t.Fatalf("no Dockerfile step in the progress output of the frontend target:\n%s", testbed.TailLines(withCache.log, 40))
+		t.Fatalf("no Dockerfile step in the progress output of the frontend target:\n%s", solve.TailLines(withCache.log, 40))
 	}
 	for _, v := range steps {
 		if !v.Cached {
 			t.Errorf("emptied bed b ran %q although bed a exported it to %s:%s", v.Name, cacheRepo, imageset.FrontendTarget)
 		}
 	}
-	emptyDaemon(ctx, t, buildctl, b.BuildkitAddr2)
+	emptyDaemon(ctx, t, buildctl, b.BuildkitAddr)
 	without := cacheBake(ctx, t, builderB, s.offline.Bake(b.RegistryAddr+"/it-cache-b", imageset.FrontendTarget), "", "")
 	for _, v := range without.dockerfileSteps() {
 		if v.Cached {
@@ -122,7 +123,7 @@ func cacheBake(ctx context.Context, t *testing.T, builder *imageset.Builder, bk 
 	bk.Output = &out
 	res, err := builder.Run(ctx, bk)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, testbed.TailLines(out.String(), 40))
+		t.Fatalf("%v\n%s", err, solve.TailLines(out.String(), 40))
 	}
 	r := &cacheRun{results: res, log: out.String()}
 	byDigest := map[string]*client.Vertex{}

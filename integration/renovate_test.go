@@ -11,7 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 	"edp.buildth.ing/devfw-cicd/stagex/lock"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"go.yaml.in/yaml/v3"
@@ -35,7 +36,7 @@ func renovateEnv(t *testing.T) []string {
 // with a broken regex manager, so the check can fail.
 func TestRenovateConfigValid(t *testing.T) {
 	validator := signTool(t, "renovate-config-validator")
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func (d renovateDep) String() string {
 // workflows.
 func TestRenovateExtractsEveryPin(t *testing.T) {
 	renovate := signTool(t, "renovate")
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,10 +95,10 @@ func TestRenovateExtractsEveryPin(t *testing.T) {
 	cmd.Env = renovateEnv(t)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("renovate --dry-run=extract: %v\n%s", err, testbed.TailLines(string(out), 40))
+		t.Fatalf("renovate --dry-run=extract: %v\n%s", err, solve.TailLines(string(out), 40))
 	}
 	if m := regexp.MustCompile(`(?m)^ *(ERROR|FATAL): .*`).FindString(string(out)); m != "" {
-		t.Fatalf("renovate reported %s\n%s", m, testbed.TailLines(string(out), 40))
+		t.Fatalf("renovate reported %s\n%s", m, solve.TailLines(string(out), 40))
 	}
 	deps := readRenovateReport(t, report)
 
