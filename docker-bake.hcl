@@ -76,9 +76,7 @@ variable "FRONTEND_IMAGE" {
 # layers; stored as an OCI image manifest). Empty, the default: no cache is
 # read or written, and local builds are as before. The cache changes no
 # digest (integration/cache_test.go bakes with CACHE_TO on one daemon and
-# CACHE_FROM on a fresh one and compares). An image also reads the frontend
-# target's cache: its build runs that frontend, and builds it first, within
-# its own solve, whose cache export holds only the image's own steps.
+# CACHE_FROM on a fresh one and compares). What it saves, and what not yet:
 # docs/ci.md.
 variable "CACHE_FROM" {
   default     = ""
@@ -154,7 +152,7 @@ target "_image" {
 }
 
 target "base" {
-  cache-from = concat(cache_from("base"), cache_from("frontend"))
+  cache-from = cache_from("base")
   cache-to   = cache_to("base")
   inherits   = ["_image"]
   dockerfile = "base.yaml"
@@ -162,7 +160,7 @@ target "base" {
 }
 
 target "base-static" {
-  cache-from = concat(cache_from("base-static"), cache_from("frontend"))
+  cache-from = cache_from("base-static")
   cache-to   = cache_to("base-static")
   inherits   = ["_image"]
   dockerfile = "base-static.yaml"
@@ -170,7 +168,7 @@ target "base-static" {
 }
 
 target "base-go" {
-  cache-from = concat(cache_from("base-go"), cache_from("frontend"))
+  cache-from = cache_from("base-go")
   cache-to   = cache_to("base-go")
   inherits   = ["_image"]
   dockerfile = "base-go.yaml"
@@ -178,7 +176,7 @@ target "base-go" {
 }
 
 target "base-nodejs" {
-  cache-from = concat(cache_from("base-nodejs"), cache_from("frontend"))
+  cache-from = cache_from("base-nodejs")
   cache-to   = cache_to("base-nodejs")
   inherits   = ["_image"]
   dockerfile = "base-nodejs.yaml"
@@ -186,7 +184,7 @@ target "base-nodejs" {
 }
 
 target "base-python" {
-  cache-from = concat(cache_from("base-python"), cache_from("frontend"))
+  cache-from = cache_from("base-python")
   cache-to   = cache_to("base-python")
   inherits   = ["_image"]
   dockerfile = "base-python.yaml"
@@ -194,7 +192,7 @@ target "base-python" {
 }
 
 target "base-rust" {
-  cache-from = concat(cache_from("base-rust"), cache_from("frontend"))
+  cache-from = cache_from("base-rust")
   cache-to   = cache_to("base-rust")
   inherits   = ["_image"]
   dockerfile = "base-rust.yaml"
@@ -202,7 +200,7 @@ target "base-rust" {
 }
 
 target "base-ruby" {
-  cache-from = concat(cache_from("base-ruby"), cache_from("frontend"))
+  cache-from = cache_from("base-ruby")
   cache-to   = cache_to("base-ruby")
   inherits   = ["_image"]
   dockerfile = "base-ruby.yaml"
@@ -212,7 +210,7 @@ target "base-ruby" {
 # The JRE comes from outside StageX (see the spec): its URL and sha256 are
 # pinned in base-java.yaml, or in the lock for a mirror or offline copy.
 target "base-java" {
-  cache-from = concat(cache_from("base-java"), cache_from("frontend"))
+  cache-from = cache_from("base-java")
   cache-to   = cache_to("base-java")
   inherits   = ["_image"]
   dockerfile = "base-java.yaml"
@@ -249,7 +247,7 @@ target "example-app-bin" {
 # The application image: examples/app.yaml, copying the binary from the
 # named context app-bin (target example-app-bin). The frontend context comes from _image.
 target "example-app" {
-  cache-from = concat(cache_from("example-app"), cache_from("frontend"))
+  cache-from = cache_from("example-app")
   cache-to   = cache_to("example-app")
   inherits   = ["_image"]
   context    = "examples"
