@@ -209,11 +209,12 @@ func wantValues(t *testing.T, what string, got, want []string) {
 }
 
 // versionPin is a pinned version as the workflows write one: v1.2.3, or an
-// image's tag (moby/buildkit:v0.34.2).
-var versionPin = regexp.MustCompile(`^(?:[^\s:]+:)?(v?[0-9]+\.[0-9]+\.[0-9]+)$`)
+// image's tag (moby/buildkit:v0.34.2, also with @digest after it).
+var versionPin = regexp.MustCompile(`^(?:[^\s:@]+:)?(v?[0-9]+\.[0-9]+\.[0-9]+)(?:@.*)?$`)
 
-// workflowPins reads a workflow: the versions its env pins (workflow and
-// job level), and its actions as name@version.
+// workflowPins reads a workflow: the versions its env (workflow and job
+// level) and its job services' and containers' images pin, and its actions
+// as name@version.
 func workflowPins(t *testing.T, file string) (tools, actions []string) {
 	t.Helper()
 	data, err := os.ReadFile(file)
@@ -223,7 +224,13 @@ func workflowPins(t *testing.T, file string) (tools, actions []string) {
 	var wf struct {
 		Env  map[string]any `yaml:"env"`
 		Jobs map[string]struct {
-			Env   map[string]any `yaml:"env"`
+			Env       map[string]any `yaml:"env"`
+			Container struct {
+				Image string `yaml:"image"`
+			} `yaml:"container"`
+			Services map[string]struct {
+				Image string `yaml:"image"`
+			} `yaml:"services"`
 			Steps []struct {
 				Uses string `yaml:"uses"`
 			} `yaml:"steps"`
@@ -234,7 +241,11 @@ func workflowPins(t *testing.T, file string) (tools, actions []string) {
 	}
 	envs := []map[string]any{wf.Env}
 	for _, j := range wf.Jobs {
-		envs = append(envs, j.Env)
+		images := map[string]any{"container": j.Container.Image}
+		for name, svc := range j.Services {
+			images["service "+name] = svc.Image
+		}
+		envs = append(envs, j.Env, images)
 		for _, s := range j.Steps {
 			if name, v, ok := strings.Cut(s.Uses, "@"); ok && !strings.HasPrefix(s.Uses, "./") {
 				actions = append(actions, name+"@"+v)
