@@ -2,13 +2,12 @@ package llb
 
 import (
 	"context"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 	"encoding/json"
 	"io/fs"
 	"slices"
 	"strings"
 	"testing"
-
-	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	bkllb "github.com/moby/buildkit/client/llb"

@@ -3,6 +3,7 @@ package llb
 import (
 	"bytes"
 	"context"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 	"encoding/json"
 	"io/fs"
 	"maps"
@@ -10,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	bkllb "github.com/moby/buildkit/client/llb"
