@@ -43,6 +43,12 @@ type DockerfileBuild struct {
 	Push string
 	// Frontend defaults to "dockerfile.v0".
 	Frontend string
+	// ExportAttrs are extra attributes of the image exporter (with Push),
+	// e.g. "rewrite-timestamp": "true".
+	ExportAttrs map[string]string
+	// OnStatus, when set, sees every progress update of the solve (the
+	// vertices with their start and completion times).
+	OnStatus func(*client.SolveStatus)
 }
 
 // SolveResult is what a solve returns.
@@ -100,11 +106,14 @@ func SolveDockerfile(ctx context.Context, c *client.Client, b DockerfileBuild) (
 				"oci-mediatypes":    "true",
 			},
 		}}
+		for k, v := range b.ExportAttrs {
+			opt.Exports[0].Attrs[k] = v
+		}
 	}
 	var log bytes.Buffer
 	ch := make(chan *client.SolveStatus)
 	done := make(chan struct{})
-	go func() { defer close(done); collectLog(&log, ch) }()
+	go func() { defer close(done); collectLog(&log, ch, b.OnStatus) }()
 	resp, err := c.Solve(ctx, nil, opt, ch)
 	<-done
 	res := &SolveResult{Log: log.String()}
@@ -121,9 +130,12 @@ func SolveDockerfile(ctx context.Context, c *client.Client, b DockerfileBuild) (
 	return res, nil
 }
 
-func collectLog(w io.Writer, ch chan *client.SolveStatus) {
+func collectLog(w io.Writer, ch chan *client.SolveStatus, onStatus func(*client.SolveStatus)) {
 	names := map[string]string{}
 	for s := range ch {
+		if onStatus != nil {
+			onStatus(s)
+		}
 		for _, v := range s.Vertexes {
 			if _, ok := names[v.Digest.String()]; !ok && v.Name != "" {
 				names[v.Digest.String()] = v.Name

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -21,29 +21,43 @@ const (
 // Report is everything one run of the benchmark measured. The JSON file,
 // the printed table and the Markdown block are all rendered from it.
 type Report struct {
-	Date            string         `json:"date"`
-	Machine         Machine        `json:"machine"`
-	BuildKitVersion string         `json:"buildkit_version,omitempty"`
-	Runs            int            `json:"runs"`
-	Compose         *ComposeReport `json:"compose,omitempty"`
-	Overhead        []Overhead     `json:"overhead,omitempty"`
-	Bake            *BakeReport    `json:"bake,omitempty"`
+	Date            string  `json:"date"`
+	Machine         Machine `json:"machine"`
+	BuildKitVersion string  `json:"buildkit_version,omitempty"`
+	// LoadStart and LoadEnd are the 1-minute load average when the run
+	// started and ended: the machine may be shared.
+	LoadStart float64 `json:"load_start"`
+	LoadEnd   float64 `json:"load_end"`
+	Runs      int     `json:"runs"`
+	// NoSyntaxRow says why the `# syntax=` Dockerfile row is missing.
+	NoSyntaxRow string         `json:"no_syntax_row,omitempty"`
+	Compose     *ComposeReport `json:"compose,omitempty"`
+	Overhead    []Overhead     `json:"overhead,omitempty"`
+	Bake        *BakeReport    `json:"bake,omitempty"`
 }
 
-// ComposeReport is parts 1 and 2: the composition built by both variants.
+// ComposeReport is the composition built by every variant, at each size.
 type ComposeReport struct {
+	Sizes []SizeReport `json:"sizes"`
+	// WarmTimeline is the last warm frontend build of the largest size,
+	// vertex by vertex.
+	WarmTimeline *Timeline `json:"warm_timeline,omitempty"`
+}
+
+// SizeReport is the composition with core-large of one size.
+type SizeReport struct {
+	// LargeBytes is core-large's payload.
+	LargeBytes int64 `json:"large_bytes"`
 	// Packages is the composition, base first.
 	Packages []string `json:"packages"`
 	// UpstreamLayerBytes is the size of the upstream layer blobs the
 	// composition is made of.
 	UpstreamLayerBytes int64 `json:"upstream_layer_bytes"`
-	// Results: cold a, cold b, warm a, warm b.
+	// Results: every variant cold, then every variant warm.
 	Results []Result `json:"results"`
-	// Ratios is, per cache state, the chain's median over the frontend's.
-	Ratios map[string]float64 `json:"ratios"`
-	// CheckRatios is, per cache state, the median of the frontend with
-	// STAGEX_CHECK=strict over the frontend's: the check's overhead.
-	CheckRatios map[string]float64 `json:"check_ratios,omitempty"`
+	// Ratios is, per variant and cache state, the variant's median over
+	// the frontend's.
+	Ratios map[string]map[string]float64 `json:"ratios"`
 }
 
 // Result is one variant in one cache state over all runs.
@@ -86,7 +100,7 @@ func (r *Result) summarize() {
 	r.MaxSeconds = slices.Max(r.Seconds)
 }
 
-func (c *ComposeReport) result(cache, variant string) *Result {
+func (c *SizeReport) result(cache, variant string) *Result {
 	for i := range c.Results {
 		if c.Results[i].Cache == cache && c.Results[i].Variant == variant {
 			return &c.Results[i]
@@ -95,38 +109,83 @@ func (c *ComposeReport) result(cache, variant string) *Result {
 	return nil
 }
 
-func (c *ComposeReport) ratios() {
-	c.Ratios, c.CheckRatios = map[string]float64{}, map[string]float64{}
+func (c *SizeReport) ratios() {
+	c.Ratios = map[string]map[string]float64{}
 	for _, cache := range []string{cacheCold, cacheWarm} {
 		a := c.result(cache, variantFrontend)
 		if a == nil || a.MedianSeconds <= 0 {
 			continue
 		}
-		if b := c.result(cache, variantChain); b != nil {
-			c.Ratios[cache] = round3(b.MedianSeconds / a.MedianSeconds)
-		}
-		if ch := c.result(cache, variantChecked); ch != nil {
-			c.CheckRatios[cache] = round3(ch.MedianSeconds / a.MedianSeconds)
+		for _, r := range c.Results {
+			if r.Cache != cache || r.Variant == variantFrontend {
+				continue
+			}
+			if c.Ratios[r.Variant] == nil {
+				c.Ratios[r.Variant] = map[string]float64{}
+			}
+			c.Ratios[r.Variant][cache] = round3(r.MedianSeconds / a.MedianSeconds)
 		}
 	}
 }
 
-// frontendUpstream tells whether every frontend build exported exactly the
-// upstream blobs (the property that must hold).
+// frontendUpstream tells whether every frontend build, at every size,
+// exported exactly the upstream blobs (the property that must hold).
 func (c *ComposeReport) frontendUpstream() bool {
 	n := 0
-	for _, r := range c.Results {
-		if r.Variant == variantFrontend || r.Variant == variantChecked {
-			n++
-			if !r.LayersAreUpstream {
-				return false
+	for _, s := range c.Sizes {
+		for _, r := range s.Results {
+			if r.Variant == variantFrontend || r.Variant == variantChecked {
+				n++
+				if !r.LayersAreUpstream {
+					return false
+				}
 			}
 		}
 	}
 	return n > 0
 }
 
-// Overhead is part 3: one size of BenchmarkCompose.
+// largest is the size report of the biggest core-large, or nil.
+func (c *ComposeReport) largest() *SizeReport {
+	if c == nil || len(c.Sizes) == 0 {
+		return nil
+	}
+	return &c.Sizes[len(c.Sizes)-1]
+}
+
+// Target is one of the speed targets the run is held against.
+type Target struct {
+	Name          string  `json:"name"`
+	LimitSeconds  float64 `json:"limit_seconds"`
+	MedianSeconds float64 `json:"median_seconds"`
+	Met           bool    `json:"met"`
+}
+
+// Targets are the frontend's speed goals, in the numbers of this run: a
+// warm no-change build of one image, a warm no-change bake of all images,
+// and the frontend's cold build of the largest composition.
+func (r *Report) Targets() []Target {
+	var ts []Target
+	add := func(name string, limit, got float64) {
+		ts = append(ts, Target{Name: name, LimitSeconds: limit, MedianSeconds: got, Met: got <= limit})
+	}
+	if l := r.Compose.largest(); l != nil {
+		if w := l.result(cacheWarm, variantFrontend); w != nil {
+			add("warm no-change build of one image (frontend, "+bytesText(l.LargeBytes)+")", 0.15, w.MedianSeconds)
+		}
+	}
+	if b := r.Bake; b != nil && len(b.Warm) > 0 {
+		add("warm no-change bake of all images", 1.5, b.WarmMedian)
+	}
+	if l := r.Compose.largest(); l != nil {
+		if c := l.result(cacheCold, variantFrontend); c != nil {
+			add("frontend's cold build, "+bytesText(l.LargeBytes)+" package", 0.5, c.MedianSeconds)
+		}
+	}
+	return ts
+}
+
+// Overhead is one size of BenchmarkCompose.
 type Overhead struct {
 	Packages    int     `json:"packages"`
 	NsPerOp     float64 `json:"ns_per_op"`
@@ -135,7 +194,7 @@ type Overhead struct {
 	LLBOps      float64 `json:"llb_ops"`
 }
 
-// BakeReport is part 4: wall times of whole bakes, in seconds.
+// BakeReport is the wall times of whole bakes, in seconds.
 type BakeReport struct {
 	Targets []string  `json:"targets,omitempty"`
 	Cold    []float64 `json:"cold_seconds,omitempty"`
@@ -175,37 +234,14 @@ type table struct {
 
 func (r *Report) tables() []table {
 	var ts []table
-	if c := r.Compose; c != nil {
-		t := table{
-			title: fmt.Sprintf("Compose %s (%s upstream layers): median of %d runs, push included",
-				strings.Join(c.Packages, " + "), bytesText(c.UpstreamLayerBytes), r.Runs),
-			header: []string{"cache", "variant", "median", "min", "max", "÷ a", "layers", "new layer bytes", "layers = upstream", "daemon cache"},
+	if c := r.Compose; c != nil && len(c.Sizes) > 0 {
+		ts = append(ts, headline(c, r.Runs))
+		for _, s := range c.Sizes {
+			ts = append(ts, sizeTable(s, r.Runs))
 		}
-		for _, res := range c.Results {
-			ratio := ""
-			switch res.Variant {
-			case variantChain:
-				if v, ok := c.Ratios[res.Cache]; ok {
-					ratio = fmt.Sprintf("%.1f×", v)
-				}
-			case variantChecked:
-				if v, ok := c.CheckRatios[res.Cache]; ok {
-					ratio = fmt.Sprintf("%.2f×", v)
-				}
-			}
-			t.rows = append(t.rows, []string{
-				res.Cache, res.Label,
-				secondsText(res.MedianSeconds), secondsText(res.MinSeconds), secondsText(res.MaxSeconds),
-				ratio, fmt.Sprint(res.Layers), bytesText(res.NewLayerBytes), fmt.Sprint(res.LayersAreUpstream),
-				bytesText(res.CacheBytes),
-			})
+		if tl := c.WarmTimeline; tl != nil {
+			ts = append(ts, timelineTable(tl, c.largest().LargeBytes))
 		}
-		var same []string
-		for _, res := range c.Results {
-			same = append(same, fmt.Sprintf("%s %s %v", res.Cache, res.Variant, res.SameLayersEveryRun))
-		}
-		t.note = "The same layer blobs in every run: " + strings.Join(same, ", ") + "."
-		ts = append(ts, t)
 	}
 	if len(r.Overhead) > 0 {
 		t := table{
@@ -231,6 +267,9 @@ func (r *Report) tables() []table {
 			rows:   [][]string{row(cacheCold, b.Cold, b.ColdMedian), row(cacheWarm, b.Warm, b.WarmMedian)},
 		})
 	}
+	if tg := r.Targets(); len(tg) > 0 {
+		ts = append(ts, targetsTable(tg))
+	}
 	return ts
 }
 
@@ -240,13 +279,99 @@ func (r *Report) machineText() string {
 	if r.BuildKitVersion != "" {
 		s += ", BuildKit " + r.BuildKitVersion
 	}
-	return s + ", " + r.Date
+	s += ", " + r.Date
+	if r.LoadStart >= 0 && r.LoadEnd >= 0 {
+		s += fmt.Sprintf("; load average %.2f at the start, %.2f at the end", r.LoadStart, r.LoadEnd)
+	}
+	return s
+}
+
+// headline is the frontend against the reproducible chain at every size.
+func headline(c *ComposeReport, runs int) table {
+	t := table{
+		title: fmt.Sprintf("Headline: the frontend against the reproducible Dockerfile chain (SOURCE_DATE_EPOCH + rewrite-timestamp=true), median of %d runs, push included", runs),
+		header: []string{"core-large", "upstream layers", "cold: frontend", "cold: chain", "cold: chain ÷ frontend",
+			"warm: frontend", "warm: chain", "warm: chain ÷ frontend"},
+	}
+	for _, s := range c.Sizes {
+		row := []string{bytesText(s.LargeBytes), bytesText(s.UpstreamLayerBytes)}
+		for _, cache := range []string{cacheCold, cacheWarm} {
+			a, b := s.result(cache, variantFrontend), s.result(cache, variantRepro)
+			if a == nil || b == nil {
+				row = append(row, "", "", "")
+				continue
+			}
+			row = append(row, secondsText(a.MedianSeconds), secondsText(b.MedianSeconds), ratioText(s.Ratios[variantRepro][cache]))
+		}
+		t.rows = append(t.rows, row)
+	}
+	return t
+}
+
+func sizeTable(s SizeReport, runs int) table {
+	t := table{
+		title: fmt.Sprintf("Compose %s, core-large %s (%s upstream layers): median of %d runs, push included",
+			strings.Join(s.Packages, " + "), bytesText(s.LargeBytes), bytesText(s.UpstreamLayerBytes), runs),
+		header: []string{"cache", "variant", "median", "min", "max", "÷ a", "layers", "new layer bytes", "layers = upstream", "daemon cache"},
+	}
+	for _, res := range s.Results {
+		ratio := ""
+		if v, ok := s.Ratios[res.Variant][res.Cache]; ok {
+			ratio = ratioText(v)
+		}
+		t.rows = append(t.rows, []string{
+			res.Cache, res.Label,
+			secondsText(res.MedianSeconds), secondsText(res.MinSeconds), secondsText(res.MaxSeconds),
+			ratio, fmt.Sprint(res.Layers), bytesText(res.NewLayerBytes), fmt.Sprint(res.LayersAreUpstream),
+			bytesText(res.CacheBytes),
+		})
+	}
+	var same []string
+	for _, res := range s.Results {
+		same = append(same, fmt.Sprintf("%s %s %v", res.Cache, res.Variant, res.SameLayersEveryRun))
+	}
+	t.note = "The same layer blobs in every run: " + strings.Join(same, ", ") + "."
+	return t
+}
+
+func timelineTable(tl *Timeline, size int64) table {
+	t := table{
+		title: fmt.Sprintf("Warm path: the last warm frontend build (core-large %s), %s in all, from BuildKit's progress stream (times after the client sent the solve)",
+			bytesText(size), msText(tl.TotalMS)),
+		header: []string{"from", "to", "took", "step"},
+	}
+	for _, s := range tl.Steps {
+		name := s.Name
+		if s.Cached {
+			name += " (cached)"
+		}
+		if !s.Gap {
+			name = "`" + strings.ReplaceAll(name, "|", "/") + "`"
+		}
+		t.rows = append(t.rows, []string{msText(s.StartMS), msText(s.EndMS), msText(s.EndMS - s.StartMS), name})
+	}
+	return t
+}
+
+func targetsTable(ts []Target) table {
+	t := table{title: "Targets, in this run", header: []string{"target", "limit", "median", "met"}}
+	for _, x := range ts {
+		met := "yes"
+		if !x.Met {
+			met = fmt.Sprintf("no, %s over", secondsText(x.MedianSeconds-x.LimitSeconds))
+		}
+		t.rows = append(t.rows, []string{x.Name, "≤ " + secondsText(x.LimitSeconds), secondsText(x.MedianSeconds), met})
+	}
+	return t
 }
 
 // Text renders the report as plain tables for the terminal.
 func (r *Report) Text() string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "\n%s\n", r.machineText())
+	if r.NoSyntaxRow != "" {
+		fmt.Fprintf(&b, "No # syntax= Dockerfile row: %s\n", r.NoSyntaxRow)
+	}
 	for _, t := range r.tables() {
 		fmt.Fprintf(&b, "\n%s\n", t.title)
 		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -266,6 +391,9 @@ func (r *Report) Text() string {
 func (r *Report) Markdown() string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Measured on %s.\n", r.machineText())
+	if r.NoSyntaxRow != "" {
+		fmt.Fprintf(&b, "\nNo `# syntax=` Dockerfile row: %s\n", r.NoSyntaxRow)
+	}
 	for _, t := range r.tables() {
 		fmt.Fprintf(&b, "\n%s\n\n", t.title)
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(t.header, " | "))
@@ -303,7 +431,7 @@ func (r *Report) WriteJSON(dir string, at time.Time) (string, error) {
 // The generated block of a Markdown file lies between these lines; the
 // prose around it is kept.
 const (
-	markBegin = "<!-- bench:begin (written by hack/bench -markdown; do not edit by hand) -->"
+	markBegin = "<!-- bench:begin (written by make bench; do not edit by hand) -->"
 	markEnd   = "<!-- bench:end -->"
 )
 
@@ -337,6 +465,15 @@ func spliceBlock(doc, block string) (string, error) {
 }
 
 func secondsText(s float64) string { return fmt.Sprintf("%.2f s", s) }
+
+func msText(ms float64) string { return fmt.Sprintf("%.0f ms", ms) }
+
+func ratioText(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.2f×", v)
+	}
+	return fmt.Sprintf("%.1f×", v)
+}
 
 func durationText(ns float64) string {
 	switch {
