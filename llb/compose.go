@@ -80,6 +80,7 @@ func Compose(ctx context.Context, in *Input) (*Result, error) {
 	if err := checkLabels(in.Spec); err != nil {
 		return nil, err
 	}
+	prefetch(ctx, in)
 	basePasswd, baseGroup, err := readBaseAccounts(ctx, in)
 	if err != nil {
 		return nil, err
