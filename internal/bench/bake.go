@@ -53,11 +53,22 @@ func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*Bake
 			bk.Vars["TAG"] = fmt.Sprintf("%s-%d", cache, i)
 			var out bytes.Buffer
 			bk.Output = &out
+			last := cache == cacheWarm && i == runs
+			if last {
+				bk.Progress = "rawjson" // for the timeline
+			}
 			start := time.Now()
 			res, err := b.Run(ctx, bk)
 			d := time.Since(start)
 			if err != nil {
 				return nil, fmt.Errorf("bake, %s run %d: %w\n--- buildx output (tail) ---\n%s", cache, i, err, testbed.TailLines(out.String(), 40))
+			}
+			if last {
+				rec := &recorder{start: start}
+				if err := rec.readJSON(&out); err != nil {
+					return nil, fmt.Errorf("bake progress: %w", err)
+				}
+				rep.WarmTimeline = rec.timeline(d, env.bed.RegistryAddr)
 			}
 			targets := make([]string, 0, len(res))
 			for t := range res {

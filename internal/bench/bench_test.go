@@ -351,7 +351,10 @@ func TestTimeline(t *testing.T) {
 	if tl.TotalMS != 100 || !reflect.DeepEqual(tl.Steps, want) {
 		t.Errorf("timeline = %v %+v\nwant %+v", tl.TotalMS, tl.Steps, want)
 	}
-	md := timelineTable(tl, 10<<20)
+	md := timelineTable(tl, cacheWarm, 10<<20)
+	if !strings.HasPrefix(md.title, "Warm path: the last warm frontend build (core-large 10.0 MiB), 100 ms in all") {
+		t.Errorf("title = %q", md.title)
+	}
 	if got := md.rows[1]; !slices.Equal(got, []string{"30 ms", "40 ms", "10 ms", "(no vertex running)"}) {
 		t.Errorf("gap row = %q", got)
 	}
@@ -453,5 +456,38 @@ func TestParseMemTotal(t *testing.T) {
 	}
 	if got := parseMemTotal("junk"); got != 0 {
 		t.Errorf("parseMemTotal(junk) = %d", got)
+	}
+}
+
+// TestReadRawJSON: buildx's rawjson progress (one status a line, a vertex
+// repeated as it starts and completes) becomes the vertices with their
+// times; the long steps are those of a twentieth of the whole or more.
+func TestReadRawJSON(t *testing.T) {
+	d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
+	in := `#0 building with "stagex-bench" instance using remote driver
+{"vertexes":[{"digest":"` + d1 + `","name":"[base] load spec","started":"2026-01-01T00:00:00.010Z"}]}
+{"vertexes":[{"digest":"` + d1 + `","name":"[base] load spec","started":"2026-01-01T00:00:00.010Z","completed":"2026-01-01T00:00:00.400Z"}]}
+{"vertexes":[{"digest":"` + d2 + `","name":"[base] merge","started":"2026-01-01T00:00:00.500Z","completed":"2026-01-01T00:00:00.510Z","cached":true}]}
+`
+	rec := &recorder{start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if err := rec.readJSON(strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	tl := rec.timeline(time.Second, "")
+	want := []Step{
+		{Name: "(no vertex running)", StartMS: 0, EndMS: 10, Gap: true},
+		{Name: "[base] load spec", StartMS: 10, EndMS: 400},
+		{Name: "(no vertex running)", StartMS: 400, EndMS: 500, Gap: true},
+		{Name: "[base] merge", StartMS: 500, EndMS: 510, Cached: true},
+		{Name: "(no vertex running: the solve returns)", StartMS: 510, EndMS: 1000, Gap: true},
+	}
+	if !reflect.DeepEqual(tl.Steps, want) {
+		t.Errorf("steps = %+v\nwant %+v", tl.Steps, want)
+	}
+	if got := tl.longSteps(); len(got) != 3 || got[0].Name != "[base] load spec" || got[1].StartMS != 400 || !got[2].Gap {
+		t.Errorf("long steps = %+v", got)
+	}
+	if err := rec.readJSON(strings.NewReader("{not json\n")); err == nil {
+		t.Error("a broken status line was read")
 	}
 }

@@ -277,8 +277,8 @@ func sizeSet(ctx context.Context, env *benchEnv, size int64) (testbed.FixtureSet
 
 // benchCompose builds every variant at every size, runs times cold (the
 // build cache pruned first) and warm (again right after, nothing changed),
-// alternating the variants, and inspects every pushed image. The last warm
-// frontend build of the largest size is kept as a timeline.
+// alternating the variants, and inspects every pushed image. The last cold
+// and warm frontend builds of the largest size are kept as timelines.
 func benchCompose(ctx context.Context, env *benchEnv, sizes []int64, runs int) (*ComposeReport, error) {
 	rep := &ComposeReport{}
 	for si, size := range sizes {
@@ -286,19 +286,19 @@ func benchCompose(ctx context.Context, env *benchEnv, sizes []int64, runs int) (
 		if err != nil {
 			return nil, err
 		}
-		sr, tl, err := benchSize(ctx, env, set, size, runs, si == len(sizes)-1)
+		sr, tls, err := benchSize(ctx, env, set, size, runs, si == len(sizes)-1)
 		if err != nil {
 			return nil, err
 		}
 		rep.Sizes = append(rep.Sizes, *sr)
-		if tl != nil {
-			rep.WarmTimeline = tl
+		if tls != nil {
+			rep.Timelines = tls
 		}
 	}
 	return rep, nil
 }
 
-func benchSize(ctx context.Context, env *benchEnv, set testbed.FixtureSet, size int64, runs int, timeline bool) (*SizeReport, *Timeline, error) {
+func benchSize(ctx context.Context, env *benchEnv, set testbed.FixtureSet, size int64, runs int, timeline bool) (*SizeReport, map[string]*Timeline, error) {
 	vs, err := variants(env, set, filepath.Join(env.tmp, "compose-"+strconv.FormatInt(size, 10)))
 	if err != nil {
 		return nil, nil, err
@@ -323,7 +323,7 @@ func benchSize(ctx context.Context, env *benchEnv, set testbed.FixtureSet, size 
 			results[cache+"/"+v.name] = &Result{Cache: cache, Variant: v.name, Label: v.label}
 		}
 	}
-	var tl *Timeline
+	var tls map[string]*Timeline
 	for i := 1; i <= runs; i++ {
 		for _, v := range vs {
 			if err := env.prune(ctx); err != nil {
@@ -332,7 +332,7 @@ func benchSize(ctx context.Context, env *benchEnv, set testbed.FixtureSet, size 
 			for _, cache := range []string{cacheCold, cacheWarm} {
 				r := results[cache+"/"+v.name]
 				var rec *recorder
-				if timeline && cache == cacheWarm && v.name == variantFrontend && i == runs {
+				if timeline && v.name == variantFrontend && i == runs {
 					rec = &recorder{}
 				}
 				d, layers, err := buildOnce(ctx, env, v, fmt.Sprintf("%d-%s-%d", size>>20, cache, i), rec)
@@ -340,7 +340,10 @@ func benchSize(ctx context.Context, env *benchEnv, set testbed.FixtureSet, size 
 					return nil, nil, fmt.Errorf("%s, %s, %s run %d: %w", bytesText(size), v.label, cache, i, err)
 				}
 				if rec != nil {
-					tl = rec.timeline(d, env.bed.RegistryAddr)
+					if tls == nil {
+						tls = map[string]*Timeline{}
+					}
+					tls[cache] = rec.timeline(d, env.bed.RegistryAddr)
 				}
 				stored, err := env.cacheBytes(ctx)
 				if err != nil {
@@ -360,7 +363,7 @@ func benchSize(ctx context.Context, env *benchEnv, set testbed.FixtureSet, size 
 		}
 	}
 	rep.ratios()
-	return rep, tl, nil
+	return rep, tls, nil
 }
 
 // buildOnce builds one variant, pushes it under tag and reads back its

@@ -39,9 +39,9 @@ type Report struct {
 // ComposeReport is the composition built by every variant, at each size.
 type ComposeReport struct {
 	Sizes []SizeReport `json:"sizes"`
-	// WarmTimeline is the last warm frontend build of the largest size,
-	// vertex by vertex.
-	WarmTimeline *Timeline `json:"warm_timeline,omitempty"`
+	// Timelines are the last cold and the last warm frontend build of the
+	// largest size, vertex by vertex, by cache state.
+	Timelines map[string]*Timeline `json:"timelines,omitempty"`
 }
 
 // SizeReport is the composition with core-large of one size.
@@ -202,6 +202,8 @@ type BakeReport struct {
 	// Median per cache state.
 	ColdMedian float64 `json:"cold_median_seconds,omitempty"`
 	WarmMedian float64 `json:"warm_median_seconds,omitempty"`
+	// WarmTimeline is the last warm bake, every target's vertices.
+	WarmTimeline *Timeline `json:"warm_timeline,omitempty"`
 }
 
 func (b *BakeReport) summarize() {
@@ -239,8 +241,10 @@ func (r *Report) tables() []table {
 		for _, s := range c.Sizes {
 			ts = append(ts, sizeTable(s, r.Runs))
 		}
-		if tl := c.WarmTimeline; tl != nil {
-			ts = append(ts, timelineTable(tl, c.largest().LargeBytes))
+		for _, cache := range []string{cacheWarm, cacheCold} {
+			if tl := c.Timelines[cache]; tl != nil {
+				ts = append(ts, timelineTable(tl, cache, c.largest().LargeBytes))
+			}
 		}
 	}
 	if len(r.Overhead) > 0 {
@@ -266,6 +270,12 @@ func (r *Report) tables() []table {
 			header: []string{"cache", "median", "min", "max"},
 			rows:   [][]string{row(cacheCold, b.Cold, b.ColdMedian), row(cacheWarm, b.Warm, b.WarmMedian)},
 		})
+	}
+	if b := r.Bake; b != nil && b.WarmTimeline != nil {
+		t := timelineTable(&Timeline{TotalMS: b.WarmTimeline.TotalMS, Steps: b.WarmTimeline.longSteps()}, cacheWarm, 0)
+		t.title = fmt.Sprintf("Warm bake: the last warm bake's steps that took a twentieth of its %s or more (all targets at once), from buildx's progress stream",
+			msText(b.WarmTimeline.TotalMS))
+		ts = append(ts, t)
 	}
 	if tg := r.Targets(); len(tg) > 0 {
 		ts = append(ts, targetsTable(tg))
@@ -334,10 +344,14 @@ func sizeTable(s SizeReport, runs int) table {
 	return t
 }
 
-func timelineTable(tl *Timeline, size int64) table {
+func timelineTable(tl *Timeline, cache string, size int64) table {
+	title := "Warm path: the last warm frontend build"
+	if cache == cacheCold {
+		title = "Cold path: the last cold frontend build"
+	}
 	t := table{
-		title: fmt.Sprintf("Warm path: the last warm frontend build (core-large %s), %s in all, from BuildKit's progress stream (times after the client sent the solve)",
-			bytesText(size), msText(tl.TotalMS)),
+		title: fmt.Sprintf("%s (core-large %s), %s in all, from BuildKit's progress stream (times after the client sent the solve)",
+			title, bytesText(size), msText(tl.TotalMS)),
 		header: []string{"from", "to", "took", "step"},
 	}
 	for _, s := range tl.Steps {

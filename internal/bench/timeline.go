@@ -1,6 +1,10 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -79,4 +83,35 @@ func newTimeline(start time.Time, total time.Duration, vs []*client.Vertex, regi
 		tl.Steps = append(tl.Steps, Step{Name: "(no vertex running: the solve returns)", StartMS: busyUntil, EndMS: tl.TotalMS, Gap: true})
 	}
 	return tl
+}
+
+// readJSON reads a progress stream as buildx --progress=rawjson prints it:
+// one SolveStatus a line (other lines are skipped).
+func (r *recorder) readJSON(in io.Reader) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var s client.SolveStatus
+		if err := json.Unmarshal(line, &s); err != nil {
+			return err
+		}
+		r.add(&s)
+	}
+	return sc.Err()
+}
+
+// longSteps are the steps that took at least a twentieth of the whole (the
+// gaps included), for a timeline too long to show whole.
+func (tl *Timeline) longSteps() []Step {
+	var out []Step
+	for _, s := range tl.Steps {
+		if s.EndMS-s.StartMS >= tl.TotalMS/20 {
+			out = append(out, s)
+		}
+	}
+	return out
 }
