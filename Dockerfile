@@ -6,7 +6,7 @@
 # Targets:
 #   frontend           (default) builds the binary from source in StageX's pallet-go
 #   frontend-prebuilt  packs a binary built outside, taken from the build context
-#                      (the test bed and offline CI use it; see integration/testbed)
+#                      (the test bed and offline CI use it; see internal/frontendimage)
 
 # pallet-go 1.26.0 from StageX release 2026.03.0 (linux/amd64 manifest digest).
 ARG GO_IMAGE=docker.io/stagex/pallet-go@sha256:4b7f9fe27d84dd9109fe89c4dab1cefdd66bf2f670817ef95ffd335b84fdf2cb

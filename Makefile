@@ -66,10 +66,10 @@ bed-up:
 bed-down:
 	hack/bed down $(BED)
 
-## fixtures: push the fixture packages to bed $(BED)'s registry, write $(LOCK)
+## fixtures: push the fixture packages and the frontend image to bed
+## $(BED)'s registry, write $(LOCK), print the frontend reference
 fixtures:
-	@mkdir -p $(dir $(LOCK))
-	eval "$$(hack/bed env $(BED))" && $(GO) run ./hack/fixtures -registry "$$STAGEX_REGISTRY_ADDR" -lock $(LOCK)
+	hack/bed fixtures $(BED) --lock $(LOCK)
 
 ## bench: cmd/bench (package internal/bench) on a bed of its own (BENCH_BED;
 ## registry ports from BED_PORT_BASE, default 5700), taken down again

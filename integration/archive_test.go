@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 )
 
 // TestArchiveChecksumMismatchFails: BuildKit checks an archive against the
@@ -16,8 +15,8 @@ import (
 func TestArchiveChecksumMismatchFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
-	fixtures(t)
+	b := requireBed(t)
+	pushedFixtures(t)
 	fa, err := imageset.BuildFixtureArchive("checksum-test", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +46,7 @@ func TestArchiveChecksumMismatchFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := testbed.ReadFile(b.Ref("it/archive@"+res.Digest), "/opt/x/README")
+	got, err := readImageFile(b.Ref("it/archive@"+res.Digest), "/opt/x/README")
 	if err != nil || !strings.Contains(string(got), "checksum-test") {
 		t.Errorf("/opt/x/README = %q, %v", got, err)
 	}

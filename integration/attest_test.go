@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
 	spdxjson "github.com/spdx/tools-golang/json"
+
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 const (
@@ -22,18 +25,18 @@ const (
 // attestedBuild builds appSpec with an SBOM (with the given attest:sbom
 // parameters) and provenance of the given mode, on the first or second
 // daemon, and returns the pushed reference and the build log.
-func attestedBuild(ctx context.Context, t *testing.T, b *testbed.Bed, dir, tag, sbomParams, mode string, second bool) (string, string) {
+func attestedBuild(ctx context.Context, t *testing.T, b *bed.Bed, dir, tag, sbomParams, mode string, second bool) (string, string) {
 	t.Helper()
 	cl := client1(ctx, t)
 	if second {
 		var err error
-		if cl, err = b.Client2(ctx); err != nil {
+		if cl, err = requireSecondBed(t).Client(ctx); err != nil {
 			t.Fatal(err)
 		}
 		defer cl.Close()
 	}
 	ref := b.Ref("it/attested:" + tag)
-	res, err := testbed.SolveDockerfile(ctx, cl, testbed.DockerfileBuild{
+	res, err := solve.Dockerfile(ctx, cl, solve.DockerfileBuild{
 		DockerfileDir: dir,
 		ContextDir:    dir,
 		Filename:      "stagex.yaml",
@@ -52,8 +55,8 @@ func attestedBuild(ctx context.Context, t *testing.T, b *testbed.Bed, dir, tag, 
 func TestAttestations(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
-	fx := fixtures(t)
+	b := requireBed(t)
+	fx := pushedFixtures(t)
 	fe := frontendImage(t)
 	dir := specDir(t, fe, appSpec)
 
@@ -63,11 +66,11 @@ func TestAttestations(t *testing.T) {
 	if strings.Contains(log, "generating sbom using") {
 		t.Fatalf("BuildKit ran its SBOM scanner:\n%s", log)
 	}
-	imageDigest, atts, err := testbed.Attestations(ref)
+	imageDigest, atts, err := attestations(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byType := map[string]testbed.Attestation{}
+	byType := map[string]attestation{}
 	for _, a := range atts {
 		byType[a.PredicateType] = a
 	}
@@ -93,7 +96,7 @@ func TestAttestations(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the SBOM is not SPDX: %v", err)
 	}
-	lock := testbed.NewLock(b.RegistryAddr, fx)
+	lock := fixtures.NewLock(b.RegistryAddr, fx)
 	seen := map[string]bool{}
 	for _, p := range doc.Packages {
 		f, ok := fx[p.PackageName]
@@ -150,9 +153,9 @@ func TestAttestations(t *testing.T) {
 
 	// The same SBOM, byte for byte, from the second daemon. It is pushed
 	// under the same name, because the in-toto statement names the image.
-	if b.BuildkitAddr2 != "" {
+	if haveSecondBed() {
 		ref2, _ := attestedBuild(ctx, t, b, dir, "max", "", "max", true)
-		_, atts2, err := testbed.Attestations(ref2)
+		_, atts2, err := attestations(ref2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,13 +164,13 @@ func TestAttestations(t *testing.T) {
 				t.Errorf("SBOM differs between daemons: %s vs %s", sbomAtt.LayerDigest, a.LayerDigest)
 			}
 		}
-	} else if testbed.InCI() {
+	} else if bed.InCI() {
 		t.Fatal("CI: no second daemon to compare the SBOM with")
 	}
 
 	// mode=min works too.
 	refMin, _ := attestedBuild(ctx, t, b, dir, "min", "", "min", false)
-	_, attsMin, err := testbed.Attestations(refMin)
+	_, attsMin, err := attestations(refMin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,11 +188,11 @@ func TestAttestations(t *testing.T) {
 func TestCycloneDXOnRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
-	fx := fixtures(t)
+	b := requireBed(t)
+	fx := pushedFixtures(t)
 	dir := specDir(t, frontendImage(t), appSpec)
 	ref, _ := attestedBuild(ctx, t, b, dir, "cdx", "cyclonedx=true", "min", false)
-	_, atts, err := testbed.Attestations(ref)
+	_, atts, err := attestations(ref)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,11 @@ import (
 
 	"edp.buildth.ing/devfw-cicd/stagex/frontend"
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
+
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -44,8 +48,8 @@ type bakedSet struct {
 // frontend target packing ./cmd/frontend built here.
 func bakeAll(t *testing.T) *bakedSet {
 	t.Helper()
-	b := bed(t)
-	buildx, err := testbed.Tool("buildx")
+	b := requireBed(t)
+	buildx, err := bed.Tool("buildx")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +64,8 @@ func bakeAll(t *testing.T) *bakedSet {
 	return bakeSet
 }
 
-func bake(ctx context.Context, b *testbed.Bed, buildx string) (*bakedSet, error) {
-	root, err := testbed.RepoRoot()
+func bake(ctx context.Context, b *bed.Bed, buildx string) (*bakedSet, error) {
+	root, err := repo.Root()
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +91,7 @@ func bake(ctx context.Context, b *testbed.Bed, buildx string) (*bakedSet, error)
 	bk.Output = &log
 	results, err := bakeBuilder.Run(ctx, bk)
 	if err != nil {
-		return nil, fmt.Errorf("%w\n--- buildx output (tail) ---\n%s", err, testbed.TailLines(log.String(), 60))
+		return nil, fmt.Errorf("%w\n--- buildx output (tail) ---\n%s", err, solve.TailLines(log.String(), 60))
 	}
 	imgs, err := imageset.InspectAll(ctx, imageset.AllTargets(), results)
 	if err != nil {
@@ -230,7 +234,7 @@ var shellNames = []string{"sh", "ash", "bash", "dash", "zsh", "ksh", "busybox", 
 // layerFiles lists every entry of every layer of an image, by layer.
 func layerFiles(t *testing.T, ref string) [][]*tar.Header {
 	t.Helper()
-	img, err := testbed.Image(ref)
+	img, err := remoteImage(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +284,7 @@ func TestBakeNoShellWhereNoneIsAllowed(t *testing.T) {
 				}
 			}
 		}
-		allowed := slices.ContainsFunc(s.specs[tg].Packages, func(p spec.PackageRef) bool { return p.Ref == testbed.Busybox })
+		allowed := slices.ContainsFunc(s.specs[tg].Packages, func(p spec.PackageRef) bool { return p.Ref == fixtures.Busybox })
 		switch {
 		case !allowed && len(shells) > 0:
 			t.Errorf("%s must have no shell, has %v", tg, shells)
@@ -293,7 +297,7 @@ func TestBakeNoShellWhereNoneIsAllowed(t *testing.T) {
 	defer cancel()
 	c := client1(ctx, t)
 	dir := writeDockerfile(t, "FROM "+imageRef(s, "base-static")+"\nRUN [\"/bin/sh\", \"-c\", \"true\"]\n")
-	_, err := testbed.SolveDockerfile(ctx, c, testbed.DockerfileBuild{DockerfileDir: dir, ContextDir: dir})
+	_, err := solve.Dockerfile(ctx, c, solve.DockerfileBuild{DockerfileDir: dir, ContextDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "no such file or directory") {
 		t.Fatalf("RUN /bin/sh in base-static: err = %v, want no such file", err)
 	}
@@ -326,7 +330,7 @@ func TestBakeJavaArchive(t *testing.T) {
 	if !slices.Equal(listing, want) {
 		t.Errorf("archive layer =\n  %s\nwant (strip-components 1, root-owned)\n  %s", strings.Join(listing, "\n  "), strings.Join(want, "\n  "))
 	}
-	javaHome, err := testbed.ReadFile(ref, "/opt/java/openjdk/release")
+	javaHome, err := readImageFile(ref, "/opt/java/openjdk/release")
 	if err != nil || !strings.Contains(string(javaHome), "stagex test fixture") {
 		t.Errorf("/opt/java/openjdk/release = %q, %v", javaHome, err)
 	}
@@ -348,12 +352,12 @@ func TestBakeJavaArchive(t *testing.T) {
 	defer cancel()
 	c := client1(ctx, t)
 	dir := writeDockerfile(t, "FROM "+ref+"\nRUN [\"/opt/java/openjdk/bin/java\", \"-version\"]\nRUN [\"/usr/bin/id\", \"-u\"]\n")
-	res, err := testbed.SolveDockerfile(ctx, c, testbed.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Attrs: map[string]string{"no-cache": ""}})
+	res, err := solve.Dockerfile(ctx, c, solve.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Attrs: map[string]string{"no-cache": ""}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(res.Log, "stagex fixture JRE") || !strings.Contains(res.Log, "  65532\n") {
-		t.Errorf("java -version / id -u output not found in the build log:\n%s", testbed.TailLines(res.Log, 30))
+		t.Errorf("java -version / id -u output not found in the build log:\n%s", solve.TailLines(res.Log, 30))
 	}
 }
 
@@ -412,7 +416,7 @@ func TestBakeNamedContextReplacesSyntaxImage(t *testing.T) {
 	bk.Output = &log
 	results, err := bakeBuilder.Run(ctx, bk)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, testbed.TailLines(log.String(), 40))
+		t.Fatalf("%v\n%s", err, solve.TailLines(log.String(), 40))
 	}
 	if _, built := results[imageset.FrontendTarget]; built || len(results) != 1 {
 		t.Errorf("with FRONTEND_IMAGE, bake built %d targets (frontend: %v), want base only", len(results), built)

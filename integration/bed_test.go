@@ -11,35 +11,37 @@ import (
 
 	"github.com/moby/buildkit/client"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 // The fixtures in the registry are exactly what the generator built.
 func TestBedFixturesInRegistry(t *testing.T) {
-	b := bed(t)
-	set := fixtures(t)
-	fsLayer := set[testbed.Filesystem].Layers[0]
+	b := requireBed(t)
+	set := pushedFixtures(t)
+	fsLayer := set[fixtures.Filesystem].Layers[0]
 	for _, n := range set.Names() {
 		f := set[n]
-		d, err := testbed.Descriptor(f.Ref(b.RegistryAddr))
+		d, err := descriptorOf(f.Ref(b.RegistryAddr))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if d.Digest.String() != f.Digest {
 			t.Errorf("%s: registry has %s, built %s", n, d.Digest, f.Digest)
 		}
-		layers, err := testbed.LayerDigests(f.TagRef(b.RegistryAddr))
+		layers, err := layerDigests(f.TagRef(b.RegistryAddr))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if strings.Join(layers, " ") != strings.Join(f.Layers, " ") {
 			t.Errorf("%s: registry layers %v, built %v", n, layers, f.Layers)
 		}
-		if n != testbed.Filesystem && n != testbed.PalletTools && (len(layers) != 2 || layers[0] != fsLayer) {
+		if n != fixtures.Filesystem && n != fixtures.PalletTools && (len(layers) != 2 || layers[0] != fsLayer) {
 			t.Errorf("%s: layers %v do not start with core-filesystem's %s", n, layers, fsLayer)
 		}
 	}
-	osRelease, err := testbed.ReadFile(set["core-hello"].Ref(b.RegistryAddr), "/etc/os-release")
+	osRelease, err := readImageFile(set["core-hello"].Ref(b.RegistryAddr), "/etc/os-release")
 	if err != nil || !strings.Contains(string(osRelease), "ID=stagex") {
 		t.Errorf("core-hello /etc/os-release = %q, %v", osRelease, err)
 	}
@@ -57,34 +59,34 @@ func writeDockerfile(t *testing.T, content string) string {
 
 // runAndCheck builds FROM core-busybox + a RUN step on c, pushes the image
 // and checks its layers and the file the RUN step wrote.
-func runAndCheck(t *testing.T, c *client.Client, b *testbed.Bed, set testbed.FixtureSet, tag string) string {
+func runAndCheck(t *testing.T, c *client.Client, b *bed.Bed, set fixtures.Set, tag string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	base := set[testbed.Busybox]
+	base := set[fixtures.Busybox]
 	// The fixture's user is 1000:1000, like StageX's; writing to / needs root.
 	dir := writeDockerfile(t, fmt.Sprintf("FROM %s\nUSER 0:0\nRUN echo hello > /hello.txt\n", base.Ref(b.RegistryAddr)))
 	ref := b.Ref("bedtest/hello:" + tag)
-	res, err := testbed.SolveDockerfile(ctx, c, testbed.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Push: ref})
+	res, err := solve.Dockerfile(ctx, c, solve.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Push: ref})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pushed := b.Ref("bedtest/hello@" + res.Digest)
-	layers, err := testbed.LayerDigests(pushed)
+	layers, err := layerDigests(pushed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(layers) != 3 || layers[0] != base.Layers[0] || layers[1] != base.Layers[1] {
 		t.Fatalf("layers = %v, want [%s %s <run>]", layers, base.Layers[0], base.Layers[1])
 	}
-	got, err := testbed.ReadFile(pushed, "/hello.txt")
+	got, err := readImageFile(pushed, "/hello.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(got) != "hello\n" {
 		t.Fatalf("/hello.txt = %q, want %q", got, "hello\n")
 	}
-	cfg, err := testbed.Config(pushed)
+	cfg, err := imageConfig(pushed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +99,8 @@ func runAndCheck(t *testing.T, c *client.Client, b *testbed.Bed, set testbed.Fix
 // A Dockerfile FROM a fixture package with a RUN step (runc) goes through the
 // real daemon and the registry.
 func TestBedDockerfileRun(t *testing.T) {
-	b := bed(t)
-	set := fixtures(t)
+	b := requireBed(t)
+	set := pushedFixtures(t)
 	ctx := context.Background()
 	c, err := b.Client(ctx)
 	if err != nil {
@@ -110,10 +112,10 @@ func TestBedDockerfileRun(t *testing.T) {
 
 // The second, independent daemon pulls from the same registry and builds too.
 func TestBedSecondDaemon(t *testing.T) {
-	b := testbed.RequireSecond(t)
-	set := fixtures(t)
+	b, second := requireBed(t), requireSecondBed(t)
+	set := pushedFixtures(t)
 	ctx := context.Background()
-	c, err := b.Client2(ctx)
+	c, err := second.Client(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +132,7 @@ func TestBedSecondDaemon(t *testing.T) {
 // image, and runs ./cmd/frontend as its entrypoint.
 func TestBedFrontendImage(t *testing.T) {
 	ref := frontendImage(t)
-	cfg, err := testbed.Config(ref)
+	cfg, err := imageConfig(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func TestBedFrontendImage(t *testing.T) {
 	if strings.Join(cfg.Config.Entrypoint, " ") != "/bin/frontend" {
 		t.Errorf("entrypoint = %v", cfg.Config.Entrypoint)
 	}
-	if _, err := testbed.ReadFile(ref, "/bin/frontend"); err != nil {
+	if _, err := readImageFile(ref, "/bin/frontend"); err != nil {
 		t.Errorf("frontend binary: %v", err)
 	}
 }

@@ -9,7 +9,8 @@ import (
 
 	"edp.buildth.ing/devfw-cicd/stagex/check"
 	"edp.buildth.ing/devfw-cicd/stagex/frontend"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 // checkedHead is a spec on the fixtures whose programs really run (the
@@ -38,15 +39,15 @@ const checkedSpec = checkedHead + `check:
 
 // checkBuild builds dir's spec with STAGEX_CHECK=mode (and extra build
 // args), pushing to it/check:<tag>.
-func checkBuild(ctx context.Context, t *testing.T, dir, tag, mode string, args map[string]string) (*testbed.SolveResult, string, error) {
+func checkBuild(ctx context.Context, t *testing.T, dir, tag, mode string, args map[string]string) (*solve.Result, string, error) {
 	t.Helper()
-	b := bed(t)
+	b := requireBed(t)
 	ref := b.Ref("it/check:" + tag)
 	buildArgs := map[string]string{frontend.ArgCheck: mode}
 	for k, v := range args {
 		buildArgs[k] = v
 	}
-	res, err := testbed.SolveDockerfile(ctx, client1(ctx, t), testbed.DockerfileBuild{
+	res, err := solve.Dockerfile(ctx, client1(ctx, t), solve.DockerfileBuild{
 		DockerfileDir: dir,
 		ContextDir:    dir,
 		Filename:      "stagex.yaml",
@@ -59,12 +60,12 @@ func checkBuild(ctx context.Context, t *testing.T, dir, tag, mode string, args m
 // checkAttestation reads the check attestation of the image at ref.
 func checkAttestation(t *testing.T, ref, digest string) frontend.CheckPredicate {
 	t.Helper()
-	b := bed(t)
-	_, atts, err := testbed.Attestations(b.Ref("it/check@" + digest))
+	b := requireBed(t)
+	_, atts, err := attestations(b.Ref("it/check@" + digest))
 	if err != nil {
 		t.Fatalf("%s: %v", ref, err)
 	}
-	var found []testbed.Attestation
+	var found []attestation
 	for _, a := range atts {
 		if a.PredicateType == frontend.CheckPredicateType {
 			found = append(found, a)
@@ -121,7 +122,7 @@ func TestCheckStrictPasses(t *testing.T) {
 		}
 	}
 	if !strings.Contains(res.Log, "smoke test os-release: not run: fixture") {
-		t.Errorf("the build output does not say the tests were not run:\n%s", testbed.TailLines(res.Log, 40))
+		t.Errorf("the build output does not say the tests were not run:\n%s", solve.TailLines(res.Log, 40))
 	}
 
 	// Off (the default) adds no attestation and runs nothing.
@@ -130,9 +131,9 @@ func TestCheckStrictPasses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if strings.Contains(res.Log, "[stagex] check the composed image") || strings.Contains(res.Log, "[stagex] smoke test") {
-		t.Errorf("%s=off ran the check:\n%s", frontend.ArgCheck, testbed.TailLines(res.Log, 40))
+		t.Errorf("%s=off ran the check:\n%s", frontend.ArgCheck, solve.TailLines(res.Log, 40))
 	}
-	if _, atts, err := testbed.Attestations(bed(t).Ref("it/check@" + res.Digest)); err == nil {
+	if _, atts, err := attestations(requireBed(t).Ref("it/check@" + res.Digest)); err == nil {
 		for _, a := range atts {
 			if a.PredicateType == frontend.CheckPredicateType {
 				t.Errorf("%s: %s=off attached a check attestation", ref, frontend.ArgCheck)
@@ -157,15 +158,15 @@ func TestCheckStrictFailsAndPushesNothing(t *testing.T) {
 	dir := specDir(t, frontendImage(t), brokenSpec)
 	_, ref, err := checkBuild(ctx, t, dir, "strict-fails", string(frontend.CheckStrict), nil)
 	if err == nil {
-		t.Fatalf("the strict build of an image missing %s succeeded", testbed.MissingSoname)
+		t.Fatalf("the strict build of an image missing %s succeeded", fixtures.MissingSoname)
 	}
 	t.Logf("the build failed as it should:\n%s", firstLines(err.Error(), 4))
-	want := string(check.RuleNeededMissing) + " /usr/bin/hello-broken (package " + testbed.HelloBroken + "): "
+	want := string(check.RuleNeededMissing) + " /usr/bin/hello-broken (package " + fixtures.HelloBroken + "): "
 	if !strings.Contains(err.Error(), "the composition check failed") || !strings.Contains(err.Error(), want) ||
-		!strings.Contains(err.Error(), testbed.MissingSoname) {
+		!strings.Contains(err.Error(), fixtures.MissingSoname) {
 		t.Errorf("the error does not say %q:\n%v", want, err)
 	}
-	if _, err := testbed.Index(ref); err == nil {
+	if _, err := imageIndex(ref); err == nil {
 		t.Errorf("%s was pushed although the strict check failed", ref)
 	}
 }
@@ -187,7 +188,7 @@ func TestCheckWarn(t *testing.T) {
 	}
 	want := "WARNING: stagex check: " + string(check.RuleWorldWritable) + " /etc/open.conf (package " + check.Generated + ")"
 	if !strings.Contains(res.Log, want) {
-		t.Errorf("the warn build shows no warning %q:\n%s", want, testbed.TailLines(res.Log, 40))
+		t.Errorf("the warn build shows no warning %q:\n%s", want, solve.TailLines(res.Log, 40))
 	}
 	pred := checkAttestation(t, ref, res.Digest)
 	if pred.Report.Passed || pred.Mode != frontend.CheckWarn {
@@ -208,7 +209,7 @@ config:
   user: nobody
 check:
   tests:
-    - {name: hello, run: [/usr/bin/hello], output: "`+testbed.HelloOutput+`"}
+    - {name: hello, run: [/usr/bin/hello], output: "`+fixtures.HelloOutput+`"}
 `)
 	res, ref, err := checkBuild(ctx, t, dir, "hello", string(frontend.CheckStrict), nil)
 	if err != nil {
@@ -240,7 +241,7 @@ func TestCheckFailingSmokeTest(t *testing.T) {
 			t.Errorf("the error does not say %q:\n%v", want, err)
 		}
 	}
-	if _, err := testbed.Index(ref); err == nil {
+	if _, err := imageIndex(ref); err == nil {
 		t.Errorf("%s was pushed although a smoke test failed", ref)
 	}
 }

@@ -1,24 +1,25 @@
 package integration
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 )
 
 // TestBuildxBuild builds a spec the way application teams do, with
 // `buildx build -f` and both attestations, and reads them back with
 // `buildx imagetools inspect`, as the README shows.
 func TestBuildxBuild(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	dir := specDir(t, frontendImage(t), appSpec)
-	bx := testbed.NewBuildx(t, b.BuildkitAddr)
 	meta := filepath.Join(t.TempDir(), "metadata.json")
 	ref := b.Ref("it/buildx:1")
-	out, err := bx.Run("build", "-f", filepath.Join(dir, "stagex.yaml"),
+	out, err := runBuildx(t, "build", "-f", filepath.Join(dir, "stagex.yaml"),
 		"--attest", "type=sbom", "--attest", "type=provenance,mode=max",
 		"--build-arg", "SOURCE_DATE_EPOCH=1700000000",
 		"--output", "type=image,name="+ref+",push=true,oci-mediatypes=true,registry.insecure=true",
@@ -32,7 +33,7 @@ func TestBuildxBuild(t *testing.T) {
 		"{{json .SBOM}}":       `"Tool: stagex-frontend"`,
 		"{{json .Provenance}}": `"resolvedDependencies"`,
 	} {
-		out, err := bx.Run("imagetools", "inspect", "--format", format, b.Ref("it/buildx@"+dgst))
+		out, err := runBuildx(t, "imagetools", "inspect", "--format", format, b.Ref("it/buildx@"+dgst))
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
@@ -45,10 +46,9 @@ func TestBuildxBuild(t *testing.T) {
 // TestBuildxCheck runs the spec checks through `buildx build --check`: the
 // warnings come back with their rule names and lines, and the command fails.
 func TestBuildxCheck(t *testing.T) {
-	b := bed(t)
+	requireBed(t)
 	dir := specDir(t, frontendImage(t), "version: 1\nname: base-static\npackages:\n  - core-busybox\n  - core-busybox\n")
-	bx := testbed.NewBuildx(t, b.BuildkitAddr)
-	out, err := bx.Run("build", "--check", "-f", filepath.Join(dir, "stagex.yaml"), dir)
+	out, err := runBuildx(t, "build", "--check", "-f", filepath.Join(dir, "stagex.yaml"), dir)
 	if err == nil {
 		t.Fatalf("--check passed a spec with warnings:\n%s", out)
 	}
@@ -63,7 +63,7 @@ func TestBuildxCheck(t *testing.T) {
 // reach the image as labels only with STAGEX_VCS_LABELS=1, the origin
 // without its credentials, and a local-path origin is refused.
 func TestVCSLabels(t *testing.T) {
-	b := bed(t)
+	b := requireBed(t)
 	dir := specDir(t, frontendImage(t), "version: 1\nname: vcs\npackages: [core-musl]\n")
 	git := func(args ...string) string {
 		t.Helper()
@@ -80,7 +80,6 @@ func TestVCSLabels(t *testing.T) {
 	commit := git("rev-parse", "HEAD")
 	git("remote", "add", "origin", "https://builder:s3cret@git.example.test/org/app.git")
 
-	bx := testbed.NewBuildx(t, b.BuildkitAddr)
 	build := func(tag string, args ...string) (map[string]string, []byte, error) {
 		t.Helper()
 		meta := filepath.Join(t.TempDir(), "metadata.json")
@@ -88,11 +87,11 @@ func TestVCSLabels(t *testing.T) {
 		cmd := append([]string{"build", "-f", filepath.Join(dir, "stagex.yaml"),
 			"--output", "type=image,name=" + ref + ",push=true,oci-mediatypes=true,registry.insecure=true",
 			"--metadata-file", meta}, args...)
-		out, err := bx.Run(append(cmd, dir)...)
+		out, err := runBuildx(t, append(cmd, dir)...)
 		if err != nil {
 			return nil, out, err
 		}
-		cfg, err := testbed.Config(b.Ref("it/vcs@" + metadataDigest(t, meta)))
+		cfg, err := imageConfig(b.Ref("it/vcs@" + metadataDigest(t, meta)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,4 +120,28 @@ func TestVCSLabels(t *testing.T) {
 	if _, out, err = build("local", "--build-arg", "STAGEX_VCS_LABELS=1"); err == nil || !strings.Contains(string(out), "local path") {
 		t.Errorf("a local-path origin with STAGEX_VCS_LABELS=1: err %v\n%s", err, out)
 	}
+}
+
+// runBuildx runs the pinned buildx on the bed's own builder (a remote-driver
+// builder in the bed's state: BUILDX_CONFIG and BUILDX_BUILDER, which
+// `hack/bed env` exports) and returns its combined output.
+func runBuildx(t testing.TB, args ...string) ([]byte, error) {
+	t.Helper()
+	requireBed(t)
+	if os.Getenv(bed.EnvBuildxConfig) == "" || os.Getenv(bed.EnvBuildxBuilder) == "" {
+		msg := fmt.Sprintf("%s and %s are not set: eval \"$(hack/bed env NAME)\" (hack/test-integration does)", bed.EnvBuildxConfig, bed.EnvBuildxBuilder)
+		if bed.InCI() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	bin, err := bed.Tool("buildx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("buildx %s: %w", strings.Join(args, " "), err)
+	}
+	return out, nil
 }

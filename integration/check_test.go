@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/check"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
 )
 
 // checkSpec composes the ELF fixtures: musl, and either hello with its
@@ -36,8 +36,8 @@ paths:
 func TestCheckCommandOnPushedImages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
-	fixtures(t)
+	b := requireBed(t)
+	pushedFixtures(t)
 	frontend := frontendImage(t)
 	c := client1(ctx, t)
 	cli := stagexCLI(t)
@@ -53,23 +53,23 @@ func TestCheckCommandOnPushedImages(t *testing.T) {
 		return b.Ref("it/" + name + "@" + res.Digest), filepath.Join(dir, "stagex.yaml")
 	}
 
-	good, _ := build("check-hello", testbed.LibHello+", "+testbed.Hello, "/usr/bin/hello")
+	good, _ := build("check-hello", fixtures.LibHello+", "+fixtures.Hello, "/usr/bin/hello")
 	r := run(ctx, t, nil, cli, "check", good)
 	mustPass(t, r, "stagex check "+good)
 	t.Logf("stagex check %s:\n%s", good, r.out)
-	for _, want := range []string{"image: " + good, testbed.Hello, "efficiency:", "PASS: 0 errors"} {
+	for _, want := range []string{"image: " + good, fixtures.Hello, "efficiency:", "PASS: 0 errors"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("passing check output lacks %q:\n%s", want, r.out)
 		}
 	}
 
-	broken, _ := build("check-broken", testbed.HelloBroken, "/usr/bin/hello-broken")
+	broken, _ := build("check-broken", fixtures.HelloBroken, "/usr/bin/hello-broken")
 	r = run(ctx, t, nil, cli, "check", broken)
 	if r.code != 1 {
 		t.Fatalf("stagex check %s: exit %d, want 1\n%s", broken, r.code, r.out)
 	}
 	t.Logf("stagex check %s:\n%s", broken, r.out)
-	for _, want := range []string{string(check.RuleNeededMissing), testbed.MissingSoname, "/usr/bin/hello-broken", testbed.HelloBroken, "FAIL: 1 errors"} {
+	for _, want := range []string{string(check.RuleNeededMissing), fixtures.MissingSoname, "/usr/bin/hello-broken", fixtures.HelloBroken, "FAIL: 1 errors"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("failing check output lacks %q:\n%s", want, r.out)
 		}
@@ -87,15 +87,15 @@ func TestCheckCommandOnPushedImages(t *testing.T) {
 			missing = append(missing, f)
 		}
 	}
-	if r.code != 1 || rep.Passed || len(missing) != 1 || missing[0].Soname != testbed.MissingSoname ||
-		missing[0].Path != "/usr/bin/hello-broken" || missing[0].Package != testbed.HelloBroken {
+	if r.code != 1 || rep.Passed || len(missing) != 1 || missing[0].Soname != fixtures.MissingSoname ||
+		missing[0].Path != "/usr/bin/hello-broken" || missing[0].Package != fixtures.HelloBroken {
 		t.Errorf("exit %d, findings %+v", r.code, rep.Findings)
 	}
 
 	// Hygiene: a spec named static that composes a shell (read with
 	// --spec), a folder and a file anyone may write, a working folder that
 	// is not there; accepted with a reason, a finding passes but shows.
-	hygiene, specFile := build("check-hygiene-static", testbed.LibHello+", "+testbed.Hello+", core-busybox", "/usr/bin/hello",
+	hygiene, specFile := build("check-hygiene-static", fixtures.LibHello+", "+fixtures.Hello+", core-busybox", "/usr/bin/hello",
 		"  - {path: /srv, type: directory, mode: \"0777\"}\n",
 		"  - {path: /etc/app.conf, type: file, mode: \"0666\", content: \"x\"}\n")
 	r = run(ctx, t, nil, cli, "check", "--format", "json", "--spec", specFile, hygiene)

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 // TestReferenceApp bakes the group "examples" after the image set: the
@@ -44,7 +45,7 @@ func TestReferenceApp(t *testing.T) {
 		bk.Output = &log
 		res, err := bakeBuilder.Run(ctx, bk)
 		if err != nil {
-			t.Fatalf("%v\n--- buildx output (tail) ---\n%s", err, testbed.TailLines(log.String(), 60))
+			t.Fatalf("%v\n--- buildx output (tail) ---\n%s", err, solve.TailLines(log.String(), 60))
 		}
 		imgs, err := imageset.InspectAll(ctx, []string{imageset.AppTarget}, res)
 		if err != nil {
@@ -75,7 +76,7 @@ func TestReferenceApp(t *testing.T) {
 		t.Errorf("entrypoint %q, user %q", c.Entrypoint, c.User)
 	}
 	ref := prefix + "/" + imageset.Repo(imageset.AppTarget) + "@" + app.Digest
-	bin, err := testbed.ReadFile(ref, "/usr/local/bin/hello-service")
+	bin, err := readImageFile(ref, "/usr/local/bin/hello-service")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestReferenceApp(t *testing.T) {
 		t.Errorf("hello-service needs %v; base-static has no libraries", needed)
 	}
 	for _, sh := range []string{"/bin/sh", "/usr/bin/sh", "/usr/bin/busybox"} {
-		if _, err := testbed.ReadFile(ref, sh); err == nil {
+		if _, err := readImageFile(ref, sh); err == nil {
 			t.Errorf("the application image has %s", sh)
 		}
 	}
@@ -115,33 +116,33 @@ func TestReferenceApp(t *testing.T) {
 func TestELFFixturesRunInBuildKit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	c := client1(ctx, t)
 	dir := specDir(t, frontendImage(t), "version: 1\nname: elf\npackages: ["+
-		strings.Join([]string{testbed.Musl, testbed.LibHello, testbed.Hello, testbed.HelloBroken}, ", ")+"]\n")
+		strings.Join([]string{fixtures.Musl, fixtures.LibHello, fixtures.Hello, fixtures.HelloBroken}, ", ")+"]\n")
 	composed, err := buildSpec(ctx, t, c, dir, b.Ref("it/elf:1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	from := b.Ref("it/elf@" + composed.Digest)
 
-	res, err := testbed.SolveDockerfile(ctx, c, testbed.DockerfileBuild{
+	res, err := solve.Dockerfile(ctx, c, solve.DockerfileBuild{
 		DockerfileDir: writeDockerfile(t, "FROM "+from+"\nRUN --network=none [\"/usr/bin/hello\"]\n"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(res.Log, testbed.HelloOutput) {
-		t.Errorf("RUN /usr/bin/hello did not print %q:\n%s", testbed.HelloOutput, res.Log)
+	if !strings.Contains(res.Log, fixtures.HelloOutput) {
+		t.Errorf("RUN /usr/bin/hello did not print %q:\n%s", fixtures.HelloOutput, res.Log)
 	}
 
-	res, err = testbed.SolveDockerfile(ctx, c, testbed.DockerfileBuild{
+	res, err = solve.Dockerfile(ctx, c, solve.DockerfileBuild{
 		DockerfileDir: writeDockerfile(t, "FROM "+from+"\nRUN --network=none [\"/usr/bin/hello-broken\"]\n"),
 	})
 	if err == nil {
 		t.Fatalf("RUN /usr/bin/hello-broken succeeded:\n%s", res.Log)
 	}
-	if !strings.Contains(err.Error(), testbed.MissingSoname) {
-		t.Errorf("RUN /usr/bin/hello-broken failed without naming %s: %v", testbed.MissingSoname, err)
+	if !strings.Contains(err.Error(), fixtures.MissingSoname) {
+		t.Errorf("RUN /usr/bin/hello-broken failed without naming %s: %v", fixtures.MissingSoname, err)
 	}
 }

@@ -13,13 +13,16 @@ import (
 	"testing"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 	"github.com/moby/buildkit/client"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/tonistiigi/fsutil"
+
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 // appSpec exercises every part of the composition: a package built FROM the
@@ -59,7 +62,7 @@ copy:
 // folder, which serves as both the dockerfile and the context local.
 func specDir(t *testing.T, frontend, body string) string {
 	t.Helper()
-	b := bed(t)
+	b := requireBed(t)
 	dir := t.TempDir()
 	write := func(name, content string) {
 		p := filepath.Join(dir, name)
@@ -71,7 +74,7 @@ func specDir(t *testing.T, frontend, body string) string {
 		}
 	}
 	write("stagex.yaml", "# syntax="+frontend+"\n"+body)
-	lock, err := testbed.NewLock(b.RegistryAddr, fixtures(t)).Marshal()
+	lock, err := fixtures.NewLock(b.RegistryAddr, pushedFixtures(t)).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +83,9 @@ func specDir(t *testing.T, frontend, body string) string {
 	return dir
 }
 
-func buildSpec(ctx context.Context, t *testing.T, c *client.Client, dir, push string, args map[string]string) (*testbed.SolveResult, error) {
+func buildSpec(ctx context.Context, t *testing.T, c *client.Client, dir, push string, args map[string]string) (*solve.Result, error) {
 	t.Helper()
-	return testbed.SolveDockerfile(ctx, c, testbed.DockerfileBuild{
+	return solve.Dockerfile(ctx, c, solve.DockerfileBuild{
 		DockerfileDir: dir,
 		ContextDir:    dir,
 		Filename:      "stagex.yaml",
@@ -93,7 +96,7 @@ func buildSpec(ctx context.Context, t *testing.T, c *client.Client, dir, push st
 
 func client1(ctx context.Context, t *testing.T) *client.Client {
 	t.Helper()
-	c, err := bed(t).Client(ctx)
+	c, err := requireBed(t).Client(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +110,8 @@ func client1(ctx context.Context, t *testing.T) *client.Client {
 func TestSpecBuildsThroughSyntax(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
-	fx := fixtures(t)
+	b := requireBed(t)
+	fx := pushedFixtures(t)
 	dir := specDir(t, frontendImage(t), appSpec)
 	c := client1(ctx, t)
 
@@ -127,7 +130,7 @@ func TestSpecBuildsThroughSyntax(t *testing.T) {
 		fx["core-busybox"].Layers[1],
 	}
 	want = append(want, fx["pallet-tools"].Layers...)
-	got, err := testbed.LayerDigests(pushed)
+	got, err := layerDigests(pushed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +144,7 @@ func TestSpecBuildsThroughSyntax(t *testing.T) {
 	}
 
 	// The config is the spec's.
-	cfg, err := testbed.Config(pushed)
+	cfg, err := imageConfig(pushed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +183,7 @@ func TestSpecBuildsThroughSyntax(t *testing.T) {
 			t.Errorf("history %d does not name its package by digest: %q", i, h.CreatedBy)
 		}
 	}
-	m, err := testbed.Manifest(pushed)
+	m, err := imageManifest(pushed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,25 +196,25 @@ func TestSpecBuildsThroughSyntax(t *testing.T) {
 		"/etc/app.conf": "key=value\n",
 		"/usr/bin/app":  "#!/bin/sh\necho app\n",
 	} {
-		if got, err := testbed.ReadFile(pushed, file); err != nil || string(got) != want {
+		if got, err := readImageFile(pushed, file); err != nil || string(got) != want {
 			t.Errorf("%s = %q, %v; want %q", file, got, err, want)
 		}
 	}
-	passwd, err := testbed.ReadFile(pushed, "/etc/passwd")
+	passwd, err := readImageFile(pushed, "/etc/passwd")
 	if err != nil || !bytes.HasPrefix(passwd, []byte("root:x:0:0:")) || !bytes.HasSuffix(passwd, []byte("\napp:x:65532:65532::/home/app:/sbin/nologin\n")) {
 		t.Errorf("/etc/passwd = %q, %v; want the base's accounts, then app", passwd, err)
 	}
 	// /bin/sh-link went through the base's /bin -> usr/bin link.
-	busybox, err := testbed.ReadFile(pushed, "/usr/bin/busybox")
+	busybox, err := readImageFile(pushed, "/usr/bin/busybox")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if link, err := testbed.ReadFile(pushed, "/usr/bin/sh-link"); err != nil || !bytes.Equal(link, busybox) {
+	if link, err := readImageFile(pushed, "/usr/bin/sh-link"); err != nil || !bytes.Equal(link, busybox) {
 		t.Errorf("/usr/bin/sh-link does not lead to busybox: %v", err)
 	}
 	// The generated layer holds exactly what the spec asked for, with the
 	// owners and modes it asked for, and no /bin that would replace the link.
-	entries, err := testbed.LayerEntries(pushed, -1)
+	entries, err := layerEntries(pushed, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +242,8 @@ func TestSpecBuildsThroughSyntax(t *testing.T) {
 // TestSpecBuildsWithBuildctl drives the real buildctl command line, the way
 // the README tells users to.
 func TestSpecBuildsWithBuildctl(t *testing.T) {
-	b := bed(t)
-	buildctl, err := testbed.Tool("buildctl")
+	b := requireBed(t)
+	buildctl, err := bed.Tool("buildctl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,11 +260,11 @@ func TestSpecBuildsWithBuildctl(t *testing.T) {
 	if err != nil {
 		t.Fatalf("buildctl: %v\n%s", err, out)
 	}
-	layers, err := testbed.LayerDigests(b.Ref("it/cli@" + metadataDigest(t, meta)))
+	layers, err := layerDigests(b.Ref("it/cli@" + metadataDigest(t, meta)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := fixtures(t)
+	fx := pushedFixtures(t)
 	want := []string{fx["core-filesystem"].Layers[0], fx["core-musl"].Layers[1], fx["core-busybox"].Layers[1]}
 	if !slices.Equal(layers, want) {
 		t.Fatalf("layers = %v, want exactly the upstream blobs %v (no generated layer)", layers, want)
@@ -273,10 +276,10 @@ func TestSpecBuildsWithBuildctl(t *testing.T) {
 func TestReproducibleAcrossDaemons(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := testbed.RequireSecond(t)
+	b, second := requireBed(t), requireSecondBed(t)
 	dir := specDir(t, frontendImage(t), appSpec)
 	c1 := client1(ctx, t)
-	c2, err := b.Client2(ctx)
+	c2, err := second.Client(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,8 +315,8 @@ func TestReproducibleAcrossDaemons(t *testing.T) {
 func TestUnpinnedReferenceFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
-	musl := fixtures(t)["core-musl"]
+	b := requireBed(t)
+	musl := pushedFixtures(t)["core-musl"]
 	tagged := musl.TagRef(b.RegistryAddr)
 	dir := specDir(t, frontendImage(t), "version: 1\npackages:\n  - core-busybox\n  - "+tagged+"\n")
 	c := client1(ctx, t)
@@ -328,7 +331,7 @@ func TestUnpinnedReferenceFails(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if _, err := testbed.Descriptor(ref); err == nil {
+	if _, err := descriptorOf(ref); err == nil {
 		t.Fatal("the failed build pushed an image")
 	}
 
@@ -337,7 +340,7 @@ func TestUnpinnedReferenceFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := testbed.Config(b.Ref("it/unpinned@" + res.Digest))
+	cfg, err := imageConfig(b.Ref("it/unpinned@" + res.Digest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +354,7 @@ func TestUnpinnedReferenceFails(t *testing.T) {
 func TestSpecErrorsPointAtTheLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	fe := frontendImage(t)
 	c := client1(ctx, t)
 	for _, tc := range []struct {
@@ -367,7 +370,7 @@ func TestSpecErrorsPointAtTheLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := specDir(t, fe, tc.body)
 			ref := b.Ref("it/bad:" + strings.ReplaceAll(tc.name, " ", "-"))
-			build := testbed.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Filename: "stagex.yaml", Push: ref}
+			build := solve.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Filename: "stagex.yaml", Push: ref}
 			if tc.args != nil {
 				build.Attrs = map[string]string{"platform": "linux/arm64"}
 			}
@@ -378,9 +381,9 @@ func TestSpecErrorsPointAtTheLine(t *testing.T) {
 
 // requireBuildFails builds and requires an error holding each of want, and
 // nothing pushed to the build's Push reference.
-func requireBuildFails(ctx context.Context, t *testing.T, c *client.Client, build testbed.DockerfileBuild, want ...string) {
+func requireBuildFails(ctx context.Context, t *testing.T, c *client.Client, build solve.DockerfileBuild, want ...string) {
 	t.Helper()
-	_, err := testbed.SolveDockerfile(ctx, c, build)
+	_, err := solve.Dockerfile(ctx, c, build)
 	if err == nil {
 		t.Fatal("built")
 	}
@@ -389,7 +392,7 @@ func requireBuildFails(ctx context.Context, t *testing.T, c *client.Client, buil
 			t.Errorf("error lacks %q:\n%v", w, err)
 		}
 	}
-	if _, err := testbed.Descriptor(build.Push); err == nil {
+	if _, err := descriptorOf(build.Push); err == nil {
 		t.Fatal("a failed build pushed an image")
 	}
 }

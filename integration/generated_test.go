@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
 	spdxjson "github.com/spdx/tools-golang/json"
+
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 // generatedSpec writes every kind of generated entry: accounts, a file, a
@@ -59,12 +60,12 @@ func writeContext(t *testing.T, dir string, files map[string]string) {
 func TestGeneratedLayerMatchesSBOM(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	dir := specDir(t, frontendImage(t), generatedSpec)
 	writeContext(t, dir, map[string]string{"conf/a.conf": "a=1\n", "conf/sub/b.conf": "b=2\n", "ca.crt": "my bundle\n"})
 	ref, _ := attestedBuild(ctx, t, b, dir, "generated", "", "min", false)
 
-	_, atts, err := testbed.Attestations(ref)
+	_, atts, err := attestations(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,11 +79,11 @@ func TestGeneratedLayerMatchesSBOM(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no SPDX SBOM: %v", err)
 	}
-	layer, err := testbed.LayerEntries(ref, -1)
+	layer, err := layerEntries(ref, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inLayer := map[string]testbed.LayerEntry{}
+	inLayer := map[string]layerEntry{}
 	for _, e := range layer {
 		inLayer[e.Name] = e
 	}
@@ -131,7 +132,7 @@ func TestGeneratedLayerMatchesSBOM(t *testing.T) {
 	// The copies landed where the spec says: a file into a package's
 	// folder goes into it, one onto a package's file replaces its content.
 	for p, want := range map[string]string{"/usr/share/app": "#!/bin/sh\necho app\n", "/srv/conf/sub/b.conf": "b=2\n", "/etc/ssl/certs/ca-certificates.crt": "my bundle\n"} {
-		got, err := testbed.ReadFile(ref, p)
+		got, err := readImageFile(ref, p)
 		if err != nil || string(got) != want {
 			t.Errorf("%s = %q, %v; want %q", p, got, err, want)
 		}
@@ -152,7 +153,7 @@ var nonTag = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 func TestGeneratedLayerReplacesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	fe := frontendImage(t)
 	c := client1(ctx, t)
 	head := "version: 1\npackages: [core-musl, core-ca-certificates]\n"
@@ -182,7 +183,7 @@ func TestGeneratedLayerReplacesNothing(t *testing.T) {
 			dir := specDir(t, fe, head+tc.body)
 			writeContext(t, dir, tc.files)
 			ref := b.Ref("it/replace:" + strings.Trim(nonTag.ReplaceAllString(tc.name, "-"), "-"))
-			requireBuildFails(ctx, t, c, testbed.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Filename: "stagex.yaml", Push: ref}, tc.want...)
+			requireBuildFails(ctx, t, c, solve.DockerfileBuild{DockerfileDir: dir, ContextDir: dir, Filename: "stagex.yaml", Push: ref}, tc.want...)
 		})
 	}
 }

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
+
 	"edp.buildth.ing/devfw-cicd/stagex/reproduce"
 )
 
@@ -26,14 +27,14 @@ import (
 // its provenance on the other bed: the same digest; and with a tampered
 // lock, the difference named.
 func TestReproducibleImageSet(t *testing.T) {
-	testbed.RequireSecond(t)
+	requireSecondBed(t)
 	beds, ok := reproduce.BedsFromEnv()
 	if !ok {
 		t.Fatalf("the bed names are not in the environment (%s, %s): run through hack/test-integration", reproduce.EnvBedName, reproduce.EnvBedName2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

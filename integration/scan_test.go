@@ -11,11 +11,13 @@ import (
 	"testing"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
-	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
+
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
+
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
 // The offline scan fixtures: advisory records in vunnel's NVD format, from
@@ -39,7 +41,7 @@ const (
 // bakedSBOM returns the SPDX SBOM attested to one image of the baked set.
 func bakedSBOM(t *testing.T, s *bakedSet, target string) []byte {
 	t.Helper()
-	_, atts, err := testbed.Attestations(s.images[target].Ref)
+	_, atts, err := attestations(s.images[target].Ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +200,7 @@ func TestGrypeFindsTheSeededAdvisoryOffline(t *testing.T) {
 		}
 		var r grypeReport
 		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-			t.Fatalf("grype %s (exit %d): report does not parse: %v\nstderr:\n%s", strings.Join(args, " "), code, err, testbed.TailLines(stderr.String(), 30))
+			t.Fatalf("grype %s (exit %d): report does not parse: %v\nstderr:\n%s", strings.Join(args, " "), code, err, solve.TailLines(stderr.String(), 30))
 		}
 		t.Logf("grype %s: exit %d, %d matches, %d ignored", strings.Join(args, " "), code, len(r.Matches), len(r.IgnoredMatches))
 		return r, code

@@ -21,8 +21,6 @@ import (
 	"text/template"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
-	"edp.buildth.ing/devfw-cicd/stagex/signing"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -33,6 +31,12 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	sgroot "github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
+
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
+	"edp.buildth.ing/devfw-cicd/stagex/signing"
 )
 
 // EnvSignToolsPath lists the folders (PATH-style) holding the pinned cosign,
@@ -61,7 +65,7 @@ func stagexCLI(t *testing.T) string {
 			stagexErr = err
 			return
 		}
-		root, err := testbed.RepoRoot()
+		root, err := repo.Root()
 		if err != nil {
 			stagexErr = err
 			return
@@ -103,7 +107,7 @@ func signTool(t *testing.T, tool string) string {
 		return p
 	}
 	msg := fmt.Sprintf("%s not found in $%s or on PATH (make sign-tools builds it)", tool, envSignToolsPath)
-	if testbed.InCI() {
+	if bed.InCI() {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
@@ -127,9 +131,9 @@ func signRepo(t *testing.T, repo string) string {
 // pushSignImage builds the fixture package "sign-<id>" (each id its own
 // content, so its own digest), pushes it as <repo>:v1 and returns its
 // digest reference.
-func pushSignImage(ctx context.Context, t *testing.T, b *testbed.Bed, repo, id string) name.Digest {
+func pushSignImage(ctx context.Context, t *testing.T, b *bed.Bed, repo, id string) name.Digest {
 	t.Helper()
-	f, err := testbed.BuildFixture("sign-"+id, testbed.Options{})
+	f, err := fixtures.BuildOne("sign-"+id, fixtures.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +273,7 @@ func layerCount(t *testing.T, img v1.Image) int {
 func TestSignVerifyThreshold(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	cli := stagexCLI(t)
 	dir := t.TempDir()
 	priv, pub := testKeys(t, dir, 3)
@@ -440,7 +444,7 @@ func tamperFirstPayload(ctx context.Context, t *testing.T, d name.Digest) {
 func TestCosignCrossCheck(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	cli := stagexCLI(t)
 	cosign := signTool(t, "cosign")
 	dir := t.TempDir()
@@ -527,7 +531,7 @@ func TestCosignCrossCheck(t *testing.T) {
 // frontend and SLSA provenance (mode=min), pushes it to <repo>:v1 of the
 // bed and returns the index digest: the layout `stagex attest` reads, made
 // by BuildKit itself.
-func provenanceImage(ctx context.Context, t *testing.T, b *testbed.Bed, repo, id string) name.Digest {
+func provenanceImage(ctx context.Context, t *testing.T, b *bed.Bed, repo, id string) name.Digest {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY id.txt /id.txt\n"), 0o644); err != nil {
@@ -537,7 +541,7 @@ func provenanceImage(ctx context.Context, t *testing.T, b *testbed.Bed, repo, id
 		t.Fatal(err)
 	}
 	tag := b.Ref(signRepo(t, repo)) + ":v1"
-	res, err := testbed.SolveDockerfile(ctx, client1(ctx, t), testbed.DockerfileBuild{
+	res, err := solve.Dockerfile(ctx, client1(ctx, t), solve.DockerfileBuild{
 		DockerfileDir: dir,
 		ContextDir:    dir,
 		Attrs:         map[string]string{"attest:provenance": "mode=min"},
@@ -572,10 +576,10 @@ func TestKyvernoPolicy(t *testing.T) {
 }
 
 func kyvernoSuites(ctx context.Context, t *testing.T, format string) {
-	b := bed(t)
+	b := requireBed(t)
 	cli := stagexCLI(t)
 	kyverno := signTool(t, "kyverno")
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -722,7 +726,7 @@ func withoutKeys(policy []byte) string {
 func TestKeylessCosignIdentity(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
+	b := requireBed(t)
 	cli := stagexCLI(t)
 	cosign := signTool(t, "cosign")
 	dir := t.TempDir()

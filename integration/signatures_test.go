@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 	"edp.buildth.ing/devfw-cicd/stagex/lock"
 	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
@@ -26,8 +27,8 @@ import (
 func TestVerifySignaturesAtBuild(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b := bed(t)
-	fx := fixtures(t)
+	b := requireBed(t)
+	fx := pushedFixtures(t)
 	dir := specDir(t, frontendImage(t), "version: 1\npackages:\n  - core-busybox\n")
 	c := client1(ctx, t)
 
@@ -35,7 +36,7 @@ func TestVerifySignaturesAtBuild(t *testing.T) {
 	keys := t.TempDir() // the keyring context: a folder with one key file
 	locktest.WriteKeyring(t, keys, a, k2)
 	side := locktest.NewLookaside(t)
-	registry := b.RegistryAddr + "/" + testbed.FixtureRepoPrefix
+	registry := b.RegistryAddr + "/" + fixtures.RepoPrefix
 	// core-filesystem is the default base: it is checked too.
 	for _, pkg := range []string{"core-busybox", "core-filesystem"} {
 		side.SignBy(registry+"/"+pkg+":"+fx[pkg].Version, fx[pkg].Digest, a, k2)
@@ -77,12 +78,12 @@ func TestVerifySignaturesAtBuild(t *testing.T) {
 	}
 
 	verify := map[string]string{"STAGEX_VERIFY_SIGNATURES": "1"}
-	build := func(push string, args map[string]string, locals map[string]string) (*testbed.SolveResult, error) {
+	build := func(push string, args map[string]string, locals map[string]string) (*solve.Result, error) {
 		attrs := map[string]string{}
 		for name := range locals {
 			attrs["context:"+name] = "local:" + name
 		}
-		return testbed.SolveDockerfile(ctx, c, testbed.DockerfileBuild{
+		return solve.Dockerfile(ctx, c, solve.DockerfileBuild{
 			DockerfileDir: dir, ContextDir: dir, Filename: "stagex.yaml",
 			BuildArgs: args, Attrs: attrs, Locals: locals, Push: push,
 		})
@@ -115,7 +116,7 @@ func TestVerifySignaturesAtBuild(t *testing.T) {
 	wantBuildError(t, err, "signature check failed", "core-busybox (linux/amd64) "+fx["core-busybox"].Digest, "the quorum is 2")
 	_, err = build(b.Ref("it/verified:unsigned-http"), args, map[string]string{"stagex-keyring": keys})
 	wantBuildError(t, err, "core-busybox (linux/amd64) "+fx["core-busybox"].Digest, "the quorum is 2")
-	if _, err := testbed.Descriptor(failed); err == nil {
+	if _, err := descriptorOf(failed); err == nil {
 		t.Fatal("a build that failed the signature check pushed an image")
 	}
 	out, err = runCLI(append([]string{"lock", "verify", "--lock", lockFile}, trust...)...)

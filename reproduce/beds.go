@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 )
 
 // The environment hack/test-integration sets for its two beds.
@@ -56,11 +57,11 @@ func localhost(addr string) string {
 // and returns them with a function that takes them down.
 func StartBeds(ctx context.Context, root string, names [2]string, log io.Writer) ([2]*Bed, func() error, error) {
 	var beds [2]*Bed
-	var started []*imageset.Bed
+	var started []*bed.Bed
 	stop := func() error {
 		var errs []error
 		for _, b := range started {
-			errs = append(errs, b.Stop(root, log))
+			errs = append(errs, b.Down())
 		}
 		return errors.Join(errs...)
 	}

@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
 )
 
 // MinGap is the least wall-clock time between the end of the first build
@@ -184,7 +184,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if err != nil {
 		return rep, err
 	}
-	if _, err := testbed.BuildFrontendBinaryFrom(ctx, two.Clone, binDir); err != nil {
+	if _, err := frontendimage.BuildBinary(ctx, two.Clone, binDir); err != nil {
 		return rep, err
 	}
 	set, err := imageset.PrebuiltFrontend(two.Clone, binDir)

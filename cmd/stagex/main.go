@@ -8,6 +8,7 @@
 //	stagex policy [--kind ImageValidatingPolicy] --threshold N --key k1.pub … --image-pattern PATTERN [-o FILE]
 //	stagex check  [--format table|json] [--spec SPEC] IMAGE
 //	stagex rebuild --source DIR --addr BUILDKIT IMAGE
+//	stagex bed up|down|env|status|fixtures NAME
 //
 // Signatures are cosign's (Sigstore bundles by default, or the legacy
 // tags; see package signing), so cosign and Kyverno read them.
@@ -43,6 +44,7 @@ const usage = `usage:
   stagex check  [--format table|json] [--spec SPEC] [--no-shell] [--platform P] IMAGE
   stagex rebuild --source DIR --addr BUILDKIT [--frontend IMAGE] [--lock FILE] IMAGE
   stagex lock [verify|update] … (see stagex lock help)
+  stagex bed  up|down|env|status|fixtures NAME (see stagex bed help)
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
         PKCS#1 RSA, or a cosign key with its password in COSIGN_PASSWORD); by default
@@ -60,6 +62,7 @@ check   checks that an image can run: ELF closure, layer efficiency, hygiene
 rebuild rebuilds IMAGE from its provenance and DIR's spec and lock at the recorded
         revision, and compares the digests (what a signer runs before signing)
 lock    writes, verifies or updates the StageX lock (stagex lock help)
+bed     starts, stops, describes and fills a local BuildKit test bed (stagex bed help)
 
 sign, attest and verify take --timeout (default 10m).
 `
@@ -111,6 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRebuild(ctx, args[1:], stdout, stderr)
 	case "lock":
 		return runLock(ctx, args[1:], stdout, stderr)
+	case "bed":
+		return runBed(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -33,7 +33,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
 )
 
 func main() {
@@ -54,7 +54,7 @@ func main() {
 }
 
 func run(ctx context.Context, bedName string, keep bool, show, progress string, lines int) (err error) {
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func run(ctx context.Context, bedName string, keep bool, show, progress string, 
 		defer fmt.Fprintf(os.Stderr, "[demo] the bed is still up (-keep): eval \"$(hack/bed env %s)\"; stop it with: make bed-down BED=%s\n", bedName, bedName)
 	} else {
 		defer func() {
-			if derr := bed.Stop(root, os.Stderr); derr != nil && err == nil {
+			if derr := bed.Down(); derr != nil && err == nil {
 				err = derr
 			}
 		}()

@@ -34,7 +34,8 @@ import (
 	"syscall"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
+
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
@@ -127,7 +128,7 @@ Two ways out:
 }
 
 func run(ctx context.Context, bedName, digests, progress string, targets []string) (err error) {
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}

@@ -17,12 +17,13 @@ import (
 	"strings"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
-	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
 // FixtureLockDir is where fixture locks are written, relative to images/:
@@ -54,7 +55,7 @@ const fixtureOwner = 1000
 // resolves (.invalid), so a build that is not pointed at a bed's copy with
 // STAGEX_REGISTRY fails instead of pulling anything; and since the images
 // name packages by it, the bed's host and port never reach a digest.
-const FixtureRegistry = "fixtures.invalid/" + testbed.FixtureRepoPrefix
+const FixtureRegistry = "fixtures.invalid/" + fixtures.RepoPrefix
 
 // Fixtures is an offline stand-in for StageX and for the archives: every
 // package of the lock as a fixture package image, every spec archive as a
@@ -65,7 +66,7 @@ type Fixtures struct {
 	// STAGEX_REGISTRY of a build against them (the lock names
 	// FixtureRegistry).
 	Mirror   string
-	Set      testbed.FixtureSet // the packages
+	Set      fixtures.Set // the packages
 	Archives map[string]FixtureArchive
 	Lock     *spec.Lock
 	// LockPath is the fixture lock relative to images/, the STAGEX_LOCK
@@ -99,12 +100,12 @@ func SetupFixtures(ctx context.Context, root, registry string) (*Fixtures, error
 	if err != nil {
 		return nil, err
 	}
-	if err := testbed.PushFixtures(ctx, registry, set); err != nil {
+	if err := fixtures.Push(ctx, registry, set); err != nil {
 		return nil, err
 	}
 
-	f := &Fixtures{Registry: registry, Mirror: registry + "/" + testbed.FixtureRepoPrefix, Set: set, Archives: map[string]FixtureArchive{}}
-	fl := testbed.NewLock(registry, set)
+	f := &Fixtures{Registry: registry, Mirror: registry + "/" + fixtures.RepoPrefix, Set: set, Archives: map[string]FixtureArchive{}}
+	fl := fixtures.NewLock(registry, set)
 	fl.Registry = FixtureRegistry
 	// The products file applies to the fixture lock's packages of the real
 	// lock as it does to the real lock, so the images built from fixtures
@@ -178,7 +179,7 @@ func coversExampleLock(root string, fl *spec.Lock) error {
 
 // FixturePackages builds a fixture package for every package of the
 // checked-in lock (deterministic: the same digests every time).
-func FixturePackages(root string) (testbed.FixtureSet, error) {
+func FixturePackages(root string) (fixtures.Set, error) {
 	lock, err := ReadLock(root)
 	if err != nil {
 		return nil, err
@@ -188,7 +189,7 @@ func FixturePackages(root string) (testbed.FixtureSet, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	set, err := testbed.BuildFixtures(testbed.Options{Extra: names})
+	set, err := fixtures.Build(fixtures.Options{Extra: names})
 	if err != nil {
 		return nil, fmt.Errorf("build fixtures: %w", err)
 	}
@@ -226,7 +227,7 @@ func PushFixtureMirror(ctx context.Context, root, mirror string) error {
 	if err != nil {
 		return err
 	}
-	return testbed.PushFixturesUnder(ctx, mirror, set)
+	return fixtures.PushUnder(ctx, mirror, set)
 }
 
 // PushArchive uploads an archive as a blob of <registry>/fixture-archives/

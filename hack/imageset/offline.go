@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
 )
 
 // Offline is what a bake of the whole set needs when nothing outside the
@@ -32,7 +32,7 @@ func PrepareOffline(ctx context.Context, root, registry, workDir string) (*Offli
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return nil, err
 	}
-	if _, err := testbed.BuildFrontendBinary(ctx, binDir); err != nil {
+	if _, err := frontendimage.BuildBinary(ctx, root, binDir); err != nil {
 		return nil, err
 	}
 	set, err := PrebuiltFrontend(root, binDir)

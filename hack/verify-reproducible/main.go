@@ -20,7 +20,7 @@ import (
 	"strings"
 	"syscall"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
 	"edp.buildth.ing/devfw-cicd/stagex/reproduce"
 )
 
@@ -34,7 +34,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err == nil {
 		var differ []string
 		if differ, err = reproduce.Check(ctx, root, [2]string{names[0], names[1]}, os.Stdout, os.Stderr); err == nil && len(differ) > 0 {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 // bakeBuilder is the name of the buildx builder bench creates on its bed,
@@ -61,7 +61,7 @@ func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*Bake
 			res, err := b.Run(ctx, bk)
 			d := time.Since(start)
 			if err != nil {
-				return nil, fmt.Errorf("bake, %s run %d: %w\n--- buildx output (tail) ---\n%s", cache, i, err, testbed.TailLines(out.String(), 40))
+				return nil, fmt.Errorf("bake, %s run %d: %w\n--- buildx output (tail) ---\n%s", cache, i, err, solve.TailLines(out.String(), 40))
 			}
 			if last {
 				rec := &recorder{start: start}

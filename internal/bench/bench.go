@@ -19,7 +19,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
 )
 
 // Parts of the benchmark.
@@ -72,7 +73,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			o.Parts[p] = true
 		}
 	}
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +82,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	var verdict error
 	if o.Parts[PartCompose] || o.Parts[PartBake] {
-		bed, err := testbed.FromEnv()
+		bed, err := bed.FromEnv()
 		if err != nil {
 			return nil, fmt.Errorf("%w; `make bench` starts a bed of its own", err)
 		}

@@ -9,19 +9,21 @@ import (
 	"testing"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
-	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
 const registry = "127.0.0.1:5999"
 
 // fixtureSet builds the small fixtures in memory (no registry, no busybox
 // binary needed) with a core-large of 1 KiB: the same shapes as the real run.
-func fixtureSet(t *testing.T) testbed.FixtureSet {
+func fixtureSet(t *testing.T) fixtures.Set {
 	t.Helper()
-	set, err := testbed.BuildFixtures(testbed.Options{Busybox: []byte("busybox stand-in"), Large: true, LargeSize: 1024})
+	set, err := fixtures.Build(fixtures.Options{Busybox: []byte("busybox stand-in"), Large: true, LargeSize: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestSpecIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock, err := testbed.NewLock(registry, set).Marshal()
+	lock, err := fixtures.NewLock(registry, set).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +74,8 @@ func TestSpecIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Base == nil || r.Base.Name != testbed.Filesystem || r.Base.Digest != set[testbed.Filesystem].Digest {
-		t.Fatalf("base = %+v, want %s", r.Base, testbed.Filesystem)
+	if r.Base == nil || r.Base.Name != fixtures.Filesystem || r.Base.Digest != set[fixtures.Filesystem].Digest {
+		t.Fatalf("base = %+v, want %s", r.Base, fixtures.Filesystem)
 	}
 	var got []string
 	for _, p := range r.Packages {
@@ -103,7 +105,7 @@ func TestChainDockerfile(t *testing.T) {
 	for _, n := range res.AST.Children {
 		got = append(got, strings.ToUpper(n.Value)+" "+strings.Join(flagsAndArgs(n), " "))
 	}
-	all := append([]string{testbed.Filesystem}, composition...)
+	all := append([]string{fixtures.Filesystem}, composition...)
 	var want []string
 	for _, p := range all {
 		want = append(want, "FROM "+set[p].Ref(registry)+" AS "+p)
@@ -137,7 +139,7 @@ func TestClassify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect := []string{set[testbed.Filesystem].Layers[0]}
+	expect := []string{set[fixtures.Filesystem].Layers[0]}
 	for _, p := range composition {
 		if len(set[p].Layers) != 2 {
 			t.Fatalf("fixture %s has %d layers, want 2", p, len(set[p].Layers))
@@ -147,11 +149,11 @@ func TestClassify(t *testing.T) {
 	if !slices.Equal(want, expect) {
 		t.Fatalf("upstream layers = %v, want %v", want, expect)
 	}
-	pallet, err := upstreamLayers(registry, set, []string{testbed.PalletTools})
+	pallet, err := upstreamLayers(registry, set, []string{fixtures.PalletTools})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(pallet, append(slices.Clone(set[testbed.Filesystem].Layers), set[testbed.PalletTools].Layers...)) {
+	if !slices.Equal(pallet, append(slices.Clone(set[fixtures.Filesystem].Layers), set[fixtures.PalletTools].Layers...)) {
 		t.Errorf("pallet-tools (not built on the base) does not contribute all its layers: %v", pallet)
 	}
 
@@ -369,7 +371,7 @@ func TestTimeline(t *testing.T) {
 // line, and exists only with that image.
 func TestVariants(t *testing.T) {
 	set := fixtureSet(t)
-	env := &benchEnv{bed: &testbed.Bed{RegistryAddr: registry}, frontend: registry + "/stagex-frontend@sha256:" + strings.Repeat("a", 64)}
+	env := &benchEnv{bed: &bed.Bed{RegistryAddr: registry}, frontend: registry + "/stagex-frontend@sha256:" + strings.Repeat("a", 64)}
 	dir := t.TempDir()
 	vs, err := variants(env, set, dir)
 	if err != nil {

@@ -12,9 +12,12 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/frontend"
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 	"edp.buildth.ing/devfw-cicd/stagex/llb"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -23,7 +26,7 @@ import (
 // composition is what every variant builds: the filesystem (the spec's
 // default base), busybox, the large package (of the size under test) and
 // two small ones.
-var composition = []string{testbed.Busybox, testbed.Large, "core-musl", "core-zlib"}
+var composition = []string{fixtures.Busybox, fixtures.Large, "core-musl", "core-zlib"}
 
 // DefaultSizes are the payloads of core-large the compose part measures:
 // the table shows how each method's cost grows with the package.
@@ -56,7 +59,7 @@ type variant struct {
 	name  string
 	label string
 	repo  string // pushed to <registry>/<repo>:<tag>
-	build testbed.DockerfileBuild
+	build solve.DockerfileBuild
 }
 
 // reproducible is what the chain needs for reproducible output: the epoch
@@ -67,11 +70,11 @@ var reproducibleExport = map[string]string{"rewrite-timestamp": "true"}
 // frontend, reached through its syntax line, with the lock beside it; the
 // Dockerfile chain, built by BuildKit's own Dockerfile frontend and, when
 // dockerfileFrontend is set, through that frontend image.
-func variants(env *benchEnv, set testbed.FixtureSet, dir string) ([]variant, error) {
+func variants(env *benchEnv, set fixtures.Set, dir string) ([]variant, error) {
 	specDir := filepath.Join(dir, "spec")
 	chainDir := filepath.Join(dir, "chain")
 	syntaxDir := filepath.Join(dir, "syntax")
-	lock, err := testbed.NewLock(env.bed.RegistryAddr, set).Marshal()
+	lock, err := fixtures.NewLock(env.bed.RegistryAddr, set).Marshal()
 	if err != nil {
 		return nil, err
 	}
@@ -98,18 +101,18 @@ func variants(env *benchEnv, set testbed.FixtureSet, dir string) ([]variant, err
 	epoch := map[string]string{"SOURCE_DATE_EPOCH": Epoch}
 	vs := []variant{
 		{name: variantFrontend, label: "a: frontend (# syntax=)", repo: "bench/frontend",
-			build: testbed.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml", BuildArgs: epoch}},
+			build: solve.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml", BuildArgs: epoch}},
 		{name: variantRepro, label: "b: COPY --from chain, reproducible", repo: "bench/chain-reproducible",
-			build: testbed.DockerfileBuild{DockerfileDir: chainDir, ContextDir: chainDir, BuildArgs: epoch, ExportAttrs: reproducibleExport}},
+			build: solve.DockerfileBuild{DockerfileDir: chainDir, ContextDir: chainDir, BuildArgs: epoch, ExportAttrs: reproducibleExport}},
 		{name: variantChain, label: "c: COPY --from chain, plain", repo: "bench/chain",
-			build: testbed.DockerfileBuild{DockerfileDir: chainDir, ContextDir: chainDir}},
+			build: solve.DockerfileBuild{DockerfileDir: chainDir, ContextDir: chainDir}},
 	}
 	if env.dockerfileFrontend != "" {
 		vs = append(vs, variant{name: variantSyntax, label: "d: b through # syntax=dockerfile", repo: "bench/chain-syntax",
-			build: testbed.DockerfileBuild{DockerfileDir: syntaxDir, ContextDir: syntaxDir, BuildArgs: epoch, ExportAttrs: reproducibleExport}})
+			build: solve.DockerfileBuild{DockerfileDir: syntaxDir, ContextDir: syntaxDir, BuildArgs: epoch, ExportAttrs: reproducibleExport}})
 	}
 	return append(vs, variant{name: variantChecked, label: "e: frontend, STAGEX_CHECK=strict", repo: "bench/checked",
-		build: testbed.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml",
+		build: solve.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml",
 			BuildArgs: map[string]string{"SOURCE_DATE_EPOCH": Epoch, frontend.ArgCheck: string(frontend.CheckStrict)}}}), nil
 }
 
@@ -129,8 +132,8 @@ func specYAML(frontendRef string, pkgs []string) string {
 
 // chainDockerfile is the "seed" method the frontend replaces: one stage per
 // package image, pinned by digest, each copied whole onto scratch.
-func chainDockerfile(registry string, set testbed.FixtureSet, pkgs []string) (string, error) {
-	all := append([]string{testbed.Filesystem}, pkgs...)
+func chainDockerfile(registry string, set fixtures.Set, pkgs []string) (string, error) {
+	all := append([]string{fixtures.Filesystem}, pkgs...)
 	var b strings.Builder
 	b.WriteString("# The Dockerfile chain: every package copied onto scratch.\n")
 	for _, p := range all {
@@ -151,16 +154,16 @@ func chainDockerfile(registry string, set testbed.FixtureSet, pkgs []string) (st
 // spec resolved through the lock, as the frontend resolves it, and planned
 // by llb.Plan from the fixtures' image configs, each part's layers mapped
 // back to the fixtures' compressed blobs.
-func upstreamLayers(registry string, set testbed.FixtureSet, pkgs []string) ([]string, error) {
+func upstreamLayers(registry string, set fixtures.Set, pkgs []string) ([]string, error) {
 	s, err := spec.ParseSpec("stagex.yaml", []byte(specYAML("frontend", pkgs)))
 	if err != nil {
 		return nil, err
 	}
-	l, err := spec.ParseLock("stagex.lock.yaml", mustMarshal(testbed.NewLock(registry, set)))
+	l, err := spec.ParseLock("stagex.lock.yaml", mustMarshal(fixtures.NewLock(registry, set)))
 	if err != nil {
 		return nil, err
 	}
-	r, err := spec.Resolve(s, l, spec.ResolveOptions{Platform: testbed.FixturePlatform})
+	r, err := spec.Resolve(s, l, spec.ResolveOptions{Platform: fixtures.Platform})
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +211,7 @@ func mustMarshal(l *spec.Lock) []byte {
 }
 
 // upstreamBlobs is the set of every fixture layer blob.
-func upstreamBlobs(set testbed.FixtureSet) map[string]bool {
+func upstreamBlobs(set fixtures.Set) map[string]bool {
 	blobs := map[string]bool{}
 	for _, f := range set {
 		for _, l := range f.Layers {
@@ -249,7 +252,15 @@ func classify(layers []layer, want []string, upstream map[string]bool) imageLaye
 }
 
 func pushedLayers(ref string) ([]layer, error) {
-	m, err := testbed.Manifest(ref)
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		return nil, err
+	}
+	m, err := img.Manifest()
 	if err != nil {
 		return nil, err
 	}
@@ -262,16 +273,16 @@ func pushedLayers(ref string) ([]layer, error) {
 
 // sizeSet is the bed's fixtures with core-large of the given payload,
 // pushed (the other fixtures are the same for every size).
-func sizeSet(ctx context.Context, env *benchEnv, size int64) (testbed.FixtureSet, error) {
-	large, err := testbed.BuildFixture(testbed.Large, testbed.Options{Large: true, LargeSize: size})
+func sizeSet(ctx context.Context, env *benchEnv, size int64) (fixtures.Set, error) {
+	large, err := fixtures.BuildOne(fixtures.Large, fixtures.Options{Large: true, LargeSize: size})
 	if err != nil {
 		return nil, err
 	}
-	if err := testbed.PushFixtures(ctx, env.bed.RegistryAddr, testbed.FixtureSet{testbed.Large: large}); err != nil {
+	if err := fixtures.Push(ctx, env.bed.RegistryAddr, fixtures.Set{fixtures.Large: large}); err != nil {
 		return nil, err
 	}
 	set := maps.Clone(env.fixtures)
-	set[testbed.Large] = large
+	set[fixtures.Large] = large
 	return set, nil
 }
 
@@ -298,7 +309,7 @@ func benchCompose(ctx context.Context, env *benchEnv, sizes []int64, runs int) (
 	return rep, nil
 }
 
-func benchSize(ctx context.Context, env *benchEnv, set testbed.FixtureSet, size int64, runs int, timeline bool) (*SizeReport, map[string]*Timeline, error) {
+func benchSize(ctx context.Context, env *benchEnv, set fixtures.Set, size int64, runs int, timeline bool) (*SizeReport, map[string]*Timeline, error) {
 	vs, err := variants(env, set, filepath.Join(env.tmp, "compose-"+strconv.FormatInt(size, 10)))
 	if err != nil {
 		return nil, nil, err
@@ -308,7 +319,7 @@ func benchSize(ctx context.Context, env *benchEnv, set testbed.FixtureSet, size 
 		return nil, nil, err
 	}
 	upstream := upstreamBlobs(set)
-	rep := &SizeReport{LargeBytes: size, Packages: append([]string{testbed.Filesystem}, composition...)}
+	rep := &SizeReport{LargeBytes: size, Packages: append([]string{fixtures.Filesystem}, composition...)}
 	for _, d := range want {
 		n, err := blobSize(set, d)
 		if err != nil {
@@ -378,7 +389,7 @@ func buildOnce(ctx context.Context, env *benchEnv, v variant, tag string, rec *r
 	if rec != nil {
 		rec.start = start
 	}
-	res, err := testbed.SolveDockerfile(ctx, env.client, b)
+	res, err := solve.Dockerfile(ctx, env.client, b)
 	d := time.Since(start)
 	if err != nil {
 		return 0, nil, err
@@ -391,7 +402,7 @@ func buildOnce(ctx context.Context, env *benchEnv, v variant, tag string, rec *r
 }
 
 // blobSize is the compressed size of the fixture layer blob d.
-func blobSize(set testbed.FixtureSet, d string) (int64, error) {
+func blobSize(set fixtures.Set, d string) (int64, error) {
 	for _, f := range set {
 		if i := slices.Index(f.Layers, d); i >= 0 {
 			layers, err := f.Image.Layers()

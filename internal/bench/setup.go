@@ -8,16 +8,20 @@ import (
 	"path/filepath"
 	"time"
 
-	"edp.buildth.ing/devfw-cicd/stagex/integration/testbed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 	"github.com/moby/buildkit/client"
 )
 
 // benchEnv is the bed, prepared: the fixtures (core-large included) and the
 // frontend image pushed to its registry.
 type benchEnv struct {
-	bed      *testbed.Bed
+	bed      *bed.Bed
 	client   *client.Client
-	fixtures testbed.FixtureSet
+	fixtures fixtures.Set
 	frontend string // <registry>/stagex-frontend@sha256:…
 	// dockerfileFrontend is BuildKit's Dockerfile frontend packed as an
 	// image (<registry>/dockerfile@sha256:…), or "" when it could not be
@@ -28,7 +32,7 @@ type benchEnv struct {
 	tmp                   string
 }
 
-func setUp(ctx context.Context, bed *testbed.Bed) (*benchEnv, error) {
+func setUp(ctx context.Context, bed *bed.Bed) (*benchEnv, error) {
 	env := &benchEnv{bed: bed}
 	ok := false
 	defer func() {
@@ -51,17 +55,17 @@ func setUp(ctx context.Context, bed *testbed.Bed) (*benchEnv, error) {
 	logf("buildkitd %s (%s), registry %s", env.buildkitVersion, bed.BuildkitAddr, bed.RegistryAddr)
 
 	start := time.Now()
-	if env.fixtures, err = bed.SetupFixtures(ctx, testbed.Options{Large: true}); err != nil {
+	if env.fixtures, err = fixtures.Setup(ctx, bed.RegistryAddr, fixtures.Options{Large: true}); err != nil {
 		return nil, fmt.Errorf("fixtures: %w", err)
 	}
 	logf("fixtures: %d packages (core-large included) pushed in %s", len(env.fixtures), since(start))
 
 	start = time.Now()
-	bin, err := testbed.BuildFrontendBinary(ctx, env.tmp)
+	root, err := repo.Root()
 	if err != nil {
 		return nil, err
 	}
-	if env.frontend, err = bed.PushFrontend(ctx, env.client, bin); err != nil {
+	if env.frontend, err = frontendimage.BuildAndPush(ctx, env.client, root, env.tmp, bed.RegistryAddr); err != nil {
 		return nil, err
 	}
 	logf("frontend image %s pushed in %s", env.frontend, since(start))
@@ -96,7 +100,7 @@ ENTRYPOINT ["/bin/dockerfile-frontend"]
 // Go module cache (offline), packs it as an image and pushes it to the
 // bed's registry, returning <registry>/dockerfile@sha256:….
 func pushDockerfileFrontend(ctx context.Context, env *benchEnv) (string, error) {
-	root, err := testbed.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return "", err
 	}
@@ -115,7 +119,7 @@ func pushDockerfileFrontend(ctx context.Context, env *benchEnv) (string, error) 
 		return "", err
 	}
 	repo := env.bed.Ref("dockerfile")
-	res, err := testbed.SolveDockerfile(ctx, env.client, testbed.DockerfileBuild{
+	res, err := solve.Dockerfile(ctx, env.client, solve.DockerfileBuild{
 		DockerfileDir: dir, ContextDir: dir, Push: repo + ":bench",
 	})
 	if err != nil {

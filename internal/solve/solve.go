@@ -1,24 +1,19 @@
-package testbed
+// Package solve runs one solve through BuildKit's built-in dockerfile.v0
+// frontend (or another frontend named by attribute) with local folders, and
+// collects the build log: what the tests, the benchmarks and the frontend
+// image build share.
+package solve
 
 import (
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/moby/buildkit/client"
 	"github.com/tonistiigi/fsutil"
 )
-
-// FrontendRepo is the repository the frontend image is pushed to.
-const FrontendRepo = "stagex-frontend"
-
-// FrontendTarget is the Dockerfile target that packs a prebuilt binary.
-const FrontendTarget = "frontend-prebuilt"
 
 // DockerfileBuild describes one solve through BuildKit's built-in
 // dockerfile.v0 frontend.
@@ -51,8 +46,8 @@ type DockerfileBuild struct {
 	OnStatus func(*client.SolveStatus)
 }
 
-// SolveResult is what a solve returns.
-type SolveResult struct {
+// Result is what a solve returns.
+type Result struct {
 	// Digest is the pushed image's manifest (or index) digest, if pushed.
 	Digest string
 	// Response is the raw exporter response.
@@ -61,9 +56,9 @@ type SolveResult struct {
 	Log string
 }
 
-// SolveDockerfile runs a DockerfileBuild on c. The build log is returned
+// Dockerfile runs a DockerfileBuild on c. The build log is returned
 // and, on failure, included in the error.
-func SolveDockerfile(ctx context.Context, c *client.Client, b DockerfileBuild) (*SolveResult, error) {
+func Dockerfile(ctx context.Context, c *client.Client, b DockerfileBuild) (*Result, error) {
 	if b.Filename == "" {
 		b.Filename = "Dockerfile"
 	}
@@ -116,7 +111,7 @@ func SolveDockerfile(ctx context.Context, c *client.Client, b DockerfileBuild) (
 	go func() { defer close(done); collectLog(&log, ch, b.OnStatus) }()
 	resp, err := c.Solve(ctx, nil, opt, ch)
 	<-done
-	res := &SolveResult{Log: log.String()}
+	res := &Result{Log: log.String()}
 	if err != nil {
 		return res, fmt.Errorf("solve: %w\n--- build log ---\n%s", err, TailLines(res.Log, 60))
 	}
@@ -164,94 +159,4 @@ func TailLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// PushFrontend packs binary (a static linux/amd64 frontend binary) into the
-// frontend image by solving the repository's Dockerfile target
-// frontend-prebuilt with the built-in dockerfile.v0 frontend (local
-// "dockerfile" = repository root, local "context" = a temporary folder that
-// holds the binary as ./frontend), pushes it to
-// <registry>/stagex-frontend:test and returns
-// <registry>/stagex-frontend@sha256:….
-func (b *Bed) PushFrontend(ctx context.Context, c *client.Client, binary string) (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	ctxDir, err := os.MkdirTemp("", "stagex-frontend-context-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(ctxDir)
-	if err := copyFile(binary, filepath.Join(ctxDir, "frontend"), 0o755); err != nil {
-		return "", err
-	}
-	repo := b.Ref(FrontendRepo)
-	res, err := SolveDockerfile(ctx, c, DockerfileBuild{
-		DockerfileDir: root,
-		ContextDir:    ctxDir,
-		Target:        FrontendTarget,
-		Push:          repo + ":test",
-	})
-	if err != nil {
-		return "", fmt.Errorf("push frontend image: %w", err)
-	}
-	return repo + "@" + res.Digest, nil
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// BuildFrontendBinary compiles ./cmd/frontend (CGO_ENABLED=0, static,
-// linux/amd64) into outDir/frontend and returns its path.
-func BuildFrontendBinary(ctx context.Context, outDir string) (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	return BuildFrontendBinaryFrom(ctx, root, outDir)
-}
-
-// BuildFrontendBinaryFrom is BuildFrontendBinary from the checkout at root
-// (another clone of the repository).
-func BuildFrontendBinaryFrom(ctx context.Context, root, outDir string) (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = "/usr/local/go/bin/go"
-	}
-	out := filepath.Join(outDir, "frontend")
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "./cmd/frontend")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/frontend: %w\n%s", err, b)
-	}
-	return out, nil
-}
-
-// SetupFixtures builds the fixtures in memory and pushes them to the bed's
-// registry under <registry>/stagex/<name>.
-func (b *Bed) SetupFixtures(ctx context.Context, opts Options) (FixtureSet, error) {
-	set, err := BuildFixtures(opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := PushFixtures(ctx, b.RegistryAddr, set); err != nil {
-		return nil, err
-	}
-	return set, nil
 }
