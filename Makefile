@@ -78,12 +78,7 @@ fixtures:
 BENCH_BED   ?= bench1
 BENCH_FLAGS ?=
 bench:
-	@set -euo pipefail; \
-	STAGEX_TOOLS_BIN=$$(hack/tools.sh); export STAGEX_TOOLS_BIN BED_PORT_BASE=$${BED_PORT_BASE:-5700}; \
-	trap 'hack/bed down $(BENCH_BED)' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
-	hack/bed up $(BENCH_BED); \
-	eval "$$(hack/bed env $(BENCH_BED))"; \
-	$(GO) run ./cmd/bench $(BENCH_FLAGS)
+	BED_PORT_BASE=$${BED_PORT_BASE:-5700} $(GO) run ./cmd/bench -bed $(BENCH_BED) $(BENCH_FLAGS)
 
 ## images: build the image set with docker-bake.hcl on your buildx builder
 ## (PUSH=1 pushes to $REGISTRY), else on the embedded BuildKit (bed "images");

@@ -5,8 +5,8 @@
 // sizes, cold and warm; where a warm frontend build's time goes; the
 // frontend's own overhead per request; and a bake of all images.
 //
-// It needs a test bed (STAGEX_BUILDKIT_ADDR, STAGEX_REGISTRY_ADDR; `make
-// bench` starts one). It is a benchmark, not a test: it asserts no times.
+// It runs on a test bed (internal/bed): the one Options names, or the one
+// the environment announces (STAGEX_BUILDKIT_ADDR, STAGEX_REGISTRY_ADDR). It is a benchmark, not a test: it asserts no times.
 // Run fails only when a build fails, or when the frontend's output layers
 // are not the upstream blobs, which must hold whatever the timings.
 package bench
@@ -35,6 +35,9 @@ var Parts = []string{PartCompose, PartOverhead, PartBake}
 
 // Options select what Run measures and where it writes.
 type Options struct {
+	// Bed is the test bed to measure on; nil reads it from the
+	// environment (bed.FromEnv).
+	Bed *bed.Bed
 	// Runs is the number of builds per variant and cache state (the
 	// median is reported).
 	Runs int
@@ -82,11 +85,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	var verdict error
 	if o.Parts[PartCompose] || o.Parts[PartBake] {
-		bed, err := bed.FromEnv()
-		if err != nil {
-			return nil, fmt.Errorf("%w; `make bench` starts a bed of its own", err)
+		b := o.Bed
+		if b == nil {
+			if b, err = bed.FromEnv(); err != nil {
+				return nil, fmt.Errorf("%w; `make bench` starts a bed of its own", err)
+			}
 		}
-		env, err := setUp(ctx, bed)
+		env, err := setUp(ctx, b)
 		if err != nil {
 			return nil, err
 		}
