@@ -379,13 +379,18 @@ func targetsTable(ts []Target) table {
 	return t
 }
 
+// syntaxNote says why the run has no `# syntax=` Dockerfile row, if so.
+func (r *Report) syntaxNote(syntax string) string {
+	if r.NoSyntaxRow == "" {
+		return ""
+	}
+	return "No " + syntax + " Dockerfile row: " + r.NoSyntaxRow + "\n"
+}
+
 // Text renders the report as plain tables for the terminal.
 func (r *Report) Text() string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "\n%s\n", r.machineText())
-	if r.NoSyntaxRow != "" {
-		fmt.Fprintf(&b, "No # syntax= Dockerfile row: %s\n", r.NoSyntaxRow)
-	}
+	fmt.Fprintf(&b, "\n%s\n%s", r.machineText(), r.syntaxNote("# syntax="))
 	for _, t := range r.tables() {
 		fmt.Fprintf(&b, "\n%s\n", t.title)
 		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -405,8 +410,8 @@ func (r *Report) Text() string {
 func (r *Report) Markdown() string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Measured on %s.\n", r.machineText())
-	if r.NoSyntaxRow != "" {
-		fmt.Fprintf(&b, "\nNo `# syntax=` Dockerfile row: %s\n", r.NoSyntaxRow)
+	if note := r.syntaxNote("`# syntax=`"); note != "" {
+		fmt.Fprintf(&b, "\n%s", note)
 	}
 	for _, t := range r.tables() {
 		fmt.Fprintf(&b, "\n%s\n\n", t.title)
