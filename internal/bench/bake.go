@@ -21,7 +21,11 @@ const bakeBuilder = "stagex-bench"
 // fixtures, the way `make demo` runs it (hack/imageset's offline mode:
 // fixture packages and archives, a fixture lock, the frontend packed from a
 // local binary), runs times cold (cache pruned) and warm (again right after).
-func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*BakeReport, error) {
+//
+// The last warm bake's progress stream (buildx --progress=rawjson, every
+// vertex and sub-step with its times) is kept in progressFile, the trace
+// behind the bake's timeline table.
+func benchBake(ctx context.Context, env *benchEnv, root string, runs int, progressFile string) (*BakeReport, error) {
 	buildx, err := imageset.Buildx(ctx, root, os.Stderr)
 	if err != nil {
 		return nil, err
@@ -64,6 +68,10 @@ func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*Bake
 				return nil, fmt.Errorf("bake, %s run %d: %w\n--- buildx output (tail) ---\n%s", cache, i, err, solve.TailLines(out.String(), 40))
 			}
 			if last {
+				if err := os.WriteFile(progressFile, out.Bytes(), 0o644); err != nil {
+					return nil, err
+				}
+				logf("bake: the last warm bake's progress stream is in %s", progressFile)
 				rec := &recorder{start: start}
 				if err := rec.readJSON(&out); err != nil {
 					return nil, fmt.Errorf("bake progress: %w", err)

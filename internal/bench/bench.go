@@ -80,6 +80,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	outDir := o.Out
+	if !filepath.IsAbs(outDir) {
+		outDir = filepath.Join(root, outDir)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC()
 	rep := &Report{Date: now.Format(time.RFC3339), Machine: readMachine(), Runs: o.Runs, LoadStart: loadAverage()}
 
@@ -109,7 +116,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 		}
 		if o.Parts[PartBake] {
-			if rep.Bake, err = benchBake(ctx, env, root, o.Runs); err != nil {
+			if rep.Bake, err = benchBake(ctx, env, root, o.Runs, filepath.Join(outDir, "bake-warm-progress-"+now.Format(stamp)+".jsonl")); err != nil {
 				return nil, err
 			}
 		}
@@ -122,10 +129,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.LoadEnd = loadAverage()
 
 	fmt.Print(rep.Text())
-	outDir := o.Out
-	if !filepath.IsAbs(outDir) {
-		outDir = filepath.Join(root, outDir)
-	}
 	path, err := rep.WriteJSON(outDir, now)
 	if err != nil {
 		return nil, err

@@ -427,6 +427,9 @@ func (r *Report) Markdown() string {
 	return b.String()
 }
 
+// stamp names a run's files in the output folder by its start.
+const stamp = "20060102T150405Z"
+
 // WriteJSON writes the report into dir as bench-<date>.json and as
 // latest.json, and returns the first path.
 func (r *Report) WriteJSON(dir string, at time.Time) (string, error) {
@@ -438,7 +441,7 @@ func (r *Report) WriteJSON(dir string, at time.Time) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "bench-"+at.Format("20060102T150405Z")+".json")
+	path := filepath.Join(dir, "bench-"+at.Format(stamp)+".json")
 	for _, p := range []string{path, filepath.Join(dir, "latest.json")} {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			return "", err
