@@ -8,6 +8,7 @@ LOCK  ?= .cache/fixtures.lock.yaml
 # bed and runs in test-integration (where, with CI=true, it fails without one).
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/integration$$')
 
+.PHONY: lock-verify pipeline pipeline-build pipeline-check pipeline-sign pipeline-attest pipeline-verify pipeline-scan pipeline-tag pipeline-digests pipeline-stagex
 .PHONY: help test test-unit test-integration tools bed-up bed-down fixtures lint bench images demo verify-reproducible sign-tools lint-workflows policy
 
 ## help: list the targets with what they do
@@ -109,3 +110,96 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# Release pipeline (docs/ci.md): each step is `stagex pipeline STEP`; the
+# steps share $(PIPELINE_DIR)/pipeline.json. A step runs on an image only
+# when every earlier step passed there; tag writes a tag only for an image
+# every step passed. The forge's workflow calls these targets.
+PIPELINE_DIR   ?= .cache/pipeline
+STAGEX         ?= $(PIPELINE_DIR)/bin/stagex
+# build: where to push (bake's REGISTRY; empty: the bake file's default),
+# the tag, the targets (empty: the default group), the BuildKit daemon
+# reached with buildx's remote driver (empty: buildx's builder), and extra
+# `stagex pipeline build` flags (--var K=V, --set …)
+REGISTRY       ?=
+TAG            ?=
+TARGETS        ?=
+BUILDKIT_ADDR  ?=
+BUILDX         ?= buildx
+BAKE_FLAGS     ?=
+# sign / attest / verify: private keys (cosign keys read COSIGN_PASSWORD),
+# the trusted public keys and identities, N
+SIGN_KEYS      ?=
+ATTEST_KEYS    ?= $(firstword $(SIGN_KEYS))
+VERIFY_KEYS    ?=
+VERIFY_IDENTITIES ?=
+SIGN_THRESHOLD ?= 2
+# keyless signing (KEYLESS=1): your own Sigstore's signing config and
+# trusted root (the public Fulcio does not trust the forge's OIDC issuer)
+KEYLESS        ?=
+SIGSTORE_SIGNING_CONFIG ?=
+SIGSTORE_TRUSTED_ROOT   ?=
+# scan: the scanners, the threshold, the accepted findings
+SCANNERS       ?= grype,trivy
+FAIL_SEVERITY  ?= high
+VEX            ?= policy/vex.openvex.json
+
+## pipeline: every step in order, then the digests table (written whatever
+## happened); fails when any step failed on any image
+pipeline:
+	@rc=0; $(MAKE) --no-print-directory pipeline-build || exit 1; \
+	for step in check sign attest verify scan tag; do \
+		$(MAKE) --no-print-directory pipeline-$$step || rc=1; \
+	done; \
+	$(MAKE) --no-print-directory pipeline-digests || rc=1; \
+	exit $$rc
+
+pipeline-stagex:
+	@mkdir -p $(dir $(STAGEX)) && $(GO) build -o $(STAGEX) ./cmd/stagex
+
+## lock-verify: stagex lock verify on $(STAGEX_LOCKFILE): every digest still
+## signed by a quorum of $(STAGEX_KEYRING) in $(STAGEX_LOOKASIDE)
+STAGEX_LOCKFILE  ?= images/stagex.lock.yaml
+STAGEX_KEYRING   ?=
+STAGEX_LOOKASIDE ?=
+lock-verify: pipeline-stagex
+	$(STAGEX) lock verify --lock $(STAGEX_LOCKFILE) $(addprefix --keyring ,$(STAGEX_KEYRING)) --lookaside '$(STAGEX_LOOKASIDE)'
+
+## pipeline-build: bake, pushing every image by digest only (no tag)
+pipeline-build: pipeline-stagex
+	$(STAGEX) pipeline build --dir $(PIPELINE_DIR) --buildx '$(BUILDX)' \
+		$(if $(BUILDKIT_ADDR),--buildkit-addr $(BUILDKIT_ADDR)) \
+		$(if $(REGISTRY),--var REGISTRY=$(REGISTRY)) $(if $(TAG),--var TAG=$(TAG)) \
+		$(BAKE_FLAGS) $(TARGETS)
+
+## pipeline-check: stagex check on every image, with its spec
+pipeline-check: pipeline-stagex
+	$(STAGEX) pipeline check --dir $(PIPELINE_DIR)
+
+## pipeline-sign: sign every digest with each of $(SIGN_KEYS) (and keyless with KEYLESS=1)
+pipeline-sign: pipeline-stagex
+	$(STAGEX) pipeline sign --dir $(PIPELINE_DIR) $(addprefix --key ,$(SIGN_KEYS)) \
+		$(if $(KEYLESS),--keyless --signing-config '$(SIGSTORE_SIGNING_CONFIG)' --trusted-root '$(SIGSTORE_TRUSTED_ROOT)')
+
+## pipeline-attest: sign each digest's BuildKit provenance with $(ATTEST_KEYS)
+pipeline-attest: pipeline-stagex
+	$(STAGEX) pipeline attest --dir $(PIPELINE_DIR) $(addprefix --key ,$(ATTEST_KEYS))
+
+## pipeline-verify: $(SIGN_THRESHOLD) of $(VERIFY_KEYS) and $(VERIFY_IDENTITIES) on every digest
+pipeline-verify: pipeline-stagex
+	$(STAGEX) pipeline verify --dir $(PIPELINE_DIR) --threshold $(SIGN_THRESHOLD) \
+		$(addprefix --key ,$(VERIFY_KEYS)) $(addprefix --identity ,$(VERIFY_IDENTITIES)) \
+		$(if $(VERIFY_IDENTITIES),--trusted-root '$(SIGSTORE_TRUSTED_ROOT)')
+
+## pipeline-scan: $(SCANNERS) on each image's SBOMs and the image, failing at $(FAIL_SEVERITY)
+pipeline-scan: pipeline-stagex
+	$(STAGEX) pipeline scan --dir $(PIPELINE_DIR) --scanner $(SCANNERS) --fail-severity $(FAIL_SEVERITY) \
+		--vex $(VEX) $(addprefix --attest-key ,$(ATTEST_KEYS))
+
+## pipeline-tag: tag the digests of the images that passed every step
+pipeline-tag: pipeline-stagex
+	$(STAGEX) pipeline tag --dir $(PIPELINE_DIR)
+
+## pipeline-digests: write $(PIPELINE_DIR)/DIGESTS.md
+pipeline-digests: pipeline-stagex
+	$(STAGEX) pipeline digests --dir $(PIPELINE_DIR)

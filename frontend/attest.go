@@ -9,7 +9,6 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/llb"
 	"edp.buildth.ing/devfw-cicd/stagex/sbom"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
-	"github.com/distribution/reference"
 	bkllb "github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
@@ -55,56 +54,8 @@ func sbomFormats(params map[string]string) ([]sbomFormat, error) {
 }
 
 // sbomImage describes one platform's composition for the SBOM.
-func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result, images map[string]llb.ImageInfo) sbom.Image {
-	img := sbom.Image{
-		Name:    s.Name,
-		Version: o.Version,
-		OS:      p.OS,
-		Arch:    p.Architecture,
-		Variant: p.Variant,
-		Epoch:   o.Epoch,
-	}
-	for _, part := range out.Parts {
-		pkg := part.Package
-		// The SBOM names packages like the image does, by their
-		// canonical reference; the mirror is in the provenance.
-		repo := pkg.Canonical
-		if named, err := reference.ParseNormalizedNamed(pkg.Canonical); err == nil {
-			repo = named.Name()
-		}
-		layers := make([]string, 0, len(part.DiffIDs))
-		for _, id := range part.DiffIDs {
-			layers = append(layers, id.String())
-		}
-		img.Packages = append(img.Packages, sbom.Package{
-			Name:       pkg.Name,
-			Version:    pkg.Version,
-			License:    knownLicense(pkg.License),
-			Ref:        pkg.Canonical,
-			Repository: repo,
-			Digest:     images[pkg.Ref].Digest.String(),
-			CPE:        pkg.CPE,
-			PURL:       pkg.PURL,
-			FromStageX: pkg.FromLock,
-			Role:       string(part.Mode),
-			Layers:     layers,
-		})
-	}
-	for _, a := range out.Archives {
-		img.Archives = append(img.Archives, sbom.Archive{Name: a.Name, Version: a.Version, License: knownLicense(a.License), URL: a.URL, SHA256: a.SHA256, Dst: a.Dst})
-	}
-	for _, f := range out.GeneratedFiles {
-		img.Files = append(img.Files, sbom.File{Path: f.Path, Type: f.Type, Content: f.Content, Target: f.Target, Source: f.Source})
-	}
-	return img
-}
-
-// knownLicense maps the resolver's "unknown" to the SBOM's empty license.
-func knownLicense(l string) string {
-	if l == spec.NoAssertion {
-		return ""
-	}
-	return l
+func sbomImage(s *spec.Spec, o Options, p ocispecs.Platform, out *llb.Result) sbom.Image {
+	return sbom.Image{Name: s.Name, Version: o.Version, Platform: p, Epoch: o.Epoch, Composition: out}
 }
 
 // sbomAttestation writes the document into a one-file state, solves it and

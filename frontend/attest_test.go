@@ -1,13 +1,16 @@
 package frontend
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
 	"edp.buildth.ing/devfw-cicd/stagex/llb"
+	"edp.buildth.ing/devfw-cicd/stagex/sbom"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	spdxjson "github.com/spdx/tools-golang/json"
 )
 
 // TestSBOMNamesTheCanonicalReference: a package pulled from a mirror
@@ -28,11 +31,24 @@ func TestSBOMNamesTheCanonicalReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	pkg := r.Packages[0]
-	out := &llb.Result{Parts: []llb.Part{{Package: pkg, Mode: llb.ModeWhole}}}
 	images := map[string]llb.ImageInfo{pkg.Ref: {Digest: digest.Digest(d)}}
-	img := sbomImage(s, Options{}, ocispecs.Platform{OS: "linux", Architecture: "amd64"}, out, images)
-	got := img.Packages[0]
-	if got.Ref != "registry.test/stagex/core-musl@"+d || got.Repository != "registry.test/stagex/core-musl" || got.Digest != d {
-		t.Errorf("SBOM package = ref %q repository %q digest %q; want the lock's registry", got.Ref, got.Repository, got.Digest)
+	parts, err := llb.Plan(r, images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := sbomImage(s, Options{}, ocispecs.Platform{OS: "linux", Architecture: "amd64"}, &llb.Result{Parts: parts})
+	dt, err := sbom.SPDX(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := spdxjson.Read(bytes.NewReader(dt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := doc.Packages[1]
+	wantPURL := "pkg:oci/core-musl@sha256%3A" + strings.Repeat("2", 64) + "?arch=amd64&repository_url=registry.test%2Fstagex%2Fcore-musl"
+	if got.PackageDownloadLocation != "registry.test/stagex/core-musl@"+d || got.PackageChecksums[0].Value != strings.Repeat("2", 64) ||
+		got.PackageExternalReferences[0].Locator != wantPURL {
+		t.Errorf("SBOM package = location %q checksum %q purl %q; want the lock's registry", got.PackageDownloadLocation, got.PackageChecksums[0].Value, got.PackageExternalReferences[0].Locator)
 	}
 }

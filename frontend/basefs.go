@@ -15,10 +15,11 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// baseFS reads the files of the packages merged (llb.Packages) through the
-// gateway: what the archives and the generated layer lie on, so that llb can
-// refuse an entry that would replace a link or a file any package holds, not
-// only the base's. It is solved on first use only, so an image that
+// baseFS reads the files of a state through the gateway: the packages
+// merged (llb.Packages), what the archives and the generated layer lie on,
+// so that llb can refuse an entry that would replace a link or a file any
+// package holds, not only the base's; the generated layer, for CheckCopies;
+// a build context, for the copies' sources. It is solved on first use only, so an image that
 // llb.Compose needs nothing of it for (no generated layer, no archive, no
 // config.user name to look up) never pulls the packages into the frontend.
 type baseFS struct {

@@ -32,6 +32,8 @@ type request struct {
 	lock  *spec.Lock
 	opts  Options
 	files map[string][]byte // file name → content, for error sources
+	// lockSrc is the lock as a source, for lint errors located in it.
+	lockSrc *bkllb.SourceMap
 	// loadErr is why the spec, options or lock did not load; the fields
 	// after the first that failed are zero.
 	loadErr error
@@ -39,6 +41,7 @@ type request struct {
 	mu     sync.Mutex
 	sbom   map[string][]result.Attestation[client.Reference] // by platform
 	checks map[string]result.Attestation[client.Reference]   // by platform (STAGEX_CHECK)
+	warned map[string]bool                                   // warnings shown, by message
 
 	sigCheck signatureCheck
 }
@@ -65,6 +68,10 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	}
 	if req.loadErr != nil {
 		return nil, req.loadErr
+	}
+	// The subrequests above solve no merge; a build does.
+	if err := checkCaps(c.BuildOpts().LLBCaps); err != nil {
+		return nil, err
 	}
 
 	rb, err := bc.Build(ctx, func(ctx context.Context, p *ocispecs.Platform, _ int) (*dockerui.BuildResult, error) {
@@ -127,11 +134,11 @@ func (r *request) loadRest(ctx context.Context, c client.Client) error {
 	if err != nil {
 		return withSource(err, r.files)
 	}
-	data, err := readLock(ctx, c, lp)
+	data, lockSrc, err := r.readLock(ctx, c, lp)
 	if err != nil {
 		return withSource(lockReadError(r.spec, r.opts, lp, err), r.files)
 	}
-	r.files[lp] = data
+	r.files[lp], r.lockSrc = data, lockSrc
 	if r.lock, err = spec.ParseLock(lp, data); err != nil {
 		return withSource(err, r.files)
 	}
@@ -156,7 +163,9 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range resolved.Warnings {
+	// Every lint rule that needs no daemon is a build warning, as the
+	// Dockerfile frontend's checks are, not only a --check finding.
+	for _, w := range spec.Lint(r.spec, resolved) {
 		r.warn(ctx, w)
 	}
 	if err := r.verifySignatures(ctx, c, p, resolved); err != nil {
@@ -170,7 +179,14 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	if err != nil {
 		return nil, err
 	}
+	// Each context is read through the gateway only to check that the
+	// copies' sources are there; BuildKit solves it once for both.
+	contextFS := map[string]llb.BaseFS{}
+	for name, st := range contexts {
+		contextFS[name] = &baseFS{c: c, st: st, p: p}
+	}
 	in := &llb.Input{
+		ContextFS: contextFS,
 		Spec:      r.spec,
 		Resolved:  resolved,
 		Images:    images,
@@ -195,7 +211,7 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 			return nil, withSource(err, r.files)
 		}
 	}
-	def, err := out.State.Marshal(ctx, bkllb.Platform(p))
+	def, err := marshal(ctx, c, out.State, bkllb.Platform(p))
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +240,7 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 		if err != nil {
 			return nil, err
 		}
-		img := sbomImage(r.spec, r.opts, p, out, images)
+		img := sbomImage(r.spec, r.opts, p, out)
 		var atts []result.Attestation[client.Reference]
 		for _, f := range formats {
 			doc, err := f.write(img)
@@ -301,9 +317,21 @@ func (r *request) contexts(ctx context.Context, p ocispecs.Platform) (map[string
 	return out, nil
 }
 
-// warn shows a spec warning in the build output, pointing at its line.
+// warn shows a spec warning in the build output, pointing at its line,
+// once per build however many platforms find it.
 func (r *request) warn(ctx context.Context, w spec.Warning) {
-	r.src.Warn(ctx, w.Error.Error(), client.WarnOpts{
+	msg := w.Rule + ": " + w.Error.Error()
+	r.mu.Lock()
+	seen := r.warned[msg]
+	if r.warned == nil {
+		r.warned = map[string]bool{}
+	}
+	r.warned[msg] = true
+	r.mu.Unlock()
+	if seen {
+		return
+	}
+	r.src.Warn(ctx, msg, client.WarnOpts{
 		URL:   w.URL,
 		Range: []*pb.Range{lineRange(w.Pos)},
 	})

@@ -205,7 +205,7 @@ func (r *request) judge(ctx context.Context, rep *check.Report) error {
 			b.WriteString("\n  ")
 			b.WriteString(describeFinding(f))
 		}
-		return withSource(r.spec.Errorf(findingField(r.spec, failing[0]), "fix the package list, or accept a finding under check.accept with a reason",
+		return withSource(spec.Errorf(r.spec.File, findingPos(r.spec, failing[0]), "fix the package list, or accept a finding under check.accept with a reason",
 			"%s", b.String()), r.files)
 	}
 	for _, f := range failing {
@@ -214,15 +214,15 @@ func (r *request) judge(ctx context.Context, rep *check.Report) error {
 	return nil
 }
 
-// findingField is the spec field a finding points at: the packages entry
-// of the package that wrote the file, or the package list.
-func findingField(s *spec.Spec, f check.Finding) string {
-	for i, p := range s.Packages {
+// findingPos is where a finding points in the spec: the packages entry of
+// the package that wrote the file, or the package list.
+func findingPos(s *spec.Spec, f check.Finding) spec.Pos {
+	for _, p := range s.Packages {
 		if f.Package != "" && p.Ref == f.Package {
-			return fmt.Sprintf("packages[%d]", i)
+			return p.Pos
 		}
 	}
-	return "packages"
+	return s.Pos("packages")
 }
 
 // describeFinding is one finding on one line: the rule, the file, the

@@ -37,48 +37,38 @@ func lockPath(s *spec.Spec, o Options) (string, error) {
 	return p, nil
 }
 
-// readLock reads the lock from the same context as the spec: the
-// "dockerfile" input when the caller passed one (dockerfile.v0 forwarding,
-// bake), else the client's local folder.
-func readLock(ctx context.Context, c client.Client, p string) ([]byte, error) {
-	opts := c.BuildOpts().Opts
-	localName := dockerui.DefaultLocalNameDockerfile
-	if v, ok := opts["dockerfilekey"]; ok {
-		localName = v
-	}
-	var st *bkllb.State
-	if _, forced := opts["dockerfilekey"]; !forced {
-		if inputs, err := c.Inputs(ctx); err == nil {
-			if in, ok := inputs[localName]; ok {
-				st = &in
-			}
-		}
-	}
-	if st == nil {
-		sessionID := c.BuildOpts().SessionID
-		if v, ok := opts["local-sessionid:"+localName]; ok {
-			sessionID = v
-		}
-		l := bkllb.Local(localName,
-			bkllb.FollowPaths([]string{p}),
-			bkllb.SessionID(sessionID),
-			bkllb.SharedKeyHint(localName),
-			dockerui.WithInternalName("load lock "+p),
-			bkllb.Differ(bkllb.DiffNone, false),
-		)
-		st = &l
-	}
-	ref, err := solveRef(ctx, c, *st)
+// readLock reads the lock from the same context as the spec, as dockerui
+// finds it: the local folder, the "dockerfile" input when the caller passed
+// one (dockerfile.v0 forwarding, bake), or a git or HTTP context. It asks
+// dockerui for the spec's context again with the lock among the files to
+// send (only a local folder sends just the named files), and returns the
+// lock and the source it was read from.
+func (r *request) readLock(ctx context.Context, c client.Client, p string) ([]byte, *bkllb.SourceMap, error) {
+	src, err := r.bc.ReadEntrypoint(ctx, specLanguage, bkllb.FollowPaths([]string{r.src.Filename, p}))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return ref.ReadFile(ctx, client.ReadRequest{Filename: p})
+	res, err := c.Solve(ctx, client.SolveRequest{Definition: src.Definition.ToPB()})
+	if err != nil {
+		return nil, nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := dockerui.ReadFile(ctx, ref, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	sm := bkllb.NewSourceMap(src.State, p, specLanguage, data)
+	sm.Definition = src.Definition
+	return data, sm, nil
 }
 
 // solveRef solves a state of the frontend's own (the lock's context, the
 // base, an SBOM file) and returns its one reference.
 func solveRef(ctx context.Context, c client.Client, st bkllb.State, opts ...bkllb.ConstraintsOpt) (client.Reference, error) {
-	def, err := st.Marshal(ctx, opts...)
+	def, err := marshal(ctx, c, st, opts...)
 	if err != nil {
 		return nil, err
 	}

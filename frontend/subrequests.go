@@ -5,7 +5,6 @@ import (
 
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/containerd/platforms"
-	bkllb "github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
@@ -87,11 +86,8 @@ func (r *request) lintError(res *lint.LintResults, err error) *lint.BuildError {
 		file = list[0].File
 	}
 	sm := r.src.SourceMap
-	if data, ok := r.files[file]; ok && file != r.src.Filename {
-		// The lock is read from the spec's context, so it shares the
-		// spec's source definition.
-		sm = bkllb.NewSourceMap(r.src.State, file, specLanguage, data)
-		sm.Definition = r.src.Definition
+	if r.lockSrc != nil && file == r.lockSrc.Filename {
+		sm = r.lockSrc
 	}
 	idx := res.AddSource(sm) // the spec's own index when it is the spec
 	return &lint.BuildError{Message: err.Error(), Location: pb.Location{

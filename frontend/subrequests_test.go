@@ -28,6 +28,8 @@ func brokenRequest(t *testing.T, specYAML, lockYAML string) *request {
 	if err == nil {
 		r.spec = s
 		r.files[lockFile] = []byte(lockYAML)
+		r.lockSrc = bkllb.NewSourceMap(&local, lockFile, specLanguage, []byte(lockYAML))
+		r.lockSrc.Definition = def
 		_, err = spec.ParseLock(lockFile, []byte(lockYAML))
 	}
 	if err == nil {

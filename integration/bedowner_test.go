@@ -26,13 +26,19 @@ func ownBedOptions(t *testing.T) (bed.Options, *bytes.Buffer) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	var log bytes.Buffer
-	base := 5000
-	if _, port, ok := strings.Cut(b.RegistryAddr, ":"); ok {
+	return bed.Options{Dir: dir, PortBase: portsAbove(b, 20), Log: &log}, &log
+}
+
+// portsAbove is a registry port base offset above the harness bed's
+// registry port, so that a test's own beds stay out of the harness beds'
+// (and other checkouts') ranges.
+func portsAbove(harness *bed.Bed, offset int) int {
+	if _, port, ok := strings.Cut(harness.RegistryAddr, ":"); ok {
 		if n, err := strconv.Atoi(port); err == nil {
-			base = n + 20
+			return n + offset
 		}
 	}
-	return bed.Options{Dir: dir, PortBase: base, Log: &log}, &log
+	return bed.DefaultPortBase + offset
 }
 
 // internal/bed starts a bed of its own (idempotently), whose registry and

@@ -69,12 +69,7 @@ func TestReadmeBuildOnABed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(bedDir) })
-	portBase := 5000
-	if _, port, ok := strings.Cut(harness.RegistryAddr, ":"); ok {
-		if p, err := strconv.Atoi(port); err == nil {
-			portBase = p + 40
-		}
-	}
+	portBase := portsAbove(harness, 40)
 	// The harness's bed variables are dropped: the block sets its own.
 	var env []string
 	for _, kv := range os.Environ() {

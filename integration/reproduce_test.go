@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
 
 	"edp.buildth.ing/devfw-cicd/stagex/reproduce"
@@ -30,7 +31,7 @@ func TestReproducibleImageSet(t *testing.T) {
 	requireSecondBed(t)
 	beds, ok := reproduce.BedsFromEnv()
 	if !ok {
-		t.Fatalf("the bed names are not in the environment (%s, %s): run through hack/test-integration", reproduce.EnvBedName, reproduce.EnvBedName2)
+		t.Fatalf("the bed names are not in the environment (%s, %s): run through hack/test-integration", bed.EnvName, bed.EnvName+"_2")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()

@@ -11,23 +11,6 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// ArchiveLabelPrefix starts the label that names each archive's origin in
-// the image config (ing.buildth.edp is edp.buildth.ing reversed, as label
-// keys are written): the content is not from StageX, and whoever inspects
-// the image should see that without reading its history.
-const ArchiveLabelPrefix = "ing.buildth.edp.stagex.archive."
-
-// ArchiveInfo is one archive layer as the SBOM and the labels describe it.
-type ArchiveInfo struct {
-	Name     string
-	Version  string
-	License  string // SPDX expression; spec.NoAssertion when unknown
-	URL      string // what BuildKit fetched
-	SHA256   string // 64 hex digits, checked by BuildKit before unpacking
-	Dst      string // the folder in the image it was unpacked into
-	FromLock bool   // URL and SHA256 are the lock's pin, not the spec's
-}
-
 // archiveFile is the name BuildKit stores the download under before
 // unpacking. Whether it unpacks is decided by the content, not the name.
 const archiveFile = "archive"
@@ -42,17 +25,16 @@ const archiveFile = "archive"
 // tree onto scratch with every time at the epoch: unpacking keeps the
 // archive's own times, and creating entries moves directory times to the
 // wall clock.
-func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []ArchiveInfo, error) {
+func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []spec.ResolvedArchive, error) {
 	var layers []bkllb.State
-	var infos []ArchiveInfo
-	for i, a := range in.Resolved.Archives {
-		at := fmt.Sprintf("archives[%d]", i)
-		loc := in.locationAt(a.Pos)
+	var placed []spec.ResolvedArchive
+	for _, a := range in.Resolved.Archives {
+		loc := in.locationAt(a.At.Entry.Pos)
 		dst, err := resolveParent(ctx, in.BaseFS, a.Dst)
 		if err != nil {
-			return nil, nil, in.Spec.Errorf(at+".dst", "", "%v", err)
+			return nil, nil, in.Spec.ErrorAt(a.At.Dst, "", "%v", err)
 		}
-		parents, err := archiveParents(ctx, in, dst, at)
+		parents, err := archiveParents(ctx, in, dst, a.At.Dst)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -91,17 +73,15 @@ func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []ArchiveInfo
 			bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
 			bkllb.WithCustomName(fmt.Sprintf("[stagex] archive layer %s (%s)", a.Name, spec.NotFromStageX)),
 		))
-		infos = append(infos, ArchiveInfo{
-			Name: a.Name, Version: a.Version, License: a.License,
-			URL: a.URL, SHA256: a.SHA256, Dst: dst, FromLock: a.FromLock,
-		})
+		a.Dst = dst // where it is in the image, the base's symlinks followed
+		placed = append(placed, a)
 	}
-	return layers, infos, nil
+	return layers, placed, nil
 }
 
 // archiveParents returns the mkdir actions for dst and every folder above
 // it, parents first, each as baseDir says.
-func archiveParents(ctx context.Context, in *Input, dst, at string) ([]func(*bkllb.FileAction) *bkllb.FileAction, error) {
+func archiveParents(ctx context.Context, in *Input, dst string, at spec.Field) ([]func(*bkllb.FileAction) *bkllb.FileAction, error) {
 	var dirs []string
 	for d := dst; d != "/"; d = path.Dir(d) {
 		dirs = append([]string{d}, dirs...)
@@ -113,7 +93,7 @@ func archiveParents(ctx context.Context, in *Input, dst, at string) ([]func(*bkl
 			return nil, err
 		}
 		if refused != "" {
-			return nil, in.Spec.Errorf(at+".dst", "unpack it into a folder of its own, somewhere else", "cannot unpack below %s: %s", d, refused)
+			return nil, in.Spec.ErrorAt(at, "unpack it into a folder of its own, somewhere else", "cannot unpack below %s: %s", d, refused)
 		}
 		out = append(out, mkdir(d, e.mode, e.uid, e.gid, in.Epoch))
 	}

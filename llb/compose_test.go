@@ -6,6 +6,8 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 	"encoding/json"
 	"io/fs"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -468,18 +470,38 @@ func TestUserMustNameAnAccount(t *testing.T) {
 	}
 }
 
-// The spec's labels are applied last; one the frontend writes (the
-// creation time, the revision, ...) would let the spec say something else
-// about the image, so each is refused at its line.
+// The labels the frontend writes are the ones validation reserves
+// (spec.ReservedLabels), so that no spec label can replace one.
 func TestOwnedLabelsAreReserved(t *testing.T) {
-	for _, k := range []string{ocispecs.AnnotationCreated, ocispecs.AnnotationTitle, ocispecs.AnnotationDescription,
-		ocispecs.AnnotationVersion, ocispecs.AnnotationRevision, ocispecs.AnnotationSource} {
-		err := composeErr(t, "version: 1\npackages: [core-musl]\nconfig:\n  labels:\n    org.example.team: a\n    "+k+": x\n")
-		if err == nil || !strings.Contains(err.Error(), "stagex.yaml:6:") || !strings.Contains(err.Error(), "label "+k+" is reserved: the frontend sets it") {
-			t.Errorf("%s: err = %v, want a located error", k, err)
-		}
+	in := &Input{Spec: &spec.Spec{Name: "n", Description: "d"}, Epoch: time.Unix(1, 0), Meta: Meta{Version: "v", Revision: "r", Source: "s"}}
+	got := slices.Sorted(maps.Keys(ociLabels(in)))
+	want := slices.Sorted(maps.Keys(spec.ReservedLabels))
+	if !slices.Equal(got, want) {
+		t.Errorf("the frontend writes %v, validation reserves %v", got, want)
 	}
-	if err := composeErr(t, "version: 1\npackages: [core-musl]\nconfig:\n  labels: {org.opencontainers.image.vendor: EDP}\n"); err != nil {
-		t.Errorf("a label the frontend does not write: %v", err)
+}
+
+// A copy whose source the build context does not hold fails at its src
+// line with a hint, before anything is solved; one it holds (through a
+// symlinked folder too) composes.
+func TestCopySourceMustBeInTheContext(t *testing.T) {
+	const y = "version: 1\npackages: [core-musl]\ncopy:\n  - {src: dist/app, dst: /usr/bin/app}\n  - {src: conf/app.conf, dst: /etc/app.conf}\n"
+	s, r := resolve(t, y)
+	in := func(context mapFS) *Input {
+		return &Input{Spec: s, Resolved: r, Images: images(t, r), Platform: amd64, BaseFS: filesystem,
+			Contexts:  map[string]bkllb.State{spec.DefaultCopyFrom: bkllb.Scratch()},
+			ContextFS: map[string]BaseFS{spec.DefaultCopyFrom: context}}
+	}
+	_, err := Compose(context.Background(), in(mapFS{"/dist": dir(0o755), "/dist/app": file(0o755, "x"), "/conf": link("etc"), "/etc": dir(0o755)}))
+	if err == nil || !strings.Contains(err.Error(), "stagex.yaml:5:") || !strings.Contains(err.Error(), "copy source conf/app.conf is not in the build context") ||
+		!strings.Contains(err.Error(), "hint: src is relative to the build context's root") {
+		t.Fatalf("err = %v, want the missing source at line 5 with a hint", err)
+	}
+	if strings.Contains(err.Error(), "stagex.yaml:4:") {
+		t.Errorf("a source the context holds is reported: %v", err)
+	}
+	ok := mapFS{"/dist": dir(0o755), "/dist/app": file(0o755, "x"), "/conf": link("etc"), "/etc": dir(0o755), "/etc/app.conf": file(0o644, "k=v")}
+	if _, err := Compose(context.Background(), in(ok)); err != nil {
+		t.Fatalf("every source is in the context: %v", err)
 	}
 }

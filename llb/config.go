@@ -21,7 +21,7 @@ const HistoryComment = "stagex-frontend"
 
 // imageConfig writes the image config from the spec alone: no package's own
 // config is inherited, so what the image runs as is what the spec says.
-func imageConfig(in *Input, parts []Part, archives []ArchiveInfo, generated bool) dockerspec.DockerOCIImage {
+func imageConfig(in *Input, parts []Part, archives []spec.ResolvedArchive, generated bool) dockerspec.DockerOCIImage {
 	s := in.Spec
 	epoch := in.Epoch.UTC()
 	img := dockerspec.DockerOCIImage{}
@@ -66,7 +66,7 @@ func imageConfig(in *Input, parts []Part, archives []ArchiveInfo, generated bool
 	}
 	c.Labels = ociLabels(in)
 	for _, a := range archives {
-		c.Labels[ArchiveLabelPrefix+a.Name] = archiveOrigin(a)
+		c.Labels[spec.ArchiveLabelPrefix+a.Name] = archiveOrigin(a)
 	}
 	for k, v := range s.Config.Labels {
 		c.Labels[k] = v
@@ -111,7 +111,7 @@ func historyLine(p Part, layer fmt.Stringer) string {
 // archiveOrigin says what an archive is and where it came from, and that it
 // is not from StageX: "temurin-jre 21.0.12+8 from <url> (sha256:<hex>, not
 // from StageX)".
-func archiveOrigin(a ArchiveInfo) string {
+func archiveOrigin(a spec.ResolvedArchive) string {
 	what := a.Name
 	if a.Version != "" {
 		what += " " + a.Version
@@ -119,52 +119,17 @@ func archiveOrigin(a ArchiveInfo) string {
 	return fmt.Sprintf("%s from %s (sha256:%s, %s)", what, a.URL, a.SHA256, spec.NotFromStageX)
 }
 
-// ownedLabels are the labels the frontend writes, each with what it is
-// written from. The spec's labels are applied last, so one of these in the
-// spec would replace what the image says about itself (its creation time,
-// its revision): checkLabels refuses them.
-var ownedLabels = []struct {
-	key, from string
-	value     func(*Input) string
-}{
-	{ocispecs.AnnotationCreated, "the epoch (SOURCE_DATE_EPOCH)", func(in *Input) string { return in.Epoch.UTC().Format(time.RFC3339) }},
-	{ocispecs.AnnotationTitle, "the spec's name", func(in *Input) string { return in.Spec.Name }},
-	{ocispecs.AnnotationDescription, "the spec's description", func(in *Input) string { return in.Spec.Description }},
-	{ocispecs.AnnotationVersion, "the VERSION build argument", func(in *Input) string { return in.Meta.Version }},
-	{ocispecs.AnnotationRevision, "the build's VCS revision", func(in *Input) string { return in.Meta.Revision }},
-	{ocispecs.AnnotationSource, "the build's VCS source", func(in *Input) string { return in.Meta.Source }},
-}
-
-// ociLabels returns the org.opencontainers.image labels that are known.
+// ociLabels returns the org.opencontainers.image labels that are known:
+// every one of spec.ReservedLabels, from what it is written from.
 func ociLabels(in *Input) map[string]string {
-	l := map[string]string{}
-	for _, o := range ownedLabels {
-		if v := o.value(in); v != "" {
-			l[o.key] = v
-		}
+	all := map[string]string{
+		ocispecs.AnnotationCreated:     in.Epoch.UTC().Format(time.RFC3339),
+		ocispecs.AnnotationTitle:       in.Spec.Name,
+		ocispecs.AnnotationDescription: in.Spec.Description,
+		ocispecs.AnnotationVersion:     in.Meta.Version,
+		ocispecs.AnnotationRevision:    in.Meta.Revision,
+		ocispecs.AnnotationSource:      in.Meta.Source,
 	}
-	return l
-}
-
-// checkLabels refuses spec labels the frontend writes: the ownedLabels, and
-// those under ArchiveLabelPrefix, which name an archive's origin.
-func checkLabels(s *spec.Spec) error {
-	var errs spec.ErrorList
-	for _, k := range slices.Sorted(maps.Keys(s.Config.Labels)) {
-		at := "config.labels." + k
-		if strings.HasPrefix(k, ArchiveLabelPrefix) {
-			errs = append(errs, s.Errorf(at, "remove it; the frontend writes these labels for the spec's archives",
-				"label %s is reserved: it names an archive's origin", k))
-		}
-		for _, o := range ownedLabels {
-			if k == o.key {
-				errs = append(errs, s.Errorf(at, "remove it; the frontend writes it from "+o.from,
-					"label %s is reserved: the frontend sets it", k))
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
+	maps.DeleteFunc(all, func(_, v string) bool { return v == "" })
+	return all
 }

@@ -24,8 +24,9 @@ const (
 type dirEntry struct {
 	mode     fs.FileMode
 	uid, gid int
-	at       string // spec field path, "" for an implied parent
-	owner    string // for an implied parent: the spec field that needs it
+	at       spec.Field // the spec field that asks for it
+	implied  bool       // a parent no field asks for, made because a field needs it
+	owner    spec.Field // for an implied parent: the spec field that needs it
 }
 
 // entryKind is what one entry of the generated layer is.
@@ -46,7 +47,7 @@ func (k entryKind) String() string {
 type planned struct {
 	path string
 	kind entryKind
-	at   string // the spec field that asks for it, or needs it as a folder
+	at   spec.Field // the spec field that asks for it, or needs it as a folder
 	add  func(*bkllb.FileAction) *bkllb.FileAction
 }
 
@@ -107,10 +108,10 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 	dirs := map[string]dirEntry{}
 	// need records every ancestor of p as an implied directory, needed by
 	// the spec field at.
-	need := func(p, at string) {
+	need := func(p string, at spec.Field) {
 		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
 			if _, ok := dirs[d]; !ok {
-				dirs[d] = dirEntry{mode: defaultDirMode, owner: at}
+				dirs[d] = dirEntry{mode: defaultDirMode, implied: true, owner: at}
 			}
 		}
 	}
@@ -120,30 +121,31 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 	// duplicate check cannot see them: two entries on one path would leave
 	// only the later one in the image, or fail the solve.
 	written := map[string]claim{}
-	conflict := func(p, at string) bool {
+	conflict := func(p string, at spec.Field) bool {
 		first, dup := written[p]
 		if dup {
-			errs = append(errs, s.Errorf(at, "keep one entry per path; paths are compared after following the base's symlinks",
-				"%s is already written by %s (line %d)", p, first.at, s.Pos(first.at).Line))
+			errs = append(errs, s.ErrorAt(at, "keep one entry per path; paths are compared after following the base's symlinks",
+				"%s is already written by %s (line %d)", p, first.at.Name, first.at.Pos.Line))
 		}
 		return dup
 	}
 	// below checks that writing p as kind replaces nothing of another kind
 	// that the layers below hold, reporting at at; fi is what they hold
 	// there (nil when nothing), ok false when p is refused.
-	below := func(p string, kind entryKind, at string) (fi *FileInfo, ok bool) {
+	below := func(p string, kind entryKind, at spec.Field) (fi *FileInfo, ok bool) {
 		fi, refused, hint, err := replaces(ctx, in.BaseFS, p, kind)
 		switch {
 		case err != nil:
-			errs = append(errs, s.Errorf(at, "", "%v", err))
+			errs = append(errs, s.ErrorAt(at, "", "%v", err))
 		case refused != "":
-			errs = append(errs, s.Errorf(at, hint, "%s", refused))
+			errs = append(errs, s.ErrorAt(at, hint, "%s", refused))
 		}
 		return fi, err == nil && refused == ""
 	}
 
 	var accounts, leaves, copies []planned
 	if hasAccounts(s) {
+		at := spec.Field{Name: "accounts", Pos: s.Pos("accounts")}
 		passwd, group, err := mergeAccounts(s, basePasswd, baseGroup)
 		if err != nil {
 			return nil, err
@@ -152,30 +154,30 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 			GeneratedFile{Path: "/etc/passwd", Type: "file", Content: passwd},
 			GeneratedFile{Path: "/etc/group", Type: "file", Content: group})
 		for _, f := range plan.files {
-			below(f.Path, kindFile, "accounts")
-			written[f.Path] = claim{at: "accounts"}
-			accounts = append(accounts, planned{f.Path, kindFile, "accounts", mkfile(f.Path, 0o644, 0, 0, f.Content, in.Epoch)})
+			below(f.Path, kindFile, at)
+			written[f.Path] = claim{at: at}
+			accounts = append(accounts, planned{f.Path, kindFile, at, mkfile(f.Path, 0o644, 0, 0, f.Content, in.Epoch)})
 		}
-		need("/etc/passwd", "accounts")
-		plan.locs = append(plan.locs, in.location("accounts"))
+		need("/etc/passwd", at)
+		plan.locs = append(plan.locs, in.locationAt(at.Pos))
 	}
 
-	for i, p := range s.Paths {
-		at := fmt.Sprintf("paths[%d]", i)
+	for _, p := range s.Paths {
+		at := p.At.Entry
 		target, err := resolveParent(ctx, in.BaseFS, p.Path)
 		if err != nil {
-			errs = append(errs, s.Errorf(at+".path", "", "%v", err))
+			errs = append(errs, s.ErrorAt(p.At.Path, "", "%v", err))
 			continue
 		}
-		if conflict(target, at+".path") {
+		if conflict(target, p.At.Path) {
 			continue
 		}
 		kind := map[spec.PathType]entryKind{spec.PathDirectory: kindDir, spec.PathFile: kindFile, spec.PathSymlink: kindSymlink}[p.Type]
-		if _, ok := below(target, kind, at+".path"); !ok {
+		if _, ok := below(target, kind, p.At.Path); !ok {
 			continue
 		}
-		written[target] = claim{at: at + ".path", dir: p.Type == spec.PathDirectory}
-		plan.locs = append(plan.locs, in.location(at))
+		written[target] = claim{at: p.At.Path, dir: p.Type == spec.PathDirectory}
+		plan.locs = append(plan.locs, in.locationAt(at.Pos))
 		need(target, at)
 		switch p.Type {
 		case spec.PathDirectory:
@@ -191,17 +193,21 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 			return nil, fmt.Errorf("internal error: path type %q", p.Type)
 		}
 	}
-	for i, c := range s.Copy {
-		at := fmt.Sprintf("copy[%d]", i)
+	for _, c := range s.Copy {
+		at := c.At.Entry
 		from := cmp.Or(c.From, spec.DefaultCopyFrom)
 		src, ok := in.Contexts[from]
 		if !ok {
-			errs = append(errs, s.Errorf(at+".from", "pass it with --build-context "+from+"=<dir or image>", "no build context named %q", from))
+			errs = append(errs, s.ErrorAt(c.At.From, "pass it with --build-context "+from+"=<dir or image>", "no build context named %q", from))
+			continue
+		}
+		if err := checkCopySource(ctx, in.ContextFS[from], c); err != nil {
+			errs = append(errs, s.ErrorAt(c.At.Src, err.hint, "%s", err.msg))
 			continue
 		}
 		dst, err := resolveParent(ctx, in.BaseFS, c.Dst)
 		if err != nil {
-			errs = append(errs, s.Errorf(at+".dst", "", "%v", err))
+			errs = append(errs, s.ErrorAt(c.At.Dst, "", "%v", err))
 			continue
 		}
 		// A copy into a folder the spec creates is what that folder is for;
@@ -209,31 +215,31 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 		// one into a folder that holds such a file could: the build
 		// context's content is only known when BuildKit copies it, and the
 		// SBOM would then list bytes the image does not hold.
-		if w, ok := written[dst]; ok && !w.dir && conflict(dst, at+".dst") {
+		if w, ok := written[dst]; ok && !w.dir && conflict(dst, c.At.Dst) {
 			continue
 		}
 		if over := writtenBelow(dst, written); over != "" {
 			w := written[over]
-			errs = append(errs, s.Errorf(at+".dst", "copy into a folder of its own, or write "+over+" from the build context too",
-				"the copy into %s could overwrite %s, which %s (line %d) writes", dst, over, w.at, s.Pos(w.at).Line))
+			errs = append(errs, s.ErrorAt(c.At.Dst, "copy into a folder of its own, or write "+over+" from the build context too",
+				"the copy into %s could overwrite %s, which %s (line %d) writes", dst, over, w.at.Name, w.at.Pos.Line))
 			continue
 		}
-		fi, ok := below(dst, kindCopy, at+".dst")
+		fi, ok := below(dst, kindCopy, c.At.Dst)
 		if !ok {
 			continue
 		}
-		plan.locs = append(plan.locs, in.location(at))
+		plan.locs = append(plan.locs, in.locationAt(at.Pos))
 		need(dst, at)
 		if fi != nil && fi.Mode.IsDir() && dst != "/" {
 			// The copy goes into the folder below, as Dockerfile COPY does
 			// into an existing folder: staging it keeps a file from landing
 			// at dst itself, where it would replace the folder.
 			if _, ok := dirs[dst]; !ok {
-				dirs[dst] = dirEntry{owner: at}
+				dirs[dst] = dirEntry{implied: true, owner: at}
 			}
 		}
 		if fi != nil || dst == "/" { // the root is always there
-			plan.readBack = append(plan.readBack, planned{dst, kindCopy, at, nil})
+			plan.readBack = append(plan.readBack, planned{dst, kindCopy, c.At.Dst, nil})
 		}
 		copies = append(copies, planned{dst, kindCopy, at, copyFrom(src, c, dst, in.Epoch)})
 		plan.files = append(plan.files, GeneratedFile{Path: dst, Type: "copy", Source: from + ":" + c.Src})
@@ -241,9 +247,9 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 	// A file or link the layer writes cannot also be the folder that another
 	// entry is written into; BuildKit would fail the solve with no line.
 	for _, d := range slices.Sorted(maps.Keys(dirs)) {
-		if w, ok := written[d]; ok && !w.dir && dirs[d].at == "" {
-			errs = append(errs, s.Errorf(dirs[d].owner, "write one of them somewhere else",
-				"%s needs %s as a folder, but %s (line %d) writes it as a file or link", dirs[d].owner, d, w.at, s.Pos(w.at).Line))
+		if w, ok := written[d]; ok && !w.dir && dirs[d].implied {
+			errs = append(errs, s.ErrorAt(dirs[d].owner, "write one of them somewhere else",
+				"%s needs %s as a folder, but %s (line %d) writes it as a file or link", dirs[d].owner.Name, d, w.at.Name, w.at.Pos.Line))
 		}
 	}
 	if len(errs) > 0 {
@@ -255,13 +261,13 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 	for _, d := range slices.Sorted(maps.Keys(dirs)) { // a parent sorts before its children
 		e := dirs[d]
 		at := e.at
-		if e.at == "" {
+		if e.implied {
 			base, refused, err := baseDir(ctx, in.BaseFS, d)
 			if err != nil {
 				return nil, err
 			}
 			if refused != "" {
-				return nil, s.Errorf(e.owner, "write it somewhere else", "cannot write below %s: %s", d, refused)
+				return nil, s.ErrorAt(e.owner, "write it somewhere else", "cannot write below %s: %s", d, refused)
 			}
 			e, at = base, e.owner
 		}
@@ -273,10 +279,40 @@ func planGenerated(ctx context.Context, in *Input, basePasswd, baseGroup []byte)
 	return plan, nil
 }
 
+// copyProblem is what is wrong with a copy's source.
+type copyProblem struct{ msg, hint string }
+
+// checkCopySource reports a copy whose source the build context does not
+// hold (BuildKit would fail the solve with a bare "not found"), or nil. The
+// source's parent folders are followed through the context's symlinks, as
+// the copy follows them; a nil context is not checked.
+func checkCopySource(ctx context.Context, fsys BaseFS, c spec.Copy) *copyProblem {
+	src := path.Join("/", c.Src)
+	if fsys == nil || src == "/" {
+		return nil
+	}
+	p, err := resolveParent(ctx, fsys, src)
+	var fi *FileInfo
+	if err == nil {
+		fi, err = fsys.Lstat(ctx, p)
+	}
+	switch {
+	case err != nil:
+		return &copyProblem{msg: fmt.Sprintf("cannot read copy source %s in build context %q: %v", c.Src, c.From, err)}
+	case fi != nil:
+		return nil
+	case c.From == spec.DefaultCopyFrom:
+		return &copyProblem{msg: fmt.Sprintf("copy source %s is not in the build context", c.Src),
+			hint: "src is relative to the build context's root (the last argument of buildx build); check the path, and that .dockerignore does not leave it out"}
+	}
+	return &copyProblem{msg: fmt.Sprintf("copy source %s is not in build context %q", c.Src, c.From),
+		hint: "src is relative to the root of the context passed with --build-context " + c.From + "=...; check the path"}
+}
+
 // claim is one path the generated layer writes itself: the spec field that
 // asks for it, and whether it is a folder.
 type claim struct {
-	at  string
+	at  spec.Field
 	dir bool
 }
 
@@ -370,7 +406,7 @@ func (r *Result) CheckCopies(ctx context.Context, lower BaseFS, layer LayerFS) e
 				return false, err
 			}
 			if refused != "" {
-				errs = append(errs, r.spec.Errorf(c.at+".dst", "leave it out of what the copy brings; "+hint,
+				errs = append(errs, r.spec.ErrorAt(c.at, "leave it out of what the copy brings; "+hint,
 					"the copy to %s puts a %s at %s: %s", c.path, kindOf(fi), p, refused))
 				return false, nil
 			}

@@ -23,7 +23,7 @@ func TestHistoryNamesThePackage(t *testing.T) {
 		{Package: spec.Package{Name: "pallet-tools", Ref: "r/x/pallet-tools:1"}, Mode: ModeWhole,
 			DiffIDs: []digest.Digest{digest.FromString("c"), digest.FromString("d")}},
 	}
-	archives := []ArchiveInfo{{Name: "temurin-jre", Version: "21", URL: "https://example.test/jre.tar.gz", SHA256: "00", Dst: "/opt/java"}}
+	archives := []spec.ResolvedArchive{{Archive: spec.Archive{Name: "temurin-jre", Version: "21", URL: "https://example.test/jre.tar.gz", SHA256: "00", Dst: "/opt/java"}}}
 	in := &Input{Spec: &spec.Spec{Name: "x"}, Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}, Epoch: time.Unix(0, 0)}
 	img := imageConfig(in, parts, archives, true)
 	var got []string

@@ -30,10 +30,13 @@ const (
 	ModeWhole Mode = "whole"
 )
 
-// Part is one input of the merge and the layers it contributes, in order.
+// Part is one package of the composition: what resolution made of its
+// entry, and how it is merged. The image's layers and history, the check
+// and the SBOM all read it.
 type Part struct {
 	Package spec.Package
 	Mode    Mode
+	Digest  digest.Digest   // the manifest digest BuildKit pulls (for an unpinned reference, the one it resolved to)
 	DiffIDs []digest.Digest // the uncompressed layer digests this part adds
 }
 
@@ -49,7 +52,7 @@ func Plan(r *spec.Resolved, images map[string]ImageInfo) ([]Part, error) {
 			return nil, fmt.Errorf("internal error: no image config for base %s", r.Base.Ref)
 		}
 		baseIDs = info.Config.RootFS.DiffIDs
-		parts = append(parts, Part{Package: *r.Base, Mode: ModeBase, DiffIDs: baseIDs})
+		parts = append(parts, Part{Package: *r.Base, Mode: ModeBase, Digest: info.Digest, DiffIDs: baseIDs})
 	}
 	for _, p := range r.Packages {
 		info, ok := images[p.Ref]
@@ -58,10 +61,10 @@ func Plan(r *spec.Resolved, images map[string]ImageInfo) ([]Part, error) {
 		}
 		ids := info.Config.RootFS.DiffIDs
 		if len(baseIDs) > 0 && len(ids) >= len(baseIDs) && slices.Equal(ids[:len(baseIDs)], baseIDs) {
-			parts = append(parts, Part{Package: p, Mode: ModeDiff, DiffIDs: ids[len(baseIDs):]})
+			parts = append(parts, Part{Package: p, Mode: ModeDiff, Digest: info.Digest, DiffIDs: ids[len(baseIDs):]})
 			continue
 		}
-		parts = append(parts, Part{Package: p, Mode: ModeWhole, DiffIDs: ids})
+		parts = append(parts, Part{Package: p, Mode: ModeWhole, Digest: info.Digest, DiffIDs: ids})
 	}
 	return parts, nil
 }

@@ -15,32 +15,20 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 )
 
-// The environment hack/test-integration sets for its two beds.
-const (
-	EnvBedName      = "STAGEX_BED_NAME"
-	EnvBedName2     = "STAGEX_BED_NAME_2"
-	envBuildkit     = "STAGEX_BUILDKIT_ADDR"
-	envBuildkit2    = "STAGEX_BUILDKIT_ADDR_2"
-	envRegistry     = "STAGEX_REGISTRY_ADDR"
-	envRegistry2    = "STAGEX_REGISTRY_ADDR_2"
-	envToolsBin     = "STAGEX_TOOLS_BIN"
-	loopbackAddress = "127.0.0.1"
-)
+const loopbackAddress = "127.0.0.1"
 
-// BedsFromEnv returns the two beds hack/test-integration started, or false
-// when the environment does not name both. The second bed's registry is
+// BedsFromEnv returns the two beds hack/test-integration started (with
+// their names: the demo is run on the first one by name), or false when
+// the environment does not name both. The second bed's registry is
 // addressed as localhost:<port>, the first's as 127.0.0.1:<port>.
-func BedsFromEnv() ([2]*Bed, bool) {
-	n1, n2 := os.Getenv(EnvBedName), os.Getenv(EnvBedName2)
-	a1, a2 := os.Getenv(envBuildkit), os.Getenv(envBuildkit2)
-	r2 := os.Getenv(envRegistry2)
-	if n1 == "" || n2 == "" || a1 == "" || a2 == "" || r2 == "" || os.Getenv(envRegistry) == "" {
-		return [2]*Bed{}, false
+func BedsFromEnv() ([2]*bed.Bed, bool) {
+	one, err1 := bed.FromEnv()
+	two, err2 := bed.SecondFromEnv()
+	if err1 != nil || err2 != nil || one.Name == "" || two.Name == "" {
+		return [2]*bed.Bed{}, false
 	}
-	return [2]*Bed{
-		{Name: n1, BuildkitAddr: a1, RegistryHost: os.Getenv(envRegistry)},
-		{Name: n2, BuildkitAddr: a2, RegistryHost: localhost(r2)},
-	}, true
+	two.RegistryAddr = localhost(two.RegistryAddr)
+	return [2]*bed.Bed{one, two}, true
 }
 
 // localhost writes 127.0.0.1:<port> as localhost:<port>: the same registry
@@ -55,8 +43,8 @@ func localhost(addr string) string {
 
 // StartBeds starts two beds of the repository (a running one is reused)
 // and returns them with a function that takes them down.
-func StartBeds(ctx context.Context, root string, names [2]string, log io.Writer) ([2]*Bed, func() error, error) {
-	var beds [2]*Bed
+func StartBeds(ctx context.Context, root string, names [2]string, log io.Writer) ([2]*bed.Bed, func() error, error) {
+	var beds [2]*bed.Bed
 	var started []*bed.Bed
 	stop := func() error {
 		var errs []error
@@ -71,9 +59,10 @@ func StartBeds(ctx context.Context, root string, names [2]string, log io.Writer)
 			return beds, stop, err
 		}
 		started = append(started, b)
-		beds[i] = &Bed{Name: n, BuildkitAddr: b.BuildkitAddr, RegistryHost: b.RegistryAddr}
+		addressed := *b
+		beds[i] = &addressed
 	}
-	beds[1].RegistryHost = localhost(beds[1].RegistryHost)
+	beds[1].RegistryAddr = localhost(beds[1].RegistryAddr)
 	return beds, stop, nil
 }
 
@@ -83,7 +72,7 @@ func Tools(ctx context.Context, root string, log io.Writer) (buildctl, buildx, d
 	if buildx, err = imageset.Buildx(ctx, root, log); err != nil {
 		return "", "", "", err
 	}
-	dir = os.Getenv(envToolsBin)
+	dir = os.Getenv(bed.EnvToolsBin)
 	buildctl = filepath.Join(dir, "buildctl")
 	if _, err := os.Stat(buildctl); err != nil {
 		return "", "", "", fmt.Errorf("pinned buildctl: %w", err)

@@ -31,7 +31,9 @@ import (
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/hack/imageset"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
+	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
 // MinGap is the least wall-clock time between the end of the first build
@@ -46,22 +48,16 @@ const (
 	OriginWithCredentials = "https://builder:s3cret-token@git.example.invalid/devfw-cicd/stagex.git"
 )
 
-// Bed is one BuildKit daemon and its registry as the check uses them.
-type Bed struct {
-	Name         string // hack/bed name, in the repository's bed folder
-	BuildkitAddr string
-	// RegistryHost is how this build addresses the bed's registry
-	// (127.0.0.1:<port> or localhost:<port>).
-	RegistryHost string
-}
-
 // Options of a check.
 type Options struct {
-	Root     string  // the repository; its work tree (committed or not) is what is built
-	Beds     [2]*Bed // running beds (both from the repository's bed folder)
-	Buildctl string  // the pinned buildctl
-	Buildx   string  // the pinned buildx (bake --print)
-	ToolsBin string  // STAGEX_TOOLS_BIN for `make demo`
+	Root string // the repository; its work tree (committed or not) is what is built
+	// Beds are two running beds of the repository's bed folder; each
+	// one's RegistryAddr is how its build addresses the registry
+	// (127.0.0.1:<port> for the first, localhost:<port> for the second).
+	Beds     [2]*bed.Bed
+	Buildctl string // the pinned buildctl
+	Buildx   string // the pinned buildx (bake --print)
+	ToolsBin string // STAGEX_TOOLS_BIN for `make demo`
 	Log      io.Writer
 }
 
@@ -136,7 +132,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	demo.Stdout, demo.Stderr = &demoOut, &demoOut
 	logf("build 1: make demo in %s on bed %s", one.Clone, o.Beds[0].Name)
 	if err := demo.Run(); err != nil {
-		return rep, fmt.Errorf("make demo in %s: %w\n%s", one.Clone, err, tail(demoOut.String(), 40))
+		return rep, fmt.Errorf("make demo in %s: %w\n%s", one.Clone, err, solve.TailLines(demoOut.String(), 40))
 	}
 	ended := time.Now()
 	logf("build 1 done in %s", ended.Sub(start).Round(time.Second))
@@ -164,8 +160,8 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	// path of another registry host and port, the same lock file.
 	bed := o.Beds[1]
 	two.How = "buildctl"
-	two.StagexRegistry = bed.RegistryHost + "/mirror/stagex"
-	two.Registry = bed.RegistryHost + "/repro"
+	two.StagexRegistry = bed.RegistryAddr + "/mirror/stagex"
+	two.Registry = bed.RegistryAddr + "/repro"
 	lock, err := os.ReadFile(filepath.Join(one.Clone, imageset.SpecDir, filepath.FromSlash(rec.Lock)))
 	if err != nil {
 		return rep, err
@@ -210,7 +206,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	bc := &Buildctl{Path: o.Buildctl, Addr: bed.BuildkitAddr, Root: two.Clone, Push: true, NoCache: true, Output: &ctlOut}
 	results, err := bc.Run(ctx, targets)
 	if err != nil {
-		return rep, fmt.Errorf("%w\n%s", err, tail(ctlOut.String(), 40))
+		return rep, fmt.Errorf("%w\n%s", err, solve.TailLines(ctlOut.String(), 40))
 	}
 	imgs, err := imageset.InspectAll(ctx, imageset.AllTargets(), results)
 	if err != nil {
@@ -314,12 +310,4 @@ func gitOutput(ctx context.Context, dir string, args ...string) (string, error) 
 		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -105,18 +104,19 @@ func CycloneDX(img Image) ([]byte, error) {
 		},
 	}
 	image := cdxDependency{Ref: "image"}
-	for i, p := range img.Packages {
+	for i, part := range img.Composition.Parts {
+		p := part.Package
 		c := cdxComponent{
 			Type:               "container",
 			BOMRef:             fmt.Sprintf("package-%d-%s", i, sanitize(p.Name)),
 			Name:               p.Name,
 			Version:            p.Version,
-			Description:        fmt.Sprintf("OCI image manifest %s, merged as %s", p.Digest, p.Role),
-			Hashes:             []cdxHash{{Alg: "SHA-256", Content: strings.TrimPrefix(p.Digest, "sha256:")}},
+			Description:        fmt.Sprintf("OCI image manifest %s, merged as %s", part.Digest, part.Mode),
+			Hashes:             []cdxHash{{Alg: "SHA-256", Content: part.Digest.Encoded()}},
 			Licenses:           licenses(p.License),
 			CPE:                p.CPE,
-			PURL:               ociPURL(p, img),
-			ExternalReferences: []cdxExternalRef{{Type: "distribution", URL: p.Ref}},
+			PURL:               ociPURL(part, img),
+			ExternalReferences: []cdxExternalRef{{Type: "distribution", URL: p.Canonical}},
 		}
 		if p.PURL != "" {
 			// One purl per component: the product's, which scanners match
@@ -124,13 +124,13 @@ func CycloneDX(img Image) ([]byte, error) {
 			c.Evidence = &cdxEvidence{Identity: []cdxIdentity{{Field: "purl", Confidence: 1, ConcludedValue: c.PURL}}}
 			c.PURL = p.PURL
 		}
-		if p.FromStageX {
+		if p.FromLock {
 			c.Supplier = &cdxSupplier{Name: stagexOrg}
 		}
 		bom.Components = append(bom.Components, c)
 		image.DependsOn = append(image.DependsOn, c.BOMRef)
 	}
-	for i, a := range img.Archives {
+	for i, a := range img.Composition.Archives {
 		c := cdxComponent{
 			Type:               "file",
 			BOMRef:             fmt.Sprintf("archive-%d-%s", i, sanitize(a.Name)),
@@ -144,7 +144,7 @@ func CycloneDX(img Image) ([]byte, error) {
 		bom.Components = append(bom.Components, c)
 		image.DependsOn = append(image.DependsOn, c.BOMRef)
 	}
-	for i, f := range img.Files {
+	for i, f := range img.Composition.GeneratedFiles {
 		c := cdxComponent{Type: "file", BOMRef: fmt.Sprintf("file-%d", i), Name: f.Path, Description: fileComment(f)}
 		if f.Type == "file" {
 			c.Hashes = []cdxHash{{Alg: "SHA-256", Content: sha256Hex(f.Content)}}
@@ -174,8 +174,10 @@ func uuid8(fp string) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
+// licenses is a license expression as CycloneDX writes it: none when
+// nobody recorded one (CycloneDX has no NOASSERTION).
 func licenses(expr string) []cdxLicense {
-	if expr == "" {
+	if expr = licenseExpression(expr); expr == "" {
 		return nil
 	}
 	return []cdxLicense{{Expression: expr}}

@@ -2,7 +2,6 @@ package sbom
 
 import (
 	"bytes"
-	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 	"encoding/json"
 	"regexp"
 	"slices"
@@ -10,30 +9,52 @@ import (
 	"testing"
 	"time"
 
+	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
+	"edp.buildth.ing/devfw-cicd/stagex/llb"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	spdxjson "github.com/spdx/tools-golang/json"
 )
 
 // composition is a fixed image: a base, a package merged as a diff, one
-// merged whole, an archive, and a generated layer.
+// merged whole, an archive, and a generated layer, as resolution and
+// llb.Compose give them.
 func composition() Image {
+	d := func(c string) digest.Digest { return digest.Digest("sha256:" + strings.Repeat(c, 64)) }
 	return Image{
-		Name:    "base-app",
-		Version: "1.0.0",
-		OS:      "linux",
-		Arch:    "amd64",
-		Epoch:   time.Unix(1700000000, 0),
-		Packages: []Package{
-			{Name: "core-filesystem", Version: "2026.03.0", License: "ISC", Ref: "docker.io/stagex/core-filesystem@sha256:" + strings.Repeat("1", 64), Repository: "docker.io/stagex/core-filesystem", Digest: "sha256:" + strings.Repeat("1", 64), FromStageX: true, Role: "base", Layers: []string{"sha256:" + strings.Repeat("a", 64)}},
-			{Name: "core-musl", Version: "1.2.5", License: "MIT", Ref: "docker.io/stagex/core-musl@sha256:" + strings.Repeat("2", 64), Repository: "docker.io/stagex/core-musl", Digest: "sha256:" + strings.Repeat("2", 64), CPE: "cpe:2.3:a:musl-libc:musl:1.2.5:*:*:*:*:*:*:*", PURL: "pkg:generic/musl@1.2.5", FromStageX: true, Role: "diff", Layers: []string{"sha256:" + strings.Repeat("b", 64)}},
-			{Name: "tools", Version: "9", Ref: "registry.example/tools:9@sha256:" + strings.Repeat("3", 64), Repository: "registry.example/tools", Digest: "sha256:" + strings.Repeat("3", 64), Role: "whole"},
-		},
-		Archives: []Archive{{Name: "temurin-jre", Version: "21.0.12+8", License: "GPL-2.0-only WITH Classpath-exception-2.0", URL: "https://example.test/jre.tar.gz", SHA256: strings.Repeat("9", 64), Dst: "/opt/java/openjdk"}},
-		Files: []File{
-			{Path: "/etc/passwd", Type: "file", Content: []byte("root:x:0:0:root:/root:/bin/sh\n")},
-			{Path: "/usr/bin/app", Type: "copy", Source: "context:dist/app"},
-			{Path: "/usr/bin/sh", Type: "symlink", Target: "busybox"},
+		Name:     "base-app",
+		Version:  "1.0.0",
+		Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"},
+		Epoch:    time.Unix(1700000000, 0),
+		Composition: &llb.Result{
+			Parts: []llb.Part{
+				{Package: spec.Package{Name: "core-filesystem", Version: "2026.03.0", License: "ISC", Canonical: "docker.io/stagex/core-filesystem@" + d("1").String(), FromLock: true},
+					Mode: llb.ModeBase, Digest: d("1"), DiffIDs: []digest.Digest{d("a")}},
+				{Package: spec.Package{Name: "core-musl", Version: "1.2.5", License: "MIT", Canonical: "docker.io/stagex/core-musl@" + d("2").String(),
+					CPE: "cpe:2.3:a:musl-libc:musl:1.2.5:*:*:*:*:*:*:*", PURL: "pkg:generic/musl@1.2.5", FromLock: true},
+					Mode: llb.ModeDiff, Digest: d("2"), DiffIDs: []digest.Digest{d("b")}},
+				{Package: spec.Package{Name: "tools", Version: "9", License: spec.NoAssertion, Canonical: "registry.example/tools:9@" + d("3").String()},
+					Mode: llb.ModeWhole, Digest: d("3")},
+			},
+			Archives: []spec.ResolvedArchive{{Archive: spec.Archive{Name: "temurin-jre", Version: "21.0.12+8", License: "GPL-2.0-only WITH Classpath-exception-2.0",
+				URL: "https://example.test/jre.tar.gz", SHA256: strings.Repeat("9", 64), Dst: "/opt/java/openjdk"}}},
+			GeneratedFiles: []llb.GeneratedFile{
+				{Path: "/etc/passwd", Type: "file", Content: []byte("root:x:0:0:root:/root:/bin/sh\n")},
+				{Path: "/usr/bin/app", Type: "copy", Source: "context:dist/app"},
+				{Path: "/usr/bin/sh", Type: "symlink", Target: "busybox"},
+			},
 		},
 	}
+}
+
+// withDigest is img with the manifest digest of part i replaced.
+func withDigest(img Image, i int, d digest.Digest) Image {
+	c := *img.Composition
+	c.Parts = slices.Clone(c.Parts)
+	c.Parts[i].Digest = d
+	img.Composition = &c
+	return img
 }
 
 func TestSPDXGolden(t *testing.T) {
@@ -115,8 +136,7 @@ func TestSPDXIsDeterministicAndTracksInputs(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatal("the same composition gave two documents")
 	}
-	other := composition()
-	other.Packages[1].Digest = "sha256:" + strings.Repeat("4", 64)
+	other := withDigest(composition(), 1, digest.Digest("sha256:"+strings.Repeat("4", 64)))
 	c, _ := SPDX(other)
 	nsA := string(a[bytes.Index(a, []byte(`"documentNamespace"`)):][:120])
 	nsC := string(c[bytes.Index(c, []byte(`"documentNamespace"`)):][:120])
@@ -160,8 +180,7 @@ func TestCycloneDXSaysWhatSPDXSays(t *testing.T) {
 	if fs := bom.Components[0]; !strings.HasPrefix(fs.Purl, "pkg:oci/core-filesystem@") || fs.CPE != "" || fs.Evidence.Identity != nil {
 		t.Errorf("a package without product identifiers keeps its image purl: %+v", fs)
 	}
-	other := composition()
-	other.Packages[1].Digest = "sha256:" + strings.Repeat("4", 64)
+	other := withDigest(composition(), 1, digest.Digest("sha256:"+strings.Repeat("4", 64)))
 	dt2, _ := CycloneDX(other)
 	var bom2 struct{ SerialNumber string }
 	if err := json.Unmarshal(dt2, &bom2); err != nil {

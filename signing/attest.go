@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -50,9 +51,9 @@ func AttestationTag(d name.Digest) (name.Tag, error) {
 	return d.Context().Tag(h.Algorithm + "-" + h.Hex + AttestationTagSuffix), nil
 }
 
-// BuildProvenance is the SLSA provenance BuildKit attached to one platform
-// image of an index.
-type BuildProvenance struct {
+// AttachedStatement is an in-toto statement BuildKit attached to one
+// platform image of an index (its provenance, its SBOM).
+type AttachedStatement struct {
 	// Image is the platform image's manifest digest: the statement's subject.
 	Image v1.Hash
 	// Platform is the image's platform, for messages.
@@ -60,27 +61,46 @@ type BuildProvenance struct {
 	Predicate *structpb.Struct
 }
 
+// BuildProvenance is the SLSA provenance BuildKit attached to one platform
+// image of an index.
+type BuildProvenance = AttachedStatement
+
 // Provenance reads the SLSA provenance BuildKit attached to the index d:
 // for each platform image, the in-toto layer of predicate ProvenanceType in
 // its attestation manifest, whose subject must be that image. It fails when
 // d is not an index or a platform image has no provenance.
 func Provenance(ctx context.Context, d name.Digest, opts ...remote.Option) ([]BuildProvenance, error) {
+	out, missing, err := Attached(ctx, d, ProvenanceType, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 || len(out) == 0 {
+		return nil, fmt.Errorf("%s: no BuildKit provenance for the platform images %s: build with --attest type=provenance", d, strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// Attached reads the statements of predicateType BuildKit attached to the
+// index d, one per platform image that has one (each checked to be about
+// that image), and the platforms of the images that have none. It fails
+// when d is not an index.
+func Attached(ctx context.Context, d name.Digest, predicateType string, opts ...remote.Option) (found []AttachedStatement, missing []string, err error) {
 	opts = withLimits(ctx, opts)
 	desc, err := remote.Get(d, opts...)
 	if err != nil {
-		return nil, registryError("reading", d, err)
+		return nil, nil, registryError("reading", d, err)
 	}
 	if !desc.MediaType.IsIndex() {
-		return nil, fmt.Errorf("%s is a single image manifest (%s): BuildKit attaches provenance only in an image index; "+
-			"build with --attest type=provenance (buildx: --provenance=mode=max) and pass the index digest", d, desc.MediaType)
+		return nil, nil, fmt.Errorf("%s is a single image manifest (%s): BuildKit attaches attestations only in an image index; "+
+			"build with --attest (buildx: --provenance=mode=max, --sbom=true) and pass the index digest", d, desc.MediaType)
 	}
 	idx, err := desc.ImageIndex()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	images := map[string]string{} // manifest digest → platform
 	var atts []v1.Descriptor
@@ -91,37 +111,36 @@ func Provenance(ctx context.Context, d name.Digest, opts ...remote.Option) ([]Bu
 			images[m.Digest.String()] = m.Platform.String()
 		}
 	}
-	var out []BuildProvenance
 	for _, a := range atts {
 		subject := a.Annotations[refDigestAnnotation]
 		platform, ok := images[subject]
 		if !ok {
-			return nil, fmt.Errorf("%s: attestation manifest %s is for %q, which is no image of the index", d, a.Digest, subject)
+			return nil, nil, fmt.Errorf("%s: attestation manifest %s is for %q, which is no image of the index", d, a.Digest, subject)
+		}
+		p, err := statementOf(d.Context().Digest(a.Digest.String()), subject, predicateType, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s (%s): %w", d, platform, err)
+		}
+		if p == nil {
+			continue
 		}
 		delete(images, subject)
-		p, err := provenanceOf(d.Context().Digest(a.Digest.String()), subject, opts)
-		if err != nil {
-			return nil, fmt.Errorf("%s (%s): %w", d, platform, err)
-		}
 		h, err := v1.NewHash(subject)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, BuildProvenance{Image: h, Platform: platform, Predicate: p})
+		found = append(found, AttachedStatement{Image: h, Platform: platform, Predicate: p})
 	}
-	if len(images) > 0 || len(out) == 0 {
-		var missing []string
-		for _, p := range images {
-			missing = append(missing, p)
-		}
-		return nil, fmt.Errorf("%s: no BuildKit provenance for the platform images %s: build with --attest type=provenance", d, strings.Join(missing, ", "))
+	for _, p := range images {
+		missing = append(missing, p)
 	}
-	return out, nil
+	sort.Strings(missing)
+	return found, missing, nil
 }
 
-// provenanceOf reads the SLSA provenance layer of one attestation manifest
-// and checks that its statement is about subject.
-func provenanceOf(att name.Digest, subject string, opts []remote.Option) (*structpb.Struct, error) {
+// statementOf reads the layer of predicateType of one attestation manifest
+// and checks that its statement is about subject; nil when it has none.
+func statementOf(att name.Digest, subject, predicateType string, opts []remote.Option) (*structpb.Struct, error) {
 	img, err := remote.Image(att, opts...)
 	if err != nil {
 		return nil, registryError("reading the attestation manifest", att, err)
@@ -131,11 +150,11 @@ func provenanceOf(att name.Digest, subject string, opts []remote.Option) (*struc
 		return nil, registryError("reading the attestation manifest", att, err)
 	}
 	for _, l := range m.Layers {
-		if l.Annotations[predicateAnnotation] != ProvenanceType {
+		if l.Annotations[predicateAnnotation] != predicateType {
 			continue
 		}
 		if l.MediaType != inTotoLayerMediaType {
-			return nil, fmt.Errorf("provenance layer %s has media type %q, not %s", l.Digest, l.MediaType, inTotoLayerMediaType)
+			return nil, fmt.Errorf("%s layer %s has media type %q, not %s", predicateType, l.Digest, l.MediaType, inTotoLayerMediaType)
 		}
 		layer, err := img.LayerByDigest(l.Digest)
 		if err != nil {
@@ -143,19 +162,19 @@ func provenanceOf(att name.Digest, subject string, opts []remote.Option) (*struc
 		}
 		rc, err := layer.Compressed()
 		if err != nil {
-			return nil, registryError("reading the provenance of", att, err)
+			return nil, registryError("reading the attestation of", att, err)
 		}
-		raw, err := readAtMost(rc, limits.Blob, "provenance "+l.Digest.String())
+		raw, err := readAtMost(rc, limits.Blob, predicateType+" "+l.Digest.String())
 		rc.Close()
 		if err != nil {
 			return nil, err
 		}
 		var st intoto.Statement
 		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, &st); err != nil {
-			return nil, fmt.Errorf("provenance layer %s is not an in-toto statement: %w", l.Digest, err)
+			return nil, fmt.Errorf("attestation layer %s is not an in-toto statement: %w", l.Digest, err)
 		}
-		if st.GetPredicateType() != ProvenanceType {
-			return nil, fmt.Errorf("provenance layer %s: predicate %q, annotated %q", l.Digest, st.GetPredicateType(), ProvenanceType)
+		if st.GetPredicateType() != predicateType {
+			return nil, fmt.Errorf("attestation layer %s: predicate %q, annotated %q", l.Digest, st.GetPredicateType(), predicateType)
 		}
 		alg, hex, _ := strings.Cut(subject, ":")
 		about := false
@@ -165,11 +184,11 @@ func provenanceOf(att name.Digest, subject string, opts []remote.Option) (*struc
 			}
 		}
 		if !about {
-			return nil, fmt.Errorf("provenance layer %s is not about the image %s", l.Digest, subject)
+			return nil, fmt.Errorf("attestation layer %s is not about the image %s", l.Digest, subject)
 		}
 		return st.GetPredicate(), nil
 	}
-	return nil, fmt.Errorf("attestation manifest %s has no %s layer: build with --attest type=provenance", att, ProvenanceType)
+	return nil, nil
 }
 
 // AttestStatement is the statement `stagex attest` signs: BuildKit's

@@ -28,6 +28,8 @@ type Archive struct {
 	Version         string `yaml:"version"`          // for labels and the SBOM
 	License         string `yaml:"license"`          // SPDX expression, for the SBOM
 	Platform        string `yaml:"platform"`         // the only platform it is for ("linux/amd64"); empty: any
+
+	At ArchiveAt `yaml:"-"` // where it was written
 }
 
 // LockArchive pins an archive in the lock, replacing the spec's url and
@@ -41,17 +43,12 @@ type LockArchive struct {
 	SHA256  string `yaml:"sha256"`
 }
 
-// ResolvedArchive is one archive of the composition, its pin final.
+// ResolvedArchive is one archive of the composition, its pin final: the
+// spec's entry with the lock's url and sha256 (and version and license,
+// when it sets them) in place, and License NoAssertion when unknown.
 type ResolvedArchive struct {
-	Name            string
-	URL             string
-	SHA256          string // 64 hex digits, no "sha256:" prefix
-	Dst             string
-	StripComponents int
-	Version         string
-	License         string // NoAssertion when unknown
-	FromLock        bool   // url and sha256 come from the lock, not the spec
-	Pos             Pos    // the archives entry in the spec
+	Archive
+	FromLock bool // url and sha256 come from the lock, not the spec
 }
 
 // Digest is the archive's checksum as a digest string, "sha256:<hex>".
@@ -103,29 +100,28 @@ func checkSHA256(s string) (msg, hint string) {
 
 func (s *Spec) validateArchives(v *validator) {
 	seen := map[string]string{}
-	for i, a := range s.Archives {
-		at := joinIndex("archives", i)
-		v.entryName(at, a.Name, seen, packageNamePattern, "archive", "temurin-jre",
+	for _, a := range s.Archives {
+		v.entryName(a.At.Entry.Name, a.Name, seen, packageNamePattern, "archive", "temurin-jre",
 			"archive names are lowercase letters, digits, '.', '_' and '-', e.g. temurin-jre")
 		if msg, hint := checkArchiveURL(a.URL); msg != "" {
-			v.errorf(joinField(at, "url"), hint, "%s", msg)
+			v.errorAt(a.At.URL, hint, "%s", msg)
 		}
 		if msg, hint := checkSHA256(a.SHA256); msg != "" {
-			v.errorf(joinField(at, "sha256"), hint, "%s", msg)
+			v.errorAt(a.At.SHA256, hint, "%s", msg)
 		}
 		if msg, hint := checkImagePath(a.Dst, false); msg != "" {
 			if a.Dst == "" {
 				msg, hint = "dst is required", "add dst: <absolute folder to unpack into>, e.g. /opt/java/openjdk"
 			}
-			v.errorf(joinField(at, "dst"), hint, "dst: %s", msg)
+			v.errorAt(a.At.Dst, hint, "dst: %s", msg)
 		}
 		if a.StripComponents < 0 || a.StripComponents > MaxStripComponents {
-			v.errorf(joinField(at, "strip-components"), fmt.Sprintf("use 0 to %d; 1 removes the archive's top folder", MaxStripComponents),
+			v.errorAt(a.At.StripComponents, fmt.Sprintf("use 0 to %d; 1 removes the archive's top folder", MaxStripComponents),
 				"strip-components %d is out of range", a.StripComponents)
 		}
 		if a.Platform != "" {
 			if _, err := canonicalPlatform(a.Platform); err != nil {
-				v.errorf(joinField(at, "platform"), "write os/arch[/variant], e.g. linux/amd64", "invalid platform %s: %v", quoteShort(a.Platform), err)
+				v.errorAt(a.At.Platform, "write os/arch[/variant], e.g. linux/amd64", "invalid platform %s: %v", quoteShort(a.Platform), err)
 			}
 		}
 	}
@@ -149,31 +145,21 @@ func (l *Lock) validateArchive(v *validator, name string, a LockArchive) {
 func (r *resolver) resolveArchives() []ResolvedArchive {
 	var out []ResolvedArchive
 	want, _ := canonicalPlatform(r.opts.Platform) // Resolve checked it
-	for i, a := range r.spec.Archives {
-		at := joinIndex("archives", i)
+	for _, a := range r.spec.Archives {
 		if a.Platform != "" {
 			if got, err := canonicalPlatform(a.Platform); err == nil && got != want {
-				r.errorf(r.spec.Pos(joinField(at, "platform")),
+				r.errorf(a.At.Platform.Pos,
 					fmt.Sprintf("build for %s, or list another archive for %s", a.Platform, r.opts.Platform),
 					"archive %s is for %s, not for %s", a.Name, a.Platform, r.opts.Platform)
 				continue
 			}
 		}
-		ra := ResolvedArchive{
-			Name:            a.Name,
-			URL:             a.URL,
-			SHA256:          a.SHA256,
-			Dst:             a.Dst,
-			StripComponents: a.StripComponents,
-			Version:         a.Version,
-			License:         a.License,
-			Pos:             r.spec.Pos(at),
-		}
+		ra := ResolvedArchive{Archive: a}
 		if r.lock != nil {
 			if la, ok := r.lock.Archives[a.Name]; ok {
 				if la.URL != a.URL || la.SHA256 != a.SHA256 {
 					// Allowed (mirrors, offline copies), never silent.
-					r.warnings = append(r.warnings, ruleArchiveRepinned.warn(r.spec.File, ra.Pos,
+					r.warnings = append(r.warnings, ruleArchiveRepinned.warn(r.spec.File, a.At.Entry.Pos,
 						"expected for a mirror or an offline copy; otherwise remove archives."+a.Name+" from "+r.lock.File,
 						"archive %s: the lock pins %s (sha256 %s) instead of the spec's %s (sha256 %s)", a.Name, la.URL, la.SHA256, a.URL, a.SHA256))
 				}

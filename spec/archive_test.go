@@ -34,6 +34,13 @@ func TestParseSpecArchives(t *testing.T) {
 		Name: "temurin-jre", URL: "https://example.org/dl/jre.tar.gz", SHA256: archiveSum,
 		Dst: "/opt/java/openjdk", StripComponents: 1, Version: "21.0.12+8",
 		License: "GPL-2.0-only WITH Classpath-exception-2.0", Platform: "linux/amd64",
+		At: ArchiveAt{
+			Entry: Field{"archives[0]", Pos{4, 5}}, Name: Field{"archives[0].name", Pos{4, 11}},
+			URL: Field{"archives[0].url", Pos{5, 10}}, SHA256: Field{"archives[0].sha256", Pos{6, 13}},
+			Dst: Field{"archives[0].dst", Pos{7, 10}}, StripComponents: Field{"archives[0].strip-components", Pos{8, 23}},
+			Version: Field{"archives[0].version", Pos{9, 14}}, License: Field{"archives[0].license", Pos{10, 14}},
+			Platform: Field{"archives[0].platform", Pos{11, 15}},
+		},
 	}}
 	if !reflect.DeepEqual(s.Archives, want) {
 		t.Errorf("archives = %+v, want %+v", s.Archives, want)
@@ -102,11 +109,11 @@ func TestResolveArchivesFromSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ResolvedArchive{{
-		Name: "temurin-jre", URL: "https://example.org/dl/jre.tar.gz", SHA256: archiveSum,
-		Dst: "/opt/java/openjdk", StripComponents: 1, Version: "21.0.12+8",
-		License: "GPL-2.0-only WITH Classpath-exception-2.0", Pos: Pos{4, 5},
-	}}
+	// The spec's entry as written, positions included; nothing to pin.
+	want := []ResolvedArchive{{Archive: s.Archives[0]}}
+	if s.Archives[0].At.Entry.Pos != (Pos{4, 5}) || s.Archives[0].License != "GPL-2.0-only WITH Classpath-exception-2.0" {
+		t.Fatalf("spec archive = %+v", s.Archives[0])
+	}
 	if !reflect.DeepEqual(r.Archives, want) {
 		t.Errorf("archives = %+v, want %+v", r.Archives, want)
 	}

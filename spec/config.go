@@ -34,6 +34,7 @@ func (s *Spec) validateConfig(v *validator) {
 		}
 	}
 	validateKeys(v, "config.labels", c.Labels)
+	validateReservedLabels(v, c.Labels)
 	for i, e := range c.Expose {
 		if !validExpose(e) {
 			v.errorf(joinIndex("config.expose", i), "write port[/tcp|/udp|/sctp] with a port from 1 to 65535, e.g. \"8080/tcp\"",
@@ -93,4 +94,39 @@ func validUserPart(s string) bool {
 func isNumericID(s string) bool {
 	_, err := strconv.ParseUint(s, 10, 64)
 	return err == nil
+}
+
+// ArchiveLabelPrefix starts the label that names each archive's origin in
+// the image config (ing.buildth.edp is edp.buildth.ing reversed, as label
+// keys are written): the content is not from StageX, and whoever inspects
+// the image should see that without reading its history.
+const ArchiveLabelPrefix = "ing.buildth.edp.stagex.archive."
+
+// ReservedLabels are the labels the frontend writes itself, each with what
+// it is written from. The spec's labels are applied last, so one of these
+// in the spec would replace what the image says about itself (its creation
+// time, its revision): validation refuses them.
+var ReservedLabels = map[string]string{
+	"org.opencontainers.image.created":     "the epoch (SOURCE_DATE_EPOCH)",
+	"org.opencontainers.image.title":       "the spec's name",
+	"org.opencontainers.image.description": "the spec's description",
+	"org.opencontainers.image.version":     "the VERSION build argument",
+	"org.opencontainers.image.revision":    "the build's VCS revision",
+	"org.opencontainers.image.source":      "the build's VCS source",
+}
+
+// validateReservedLabels refuses spec labels the frontend writes: the
+// ReservedLabels, and those under ArchiveLabelPrefix, which name an
+// archive's origin.
+func validateReservedLabels(v *validator, labels map[string]string) {
+	for _, k := range sortedKeys(labels) {
+		at := joinField("config.labels", k)
+		if strings.HasPrefix(k, ArchiveLabelPrefix) {
+			v.errorf(at, "remove it; the frontend writes these labels for the spec's archives",
+				"label %s is reserved: it names an archive's origin", k)
+		}
+		if from, ok := ReservedLabels[k]; ok {
+			v.errorf(at, "remove it; the frontend writes it from "+from, "label %s is reserved: the frontend sets it", k)
+		}
+	}
 }

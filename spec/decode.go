@@ -267,6 +267,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, at Pos, v reflect.Value, path strin
 		}
 		d.decode(value, v.Field(f.index), joinField(path, name), nodePos(key), f.octal)
 	})
+	d.index.locate(v, path)
 }
 
 func unknownFieldHint(name string, fields map[string]structField) string {

@@ -25,8 +25,13 @@ type Error struct {
 	Hint string // how to fix it, one line ("" when none)
 }
 
-// Errorf builds an *Error at a position of a file.
+// Errorf builds an *Error at a position of a file. A position never
+// written (a spec built in code) is the start of the file, so that every
+// error carries a usable line and column.
 func Errorf(file string, pos Pos, hint, format string, args ...any) *Error {
+	if pos.Line < 1 {
+		pos = startOfFile
+	}
 	return &Error{File: file, Pos: pos, Msg: fmt.Sprintf(format, args...), Hint: hint}
 }
 

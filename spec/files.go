@@ -31,38 +31,37 @@ func checkImagePath(p string, allowRoot bool) (msg, hint string) {
 }
 
 func (s *Spec) validatePaths(v *validator) {
-	seen := map[string]string{}
-	for i, p := range s.Paths {
-		at := joinIndex("paths", i)
+	seen := map[string]Field{}
+	for _, p := range s.Paths {
 		if msg, hint := checkImagePath(p.Path, false); msg != "" {
-			v.errorf(joinField(at, "path"), hint, "%s", msg)
+			v.errorAt(p.At.Path, hint, "%s", msg)
 		} else if first, dup := seen[p.Path]; dup {
-			v.errorf(joinField(at, "path"), "first listed at "+v.firstAt(first)+"; keep one entry per path", "duplicate path %s", quoteShort(p.Path))
+			v.errorAt(p.At.Path, "first listed at "+v.firstAt(first.Name)+"; keep one entry per path", "duplicate path %s", quoteShort(p.Path))
 		} else {
-			seen[p.Path] = joinField(at, "path")
+			seen[p.Path] = p.At.Path
 		}
 		switch p.Type {
 		case PathDirectory, PathFile, PathSymlink:
 		case "":
-			v.errorf(joinField(at, "type"), "add type: directory, type: file or type: symlink", "type is required")
+			v.errorAt(p.At.Type, "add type: directory, type: file or type: symlink", "type is required")
 		default:
-			v.errorf(joinField(at, "type"), "use directory, file or symlink", "unknown path type %s", quoteShort(string(p.Type)))
+			v.errorAt(p.At.Type, "use directory, file or symlink", "unknown path type %s", quoteShort(string(p.Type)))
 		}
 		if p.Content != "" && p.Type != PathFile {
-			v.errorf(joinField(at, "content"), "content applies only to type: file", "content is set on a %s", describePathType(p.Type))
+			v.errorAt(p.At.Content, "content applies only to type: file", "content is set on a %s", describePathType(p.Type))
 		}
 		switch {
 		case p.Type == PathSymlink && p.Target == "":
-			v.errorf(joinField(at, "target"), "add target: <path the link points to>", "a symlink needs a target")
+			v.errorAt(p.At.Target, "add target: <path the link points to>", "a symlink needs a target")
 		case p.Type != PathSymlink && p.Target != "":
-			v.errorf(joinField(at, "target"), "target applies only to type: symlink", "target is set on a %s", describePathType(p.Type))
+			v.errorAt(p.At.Target, "target applies only to type: symlink", "target is set on a %s", describePathType(p.Type))
 		}
 		if p.Type == PathSymlink && p.Mode != nil {
-			v.errorf(joinField(at, "mode"), "remove mode: a symlink's own mode is always 0777", "mode is set on a symlink")
+			v.errorAt(p.At.Mode, "remove mode: a symlink's own mode is always 0777", "mode is set on a symlink")
 		}
-		v.mode(joinField(at, "mode"), p.Mode)
-		v.id(joinField(at, "uid"), p.UID)
-		v.id(joinField(at, "gid"), p.GID)
+		v.mode(p.At.Mode.Name, p.Mode)
+		v.id(p.At.UID.Name, p.UID)
+		v.id(p.At.GID.Name, p.GID)
 	}
 }
 
@@ -74,27 +73,26 @@ func describePathType(t PathType) string {
 }
 
 func (s *Spec) validateCopies(v *validator) {
-	for i, c := range s.Copy {
-		at := joinIndex("copy", i)
+	for _, c := range s.Copy {
 		if c.From != "" && !contextNamePattern.MatchString(c.From) {
-			v.errorf(joinField(at, "from"), "use \"context\" or the name given to --build-context (letters, digits, '.', '_', '-')",
+			v.errorAt(c.At.From, "use \"context\" or the name given to --build-context (letters, digits, '.', '_', '-')",
 				"invalid build context name %s", quoteShort(c.From))
 		}
 		switch {
 		case c.Src == "":
-			v.errorf(joinField(at, "src"), "add src: <path inside the build context>", "src is required")
+			v.errorAt(c.At.Src, "add src: <path inside the build context>", "src is required")
 		case path.IsAbs(c.Src):
-			v.errorf(joinField(at, "src"), "src is relative to the build context; write "+quoteShort(strings.TrimLeft(c.Src, "/")),
+			v.errorAt(c.At.Src, "src is relative to the build context; write "+quoteShort(strings.TrimLeft(c.Src, "/")),
 				"src %s must be relative", quoteShort(c.Src))
 		case hasDotDot(c.Src):
-			v.errorf(joinField(at, "src"), "src cannot leave the build context; name a path inside it, or use a named context",
+			v.errorAt(c.At.Src, "src cannot leave the build context; name a path inside it, or use a named context",
 				"src %s must not contain \"..\"", quoteShort(c.Src))
 		}
 		if msg, hint := checkImagePath(c.Dst, true); msg != "" {
-			v.errorf(joinField(at, "dst"), hint, "dst: %s", msg)
+			v.errorAt(c.At.Dst, hint, "dst: %s", msg)
 		}
-		v.mode(joinField(at, "mode"), c.Mode)
-		v.id(joinField(at, "uid"), c.UID)
-		v.id(joinField(at, "gid"), c.GID)
+		v.mode(c.At.Mode.Name, c.Mode)
+		v.id(c.At.UID.Name, c.UID)
+		v.id(c.At.GID.Name, c.GID)
 	}
 }

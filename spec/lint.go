@@ -2,7 +2,6 @@ package spec
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -117,15 +116,15 @@ func lintShellInStatic(s *Spec, r *Resolved) []Warning {
 			}
 		}
 	}
-	for i, p := range s.Paths {
+	for _, p := range s.Paths {
 		if IsShellPath(p.Path) {
-			ws = append(ws, ruleShellInStaticImage.warn(s.File, s.Pos(fmt.Sprintf("paths[%d].path", i)), hint,
+			ws = append(ws, ruleShellInStaticImage.warn(s.File, p.At.Path.Pos, hint,
 				"%q is named static but creates %s", s.Name, p.Path))
 		}
 	}
-	for i, c := range s.Copy {
+	for _, c := range s.Copy {
 		if IsShellPath(c.Dst) {
-			ws = append(ws, ruleShellInStaticImage.warn(s.File, s.Pos(fmt.Sprintf("copy[%d].dst", i)), hint,
+			ws = append(ws, ruleShellInStaticImage.warn(s.File, c.At.Dst.Pos, hint,
 				"%q is named static but copies a file to %s", s.Name, c.Dst))
 		}
 	}

@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -54,6 +55,14 @@ func TestParseSpecFullExample(t *testing.T) {
 	}
 	gotCopy := *got
 	gotCopy.index = nil
+	// Positions are TestFieldPositions's.
+	gotCopy.Paths, gotCopy.Copy = slices.Clone(got.Paths), slices.Clone(got.Copy)
+	for i := range gotCopy.Paths {
+		gotCopy.Paths[i].At = PathAt{}
+	}
+	for i := range gotCopy.Copy {
+		gotCopy.Copy[i].At = CopyAt{}
+	}
 	if !reflect.DeepEqual(&gotCopy, want) {
 		t.Errorf("ParseSpec =\n%#v\nwant\n%#v", &gotCopy, want)
 	}
@@ -191,6 +200,67 @@ func TestParseSpecErrorsAreSortedAndComplete(t *testing.T) {
 	for i := 1; i < len(list); i++ {
 		if compareErrors(list[i-1], list[i]) > 0 {
 			t.Errorf("errors not sorted: %v", list)
+		}
+	}
+}
+
+// TestFieldPositions: every entry of paths, copy and archives knows where
+// it and each of its fields were written, by the names the file uses; a
+// field left out is at its entry.
+func TestFieldPositions(t *testing.T) {
+	s := mustParseSpec(t, lines(
+		"version: 1",
+		"packages: [core-musl]",
+		"paths:",
+		"  - path: /etc/a",
+		"    type: file",
+		"copy:",
+		"  - {src: app, dst: /usr/bin/app}",
+	))
+	p, c := s.Paths[0].At, s.Copy[0].At
+	for _, tc := range []struct {
+		got  Field
+		want Field
+	}{
+		{p.Entry, Field{"paths[0]", Pos{4, 5}}},
+		{p.Path, Field{"paths[0].path", Pos{4, 11}}},
+		{p.Type, Field{"paths[0].type", Pos{5, 11}}},
+		{p.Mode, Field{"paths[0].mode", Pos{4, 5}}}, // not written: the entry
+		{c.Entry, Field{"copy[0]", Pos{7, 5}}},
+		{c.Src, Field{"copy[0].src", Pos{7, 11}}},
+		{c.Dst, Field{"copy[0].dst", Pos{7, 21}}},
+		{c.From, Field{"copy[0].from", Pos{7, 5}}},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %+v, want %+v", tc.got, tc.want)
+		}
+	}
+}
+
+// TestFieldPositionTypes: each position type has an Entry and one Field
+// per field of its entry type, of the same Go name, so that no field's
+// position is left unset.
+func TestFieldPositionTypes(t *testing.T) {
+	for _, tc := range []struct{ entry, at reflect.Type }{
+		{reflect.TypeFor[Path](), reflect.TypeFor[PathAt]()},
+		{reflect.TypeFor[Copy](), reflect.TypeFor[CopyAt]()},
+		{reflect.TypeFor[Archive](), reflect.TypeFor[ArchiveAt]()},
+	} {
+		want := []string{"Entry"}
+		for _, f := range reflect.VisibleFields(tc.entry) {
+			if tag := f.Tag.Get("yaml"); tag != "" && tag != "-" {
+				want = append(want, f.Name)
+			}
+		}
+		var got []string
+		for _, f := range reflect.VisibleFields(tc.at) {
+			if f.Type != fieldType {
+				t.Errorf("%s.%s is a %s, want a Field", tc.at.Name(), f.Name, f.Type)
+			}
+			got = append(got, f.Name)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s fields = %v, want %v (%s's fields)", tc.at.Name(), got, want, tc.entry.Name())
 		}
 	}
 }

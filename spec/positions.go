@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -120,4 +121,79 @@ func (s *Spec) Pos(path string) Pos { return s.index.pos(path) }
 // problems found after parsing (by the LLB builder or the frontend).
 func (s *Spec) Errorf(path, hint, format string, args ...any) *Error {
 	return Errorf(s.File, s.Pos(path), hint, format, args...)
+}
+
+// Field is one field of a list entry: its name in messages, as the file
+// spells it ("copy[0].dst"), and where it was written. A field the file
+// leaves out is at its entry. The decoder fills it from the yaml tags, so
+// renaming a tag renames it too instead of losing its position.
+type Field struct {
+	Name string
+	Pos  Pos
+}
+
+// PathAt is where a paths entry and each of its fields were written.
+type PathAt struct{ Entry, Path, Type, Mode, UID, GID, Content, Target Field }
+
+// CopyAt is where a copy entry and each of its fields were written.
+type CopyAt struct{ Entry, From, Src, Dst, Mode, UID, GID Field }
+
+// ArchiveAt is where an archives entry and each of its fields were written.
+type ArchiveAt struct {
+	Entry, Name, URL, SHA256, Dst, StripComponents, Version, License, Platform Field
+}
+
+var fieldType = reflect.TypeFor[Field]()
+
+// locate fills the At field of a decoded list entry v at path, when its
+// type has one: Entry is the entry, every other Field is the entry's field
+// of the same Go name, named and located by its yaml tag.
+func (x *fieldIndex) locate(v reflect.Value, path string) {
+	at := v.FieldByName("At")
+	if !at.IsValid() || at.Kind() != reflect.Struct {
+		return
+	}
+	for i := range at.NumField() {
+		f := at.Type().Field(i)
+		if f.Type != fieldType {
+			continue
+		}
+		name := path
+		if f.Name != "Entry" {
+			sf, ok := v.Type().FieldByName(f.Name)
+			if !ok {
+				continue // TestFieldPositions catches this
+			}
+			tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			name = joinField(path, tag)
+		}
+		at.Field(i).Set(reflect.ValueOf(Field{Name: name, Pos: x.pos(name)}))
+	}
+}
+
+// locateEntries names the fields of the list entries that carry no
+// positions (a Spec built or changed in code), so that their problems name
+// the field; they are at the start of the file.
+func (s *Spec) locateEntries() {
+	for list, n := range map[string]int{"paths": len(s.Paths), "copy": len(s.Copy), "archives": len(s.Archives)} {
+		for i := range n {
+			var v reflect.Value
+			switch list {
+			case "paths":
+				v = reflect.ValueOf(&s.Paths[i]).Elem()
+			case "copy":
+				v = reflect.ValueOf(&s.Copy[i]).Elem()
+			default:
+				v = reflect.ValueOf(&s.Archives[i]).Elem()
+			}
+			if v.FieldByName("At").FieldByName("Entry").Interface() == (Field{}) {
+				s.index.locate(v, joinIndex(list, i))
+			}
+		}
+	}
+}
+
+// ErrorAt builds an *Error located at a field of a list entry.
+func (s *Spec) ErrorAt(f Field, hint, format string, args ...any) *Error {
+	return Errorf(s.File, f.Pos, hint, format, args...)
 }

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"github.com/distribution/reference"
 	"slices"
 	"strings"
 )
@@ -26,6 +27,15 @@ type Package struct {
 	// (a mirror serves the same digests, so the image must not say where
 	// it was pulled from); a full reference as written, like Ref.
 	Canonical string
+}
+
+// Repository is the repository of the package's canonical reference
+// ("docker.io/stagex/core-musl"), as the SBOM names where it comes from.
+func (p Package) Repository() string {
+	if named, err := reference.ParseNormalizedNamed(p.Canonical); err == nil {
+		return named.Name()
+	}
+	return p.Canonical
 }
 
 // ResolveOptions are the build-time settings resolution depends on.

@@ -115,6 +115,8 @@ type Path struct {
 	GID     int      `yaml:"gid"`
 	Content string   `yaml:"content" spec:"bytes"` // file only
 	Target  string   `yaml:"target"`               // symlink only, required there
+
+	At PathAt `yaml:"-"` // where it was written
 }
 
 // Copy copies files from a build context into the image.
@@ -125,4 +127,6 @@ type Copy struct {
 	Mode *uint32 `yaml:"mode" spec:"octal"` // octal string; nil = keep the source's mode
 	UID  int     `yaml:"uid"`
 	GID  int     `yaml:"gid"`
+
+	At CopyAt `yaml:"-"` // where it was written
 }

@@ -45,6 +45,13 @@ func (v *validator) errorf(path, hint, format string, args ...any) {
 	}
 }
 
+// errorAt reports a problem with a field of a list entry.
+func (v *validator) errorAt(f Field, hint, format string, args ...any) {
+	if !v.skip(f.Name) {
+		v.errs = append(v.errs, Errorf(v.file, f.Pos, hint, format, args...))
+	}
+}
+
 // keyErrorf reports a problem with the key of path (a name that is invalid
 // or repeated).
 func (v *validator) keyErrorf(path, hint, format string, args ...any) {
@@ -74,10 +81,12 @@ func (v *validator) version(path string, got int) {
 
 // Validate checks a Spec built or changed in code; ParseSpec already
 // validates what it returns. Problems are located when the Spec came from
-// ParseSpec, and at the start of the file otherwise.
+// ParseSpec, and at the start of the file otherwise; entries built in code
+// get their At names filled in, so that problems name the field.
 func (s *Spec) Validate() error { return s.validate(nil).err() }
 
 func (s *Spec) validate(failed map[string]bool) ErrorList {
+	s.locateEntries()
 	v := newValidator(s.File, s.index, failed)
 	v.version("version", s.Version)
 	v.text("", reflect.ValueOf(s).Elem(), textLine)

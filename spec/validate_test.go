@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -336,4 +337,29 @@ func TestParseSpecAccepts(t *testing.T) {
 			mustParseSpec(t, src)
 		})
 	}
+}
+
+// The labels the frontend writes, and the ones naming an archive's origin,
+// are refused at their line when the spec is parsed, so --check and lint
+// see them too.
+func TestReservedLabels(t *testing.T) {
+	for k, from := range ReservedLabels {
+		_, err := ParseSpec("spec.yaml", []byte("version: 1\npackages: [core-musl]\nconfig:\n  labels:\n    org.example.team: a\n    "+k+": x\n"))
+		requireError(t, err, wantError{at: fmt.Sprintf("spec.yaml:6:%d", 7+len(k)), msg: "label " + k + " is reserved: the frontend sets it", hint: from})
+	}
+	_, err := ParseSpec("spec.yaml", []byte("version: 1\npackages: [core-musl]\nconfig:\n  labels: {"+ArchiveLabelPrefix+"jre: from StageX}\n"))
+	requireError(t, err, wantError{at: fmt.Sprintf("spec.yaml:4:%d", 14+len(ArchiveLabelPrefix+"jre")), msg: "reserved: it names an archive's origin"})
+	if _, err := ParseSpec("spec.yaml", []byte("version: 1\npackages: [core-musl]\nconfig:\n  labels: {org.opencontainers.image.vendor: EDP}\n")); err != nil {
+		t.Errorf("a label the frontend does not write: %v", err)
+	}
+}
+
+// A spec built in code has no positions, but its problems still name the
+// field, at the start of the file.
+func TestValidateNamesFieldsOfCodeBuiltSpec(t *testing.T) {
+	s := &Spec{Version: 1, File: "spec.yaml", Packages: []PackageRef{{Ref: "core-musl"}},
+		Paths: []Path{{Path: "/a", Type: PathFile}, {Path: "/a", Type: PathFile, UID: -1}}}
+	err := s.Validate()
+	requireError(t, err, wantError{at: "spec.yaml:1:1", msg: "uid -1 is out of range"})
+	requireError(t, err, wantError{at: "spec.yaml:1:1", msg: "duplicate path", hint: "first listed at paths[0].path"})
 }

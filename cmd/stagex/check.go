@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/check"
-	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -42,44 +40,16 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("--platform %s: %v", *platform, err)}
 	}
-	var accept []check.Accept
-	if *specFile != "" {
-		data, err := os.ReadFile(*specFile)
-		if err != nil {
-			return &exitError{code: 2, msg: err.Error()}
-		}
-		s, err := spec.ParseSpec(*specFile, data)
-		if err == nil {
-			err = check.ValidateSpec(s)
-		}
-		if err != nil {
-			return &exitError{code: 2, msg: err.Error()}
-		}
-		accept = s.Check.Accept
-		*noShell = *noShell || s.NoShell()
-	}
-
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	src, err := check.Open(ctx, pos[0], v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}, remoteOptions(ctx)...)
+	r, err := check.CheckImage(ctx, check.ImageRequest{
+		Source:   pos[0],
+		Platform: v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant},
+		SpecFile: *specFile,
+		NoShell:  *noShell,
+	}, remoteOptions(ctx)...)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
-	}
-	defer src.Close()
-	im, err := check.ReadImage(src.Image)
-	if err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", pos[0], err)}
-	}
-	opts := im.Options()
-	opts.NoShell = *noShell
-	opts.Accept = accept
-	r, err := check.Run(im.Tree, opts)
-	if err != nil {
-		return &exitError{code: 2, msg: err.Error()}
-	}
-	r.Image = src.Name
-	if im.Platform.OS != "" {
-		r.Platform = im.Platform.String()
 	}
 	if *format == "json" {
 		err = r.WriteJSON(stdout)

@@ -44,6 +44,7 @@ const usage = `usage:
   stagex check  [--format table|json] [--spec SPEC] [--no-shell] [--platform P] IMAGE
   stagex rebuild --source DIR --addr BUILDKIT [--frontend IMAGE] [--lock FILE] IMAGE
   stagex lock [verify|update] … (see stagex lock help)
+  stagex pipeline STEP … (see stagex pipeline help)
   stagex bed  up|down|env|status|fixtures NAME (see stagex bed help)
 
 sign    adds a cosign-compatible signature over the digest (KEY: PEM PKCS#8, EC or
@@ -62,6 +63,8 @@ check   checks that an image can run: ELF closure, layer efficiency, hygiene
 rebuild rebuilds IMAGE from its provenance and DIR's spec and lock at the recorded
         revision, and compares the digests (what a signer runs before signing)
 lock    writes, verifies or updates the StageX lock (stagex lock help)
+pipeline runs one step of the release pipeline: build by digest, check, sign,
+        attest, verify, scan, tag, digests (stagex pipeline help; docs/ci.md)
 bed     starts, stops, describes and fills a local BuildKit test bed (stagex bed help)
 
 sign, attest and verify take --timeout (default 10m).
@@ -114,6 +117,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRebuild(ctx, args[1:], stdout, stderr)
 	case "lock":
 		return runLock(ctx, args[1:], stdout, stderr)
+	case "pipeline":
+		return runPipeline(ctx, args[1:], stdout, stderr)
 	case "bed":
 		return runBed(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -212,15 +217,11 @@ func parseSignArgs(cmd string, args []string, stderr io.Writer) (*signArgs, erro
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s takes a digest reference (IMAGE@sha256:…), never a tag: %w", pos[0], cmd, err)
 	}
-	pemBytes, err := os.ReadFile(*keyPath)
+	keys, err := loadPrivateKeys([]string{*keyPath})
 	if err != nil {
 		return nil, err
 	}
-	key, err := signing.LoadPrivateKey(pemBytes, signing.EnvPassword)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", *keyPath, err)
-	}
-	return &signArgs{keyPath: *keyPath, key: key, format: format, digest: d, timeout: *timeout}, nil
+	return &signArgs{keyPath: *keyPath, key: keys[0].Key, format: format, digest: d, timeout: *timeout}, nil
 }
 
 func runSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -302,15 +303,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) != 1 || len(keyPaths)+ids.count() == 0 || *threshold == 0 {
 		return &exitError{code: 2, msg: "verify needs --threshold N, at least one --key or --identity, and exactly one IMAGE"}
 	}
-	keys, err := loadKeys(keyPaths)
+	policy, err := verifyPolicy(*threshold, keyPaths, ids)
 	if err != nil {
-		return err
-	}
-	policy := signing.Policy{Threshold: *threshold, Keys: keys}
-	if err := ids.load(&policy); err != nil {
-		return err
-	}
-	if err := policy.Check(); err != nil {
 		return err
 	}
 	ctx, cancel := withTimeout(ctx, "verify", *timeout)
@@ -345,6 +339,19 @@ func printReport(w io.Writer, r *signing.Report) {
 		fmt.Fprintf(w, "verified: %d of %d signers signed %s (threshold %d)\n",
 			len(r.Matched), len(r.Matched)+len(r.Unmatched), r.Digest.DigestStr(), r.Threshold)
 	}
+}
+
+// verifyPolicy is the N-of-M policy of verify's flags, checked.
+func verifyPolicy(threshold int, keyPaths []string, ids *identityOptions) (signing.Policy, error) {
+	keys, err := loadKeys(keyPaths)
+	if err != nil {
+		return signing.Policy{}, err
+	}
+	policy := signing.Policy{Threshold: threshold, Keys: keys}
+	if err := ids.load(&policy); err != nil {
+		return signing.Policy{}, err
+	}
+	return policy, policy.Check()
 }
 
 // identityOptions are the keyless signers of verify and policy.

@@ -13,11 +13,15 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 )
 
-// StartBed starts the test bed NAME of the repository at root (a running
-// one is reused; package internal/bed owns it) and returns it. Its progress
-// goes to log. Take it down with Down.
+// StartBed starts the test bed NAME (a running one is reused; package
+// internal/bed owns it) in $BED_DIR, else in root's .cache/bed, and returns
+// it. Its progress goes to log. Take it down with Down.
 func StartBed(ctx context.Context, root, name string, log io.Writer) (*bed.Bed, error) {
-	return bed.Up(ctx, name, bed.Options{Dir: filepath.Join(root, ".cache", "bed"), Log: log})
+	opts := bed.Options{Log: log}
+	if os.Getenv(bed.EnvDir) == "" {
+		opts.Dir = filepath.Join(root, ".cache", "bed")
+	}
+	return bed.Up(ctx, name, opts)
 }
 
 // Buildx returns the pinned buildx: $STAGEX_TOOLS_BIN/buildx, or the one

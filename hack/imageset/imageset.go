@@ -12,13 +12,14 @@ import (
 	"slices"
 	"strings"
 
+	"edp.buildth.ing/devfw-cicd/stagex/bake"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
 // The bake file and what it builds.
 const (
 	// BakeFile is the bake definition at the repository root.
-	BakeFile = "docker-bake.hcl"
+	BakeFile = bake.File
 	// SpecDir is the folder of the image specs, the images' bake context.
 	SpecDir = "images"
 	// FrontendTarget is the bake target of the frontend image.
