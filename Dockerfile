@@ -8,7 +8,8 @@
 #   frontend-prebuilt  packs a binary built outside, taken from the build context
 #                      (the test bed and offline CI use it; see internal/frontendimage)
 
-# pallet-go 1.26.0 from StageX release 2026.03.0 (linux/amd64 manifest digest).
+# pallet-go 1.26.0 (its linux/amd64 image manifest digest; renovate.json keeps
+# version and digest current, with docker-bake.hcl's PALLET_GO_DIGEST).
 ARG GO_IMAGE=docker.io/stagex/pallet-go@sha256:4b7f9fe27d84dd9109fe89c4dab1cefdd66bf2f670817ef95ffd335b84fdf2cb
 
 FROM ${GO_IMAGE} AS build

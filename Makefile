@@ -9,7 +9,7 @@ LOCK  ?= .cache/fixtures.lock.yaml
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/integration$$')
 
 .PHONY: lock-verify pipeline pipeline-build pipeline-check pipeline-sign pipeline-attest pipeline-verify pipeline-scan pipeline-tag pipeline-digests pipeline-stagex
-.PHONY: help test test-unit test-integration tools bed-up bed-down fixtures lint bench images demo verify-reproducible sign-tools lint-workflows policy
+.PHONY: help test test-unit test-integration tools renovate-tools bed-up bed-down fixtures lint bench images demo verify-reproducible sign-tools lint-workflows policy
 
 ## help: list the targets with what they do
 help:
@@ -42,6 +42,11 @@ tools:
 ## hack/tools-sign/<tool>)
 sign-tools:
 	hack/tools.sh cosign kyverno actionlint grype
+
+## renovate-tools: install Renovate (npm ci of hack/tools-renovate's
+## package-lock.json) into the tool cache, for integration/renovate_test.go
+renovate-tools:
+	hack/tools.sh renovate
 
 ## lint-workflows: actionlint on the Forgejo workflows (with shellcheck on
 ## their scripts when it is installed; .ci/run installs it)

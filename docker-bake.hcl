@@ -69,8 +69,38 @@ variable "FRONTEND_IMAGE" {
   description = "A published frontend image (best by digest) to compose with, instead of the frontend target"
 }
 
+# A shared build cache in a registry, so that a runner that starts empty
+# reuses what an earlier build (on any runner or daemon) did: each target
+# reads <CACHE_FROM>:<target> and writes <CACHE_TO>:<target> (BuildKit's
+# registry cache, mode=max: every intermediate step, not only the result's
+# layers; stored as an OCI image manifest). Empty, the default: no cache is
+# read or written, and local builds are as before. The cache changes no
+# digest (integration/cache_test.go bakes with CACHE_TO on one daemon and
+# CACHE_FROM on a fresh one and compares). What it saves, and what not yet:
+# docs/ci.md.
+variable "CACHE_FROM" {
+  default     = ""
+  description = "Registry cache repository to read, one tag per target (<CACHE_FROM>:<target>); empty: none"
+}
+
+variable "CACHE_TO" {
+  default     = ""
+  description = "Registry cache repository to write (mode=max), one tag per target (<CACHE_TO>:<target>); empty: none"
+}
+
+function "cache_from" {
+  params = [target]
+  result = CACHE_FROM == "" ? [] : ["type=registry,ref=${CACHE_FROM}:${target}"]
+}
+
+function "cache_to" {
+  params = [target]
+  result = CACHE_TO == "" ? [] : ["type=registry,ref=${CACHE_TO}:${target},mode=max,image-manifest=true,oci-mediatypes=true"]
+}
+
 # pallet-go's digest from the Dockerfile's GO_IMAGE, for STAGEX_REGISTRY; a
 # unit test (hack/imageset) keeps the two equal.
+# pallet-go 1.26.0 (the version, for renovate.json)
 variable "PALLET_GO_DIGEST" {
   default = "sha256:4b7f9fe27d84dd9109fe89c4dab1cefdd66bf2f670817ef95ffd335b84fdf2cb"
 }
@@ -87,6 +117,8 @@ group "default" {
 # rewrite the StageX blobs, which must stay byte for byte upstream's; their
 # own layer is written at the epoch by the frontend.)
 target "frontend" {
+  cache-from = cache_from("frontend")
+  cache-to   = cache_to("frontend")
   context    = "."
   dockerfile = "Dockerfile"
   target     = "frontend"
@@ -120,42 +152,56 @@ target "_image" {
 }
 
 target "base" {
+  cache-from = cache_from("base")
+  cache-to   = cache_to("base")
   inherits   = ["_image"]
   dockerfile = "base.yaml"
   tags       = ["${REGISTRY}/stagex-base:${TAG}"]
 }
 
 target "base-static" {
+  cache-from = cache_from("base-static")
+  cache-to   = cache_to("base-static")
   inherits   = ["_image"]
   dockerfile = "base-static.yaml"
   tags       = ["${REGISTRY}/stagex-base-static:${TAG}"]
 }
 
 target "base-go" {
+  cache-from = cache_from("base-go")
+  cache-to   = cache_to("base-go")
   inherits   = ["_image"]
   dockerfile = "base-go.yaml"
   tags       = ["${REGISTRY}/stagex-base-go:${TAG}"]
 }
 
 target "base-nodejs" {
+  cache-from = cache_from("base-nodejs")
+  cache-to   = cache_to("base-nodejs")
   inherits   = ["_image"]
   dockerfile = "base-nodejs.yaml"
   tags       = ["${REGISTRY}/stagex-base-nodejs:${TAG}"]
 }
 
 target "base-python" {
+  cache-from = cache_from("base-python")
+  cache-to   = cache_to("base-python")
   inherits   = ["_image"]
   dockerfile = "base-python.yaml"
   tags       = ["${REGISTRY}/stagex-base-python:${TAG}"]
 }
 
 target "base-rust" {
+  cache-from = cache_from("base-rust")
+  cache-to   = cache_to("base-rust")
   inherits   = ["_image"]
   dockerfile = "base-rust.yaml"
   tags       = ["${REGISTRY}/stagex-base-rust:${TAG}"]
 }
 
 target "base-ruby" {
+  cache-from = cache_from("base-ruby")
+  cache-to   = cache_to("base-ruby")
   inherits   = ["_image"]
   dockerfile = "base-ruby.yaml"
   tags       = ["${REGISTRY}/stagex-base-ruby:${TAG}"]
@@ -164,6 +210,8 @@ target "base-ruby" {
 # The JRE comes from outside StageX (see the spec): its URL and sha256 are
 # pinned in base-java.yaml, or in the lock for a mirror or offline copy.
 target "base-java" {
+  cache-from = cache_from("base-java")
+  cache-to   = cache_to("base-java")
   inherits   = ["_image"]
   dockerfile = "base-java.yaml"
   tags       = ["${REGISTRY}/stagex-base-java:${TAG}"]
@@ -185,6 +233,8 @@ group "examples" {
 # The service binary: examples/Dockerfile, stage "bin" (go build in base-go,
 # network none). Only ever a named context of "example-app", never exported.
 target "example-app-bin" {
+  cache-from = cache_from("example-app-bin")
+  cache-to   = cache_to("example-app-bin")
   context    = "examples"
   dockerfile = "Dockerfile"
   target     = "bin"
@@ -197,6 +247,8 @@ target "example-app-bin" {
 # The application image: examples/app.yaml, copying the binary from the
 # named context app-bin (target example-app-bin). The frontend context comes from _image.
 target "example-app" {
+  cache-from = cache_from("example-app")
+  cache-to   = cache_to("example-app")
   inherits   = ["_image"]
   context    = "examples"
   dockerfile = "app.yaml"
@@ -210,6 +262,8 @@ target "example-app" {
 # app image (network none) and fails on a wrong answer; "test-result" holds
 # the answers.
 target "example-app-test" {
+  cache-from = cache_from("example-app-test")
+  cache-to   = cache_to("example-app-test")
   context    = "examples"
   dockerfile = "Dockerfile"
   target     = "test-result"

@@ -11,6 +11,10 @@
 # (grype and grype-mkdb, its offline database builder), `trivy`, each pinned in a
 # module of its own, hack/tools-sign/<set> (their dependency graphs clash with
 # buildkit's and with each other's). STAGEX_TOOLS_DIR applies to `test` only.
+# `renovate` is the npm package pinned by hack/tools-renovate/package.json and
+# package-lock.json (key: their sha256), installed with `npm ci` (install
+# scripts off; the lock has no download URLs, npm takes them from its
+# configured registry); its bin dir holds renovate and renovate-config-validator.
 #
 # Prints the bin dir of each SET on stdout, one line each, in order (progress
 # goes to stderr). Skips the build when the set's binaries are there;
@@ -42,8 +46,9 @@ kyverno) tools_mod="$here/tools-sign/kyverno" tools=(kyverno) pkgs=(github.com/k
 actionlint) tools_mod="$here/tools-sign/actionlint" tools=(actionlint) pkgs=(github.com/rhysd/actionlint/cmd/actionlint) ;;
 grype) tools_mod="$here/tools-sign/grype" tools=(grype grype-mkdb) pkgs=(github.com/anchore/grype/cmd/grype ./mkdb) ;;
 trivy) tools_mod="$here/tools-sign/trivy" tools=(trivy) pkgs=(github.com/aquasecurity/trivy/cmd/trivy) ;;
+renovate) tools_mod="$here/tools-renovate" tools=(renovate renovate-config-validator) pkgs=() ;;
 *)
-	printf '[tools] error: unknown set %q (test, cosign, kyverno, actionlint, grype, trivy)\n' "$toolset" >&2
+	printf '[tools] error: unknown set %q (test, cosign, kyverno, actionlint, grype, trivy, renovate)\n' "$toolset" >&2
 	exit 2
 	;;
 esac
@@ -51,12 +56,21 @@ esac
 log() { printf '[tools] %s\n' "$*" >&2; }
 die() { printf '[tools] error: %s\n' "$*" >&2; exit 1; }
 
-if ! command -v go >/dev/null 2>&1; then
+manifest=("$tools_mod/go.mod" "$tools_mod/go.sum")
+if [[ $toolset == renovate ]]; then
+	manifest=("$tools_mod/package.json" "$tools_mod/package-lock.json")
+	command -v npm >/dev/null 2>&1 || die "npm not found on PATH (Renovate is an npm package; install Node.js 20 or 22)"
+	# The pinned Renovate's engines.node: ^20.15.1 || ^22.11.0 (Debian 12's
+	# nodejs 18 is too old).
+	node_v=$(node --version 2>/dev/null || true)
+	[[ $node_v =~ ^v(20\.(1[5-9]|[2-9][0-9])|22\.(1[1-9]|[2-9][0-9]))\. ]] ||
+		die "Node.js ${node_v:-not found}: the pinned Renovate needs ^20.15.1 or ^22.11.0"
+elif ! command -v go >/dev/null 2>&1; then
 	[[ -x /usr/local/go/bin/go ]] || die "go not found on PATH"
 	PATH="/usr/local/go/bin:$PATH"
 fi
 
-key=$(cat "$tools_mod/go.mod" "$tools_mod/go.sum" | sha256sum | cut -c1-16)
+key=$(cat "${manifest[@]}" | sha256sum | cut -c1-16)
 root=${XDG_CACHE_HOME:-$HOME/.cache}/stagex/tools/$key
 [[ $toolset == test ]] && root=${STAGEX_TOOLS_DIR:-$root}
 bin="$root/bin"
@@ -77,40 +91,55 @@ mkdir -p "$parent"
 tmp=$(mktemp -d "$parent/.$(basename "$root").tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-log "building ${tools[*]} (pinned in ${tools_mod#"$(dirname "$here")/"}/go.mod, key $key)"
-log "into $bin — the first build takes several minutes"
-start=$SECONDS
-(
-	cd "$tools_mod"
-	export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly"
-	log "downloading modules…"
-	go mod download
-	# Stamp the versions that go.mod pins, as the upstream release builds do.
-	ver() { go list -m -f '{{.Version}}' "$1"; }
-	ldflags="-s -w"
-	case $toolset in
-	test)
-		ldflags+=" -X github.com/moby/buildkit/version.Version=$(ver github.com/moby/buildkit)"
-		ldflags+=" -X github.com/docker/buildx/version.Version=$(ver github.com/docker/buildx)"
-		ldflags+=" -X github.com/distribution/distribution/v3/version.version=$(ver github.com/distribution/distribution/v3)"
-		;;
-	cosign) ldflags+=" -X sigs.k8s.io/release-utils/version.gitVersion=$(ver github.com/sigstore/cosign/v3)" ;;
-	kyverno) ldflags+=" -X github.com/kyverno/kyverno/pkg/version.BuildVersion=$(ver github.com/kyverno/kyverno)" ;;
-	actionlint) ldflags+=" -X github.com/rhysd/actionlint.version=$(ver github.com/rhysd/actionlint)" ;;
-	grype) v=$(ver github.com/anchore/grype) && ldflags+=" -X main.version=${v#v}" ;;
-	# Trivy uses encoding/json/v2, which Go builds only with this experiment
-	# (as Trivy's release build does).
-	trivy) v=$(ver github.com/aquasecurity/trivy) && ldflags+=" -X github.com/aquasecurity/trivy/pkg/version/app.ver=${v#v}" && export GOEXPERIMENT=jsonv2 ;;
-	esac
-	log "compiling…"
-	go build -trimpath -ldflags="$ldflags" -o "$tmp/bin/" "${pkgs[@]}"
-	# The Kyverno CLI's package is named for kubectl's plugin lookup.
-	if [[ $toolset == kyverno ]]; then mv "$tmp/bin/kubectl-kyverno" "$tmp/bin/kyverno"; fi
-	# The offline database builder beside it (hack/tools-sign/grype/mkdb).
-	if [[ $toolset == grype ]]; then mv "$tmp/bin/mkdb" "$tmp/bin/grype-mkdb"; fi
-)
-complete "$tmp/bin" || die "build finished but binaries are missing in $tmp/bin"
-log "built in $((SECONDS - start))s"
+if [[ $toolset == renovate ]]; then
+	log "installing ${tools[*]} (pinned in ${tools_mod#"$(dirname "$here")/"}/package-lock.json, key $key)"
+	start=$SECONDS
+	cp "${manifest[@]}" "$tools_mod/.npmrc" "$tmp/"
+	# Install scripts stay off: Renovate runs without its optional native
+	# modules (its regex engine falls back to JavaScript's).
+	(cd "$tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+	mkdir -p "$tmp/bin"
+	for t in "${tools[@]}"; do ln -s "../node_modules/.bin/$t" "$tmp/bin/$t"; done
+	complete "$tmp/bin" || die "npm ci finished but ${tools[*]} are missing in $tmp/bin"
+	log "installed in $((SECONDS - start))s"
+fi
+
+if [[ $toolset != renovate ]]; then
+	log "building ${tools[*]} (pinned in ${tools_mod#"$(dirname "$here")/"}/go.mod, key $key)"
+	log "into $bin — the first build takes several minutes"
+	start=$SECONDS
+	(
+		cd "$tools_mod"
+		export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly"
+		log "downloading modules…"
+		go mod download
+		# Stamp the versions that go.mod pins, as the upstream release builds do.
+		ver() { go list -m -f '{{.Version}}' "$1"; }
+		ldflags="-s -w"
+		case $toolset in
+		test)
+			ldflags+=" -X github.com/moby/buildkit/version.Version=$(ver github.com/moby/buildkit)"
+			ldflags+=" -X github.com/docker/buildx/version.Version=$(ver github.com/docker/buildx)"
+			ldflags+=" -X github.com/distribution/distribution/v3/version.version=$(ver github.com/distribution/distribution/v3)"
+			;;
+		cosign) ldflags+=" -X sigs.k8s.io/release-utils/version.gitVersion=$(ver github.com/sigstore/cosign/v3)" ;;
+		kyverno) ldflags+=" -X github.com/kyverno/kyverno/pkg/version.BuildVersion=$(ver github.com/kyverno/kyverno)" ;;
+		actionlint) ldflags+=" -X github.com/rhysd/actionlint.version=$(ver github.com/rhysd/actionlint)" ;;
+		grype) v=$(ver github.com/anchore/grype) && ldflags+=" -X main.version=${v#v}" ;;
+		# Trivy uses encoding/json/v2, which Go builds only with this experiment
+		# (as Trivy's release build does).
+		trivy) v=$(ver github.com/aquasecurity/trivy) && ldflags+=" -X github.com/aquasecurity/trivy/pkg/version/app.ver=${v#v}" && export GOEXPERIMENT=jsonv2 ;;
+		esac
+		log "compiling…"
+		go build -trimpath -ldflags="$ldflags" -o "$tmp/bin/" "${pkgs[@]}"
+		# The Kyverno CLI's package is named for kubectl's plugin lookup.
+		if [[ $toolset == kyverno ]]; then mv "$tmp/bin/kubectl-kyverno" "$tmp/bin/kyverno"; fi
+		# The offline database builder beside it (hack/tools-sign/grype/mkdb).
+		if [[ $toolset == grype ]]; then mv "$tmp/bin/mkdb" "$tmp/bin/grype-mkdb"; fi
+	)
+	complete "$tmp/bin" || die "build finished but binaries are missing in $tmp/bin"
+	log "built in $((SECONDS - start))s"
+fi
 
 # Rename into place. A concurrent run may have won the race: keep its result.
 if [[ -e "$root" ]] && ! complete "$bin"; then

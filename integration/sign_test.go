@@ -91,7 +91,7 @@ func goTool() string {
 }
 
 // signTool finds a pinned signing or scanning tool (cosign, kyverno, grype,
-// grype-mkdb): in
+// grype-mkdb) or Renovate (renovate, renovate-config-validator): in
 // $STAGEX_SIGN_TOOLS_PATH, else on PATH. Missing, it fails the test under
 // CI=true and skips it elsewhere, like a missing bed.
 func signTool(t *testing.T, tool string) string {

@@ -185,3 +185,33 @@ func uniq(sorted []string) []string {
 	}
 	return out
 }
+
+// ListOf is the release list a lock implies: its release, and for each
+// package the version, license and source it records, and its linux/amd64
+// digest (the platform a StageX release list gives). An update tool that
+// edits a lock's versions and digests in place (Renovate, see renovate.json)
+// hands it to `stagex lock update`, which resolves and verifies every
+// platform again.
+func ListOf(l *spec.Lock) *ReleaseList {
+	list := &ReleaseList{Release: l.Release, Rows: map[string]Row{}}
+	for name, p := range l.Packages {
+		list.Rows[name] = Row{Name: name, Version: p.Version, License: p.License, Source: p.Source, Digest: p.Digests[DefaultPlatform]}
+	}
+	return list
+}
+
+// Write writes the list in the format ParseReleaseList reads: the leading
+// comment naming the release, the header, one row per image, sorted.
+func (l *ReleaseList) Write(w io.Writer) error {
+	var b strings.Builder
+	if l.Release != "" {
+		fmt.Fprintf(&b, "# StageX release %s\n", l.Release)
+	}
+	b.WriteString(strings.Join(columns, "\t") + "\n")
+	for _, n := range l.Names() {
+		r := l.Rows[n]
+		b.WriteString(strings.Join([]string{r.Name, r.Version, r.License, r.Source, r.Digest}, "\t") + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

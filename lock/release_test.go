@@ -6,6 +6,7 @@ import (
 
 	. "edp.buildth.ing/devfw-cicd/stagex/lock"
 	"edp.buildth.ing/devfw-cicd/stagex/lock/locktest"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
 const (
@@ -158,5 +159,37 @@ func TestReleaseListDigestIsOptional(t *testing.T) {
 	_, err = list.Select("2026.03.0", []string{"musl"})
 	if err == nil || !strings.Contains(err.Error(), "release 2026.03.0 has no image musl (did you mean core-musl?)") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestListOfRoundTrip: the release list a lock implies (what hack/renovate-lock
+// hands to `stagex lock update` after Renovate edited the lock) reads back as
+// the lock's release, versions, licenses, sources and linux/amd64 digests;
+// other platforms are not in a release list.
+func TestListOfRoundTrip(t *testing.T) {
+	l := &spec.Lock{Release: "2026.04.0", Packages: map[string]spec.LockPackage{
+		"core-musl":       {Version: "1.2.6", License: "MIT", Source: "core/musl", Digests: map[string]string{"linux/amd64": digestA, "linux/arm64": digestB}},
+		"core-filesystem": {Version: "latest", Digests: map[string]string{"linux/amd64": digestC}},
+	}}
+	var b strings.Builder
+	if err := ListOf(l).Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "# StageX release 2026.04.0\n" +
+		"image\tversion\tlicense\tsource_package\tdigest\n" +
+		"core-filesystem\tlatest\t\t\t" + digestC + "\n" +
+		"core-musl\t1.2.6\tMIT\tcore/musl\t" + digestA + "\n"
+	if b.String() != want {
+		t.Fatalf("release list =\n%s\nwant\n%s", b.String(), want)
+	}
+	got, err := ParseReleaseList("list.tsv", strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Release != "2026.04.0" || len(got.Rows) != 2 {
+		t.Fatalf("parsed back: release %q, %d rows", got.Release, len(got.Rows))
+	}
+	if r := got.Rows["core-musl"]; r.Version != "1.2.6" || r.License != "MIT" || r.Source != "core/musl" || r.Digest != digestA {
+		t.Errorf("core-musl parsed back as %+v", r)
 	}
 }

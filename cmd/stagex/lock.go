@@ -22,6 +22,7 @@ const lockUsage = `usage:
   stagex lock        --release-list FILE --keyring FILE --lookaside URL|DIR [PACKAGE… | --from-specs DIR | --all] -o FILE
   stagex lock verify --keyring FILE --lookaside URL|DIR [--lock FILE]
   stagex lock update --release-list FILE --keyring FILE --lookaside URL|DIR [--lock FILE] [--add PACKAGE]… [-o FILE]
+  stagex lock release-list [--lock FILE] [-o FILE]
 
 lock    resolves <registry>/<package>:<version> of a StageX release for each
         --platform, verifies every digest's maintainer signatures (a quorum of
@@ -30,6 +31,10 @@ verify  re-checks every digest of an existing lock against the lookaside and
         keyring
 update  moves a lock to another release (same packages, new versions) and
         prints what changed
+release-list
+        writes the release list a lock implies (its release; each package's
+        version, license, source and linux/amd64 digest), for update after a
+        tool such as Renovate edited the lock's versions and digests
 
 common flags: --keyring (repeatable; files or folders of OpenPGP public keys),
 --lookaside (the signatures' https:// base URL, or a local copy), --quorum N
@@ -102,6 +107,8 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return runLockVerify(ctx, args[1:], stdout, stderr)
 		case "update":
 			return runLockUpdate(ctx, args[1:], stdout, stderr)
+		case "release-list":
+			return runLockReleaseList(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, lockUsage)
 			return nil
@@ -296,6 +303,33 @@ func readReleaseList(file, release string) (*lock.ReleaseList, string, error) {
 		return nil, "", fmt.Errorf("--release %s, but %s is the list of release %s", release, file, list.Release)
 	}
 	return list, release, nil
+}
+
+// runLockReleaseList writes lock.ListOf the lock, to -o or stdout.
+func runLockReleaseList(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lock release-list", stderr)
+	file := fs.String("lock", spec.DefaultLockFile, "the lock to read")
+	out := fs.String("o", "-", "where to write the list, - for stdout")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return &exitError{code: 2, msg: "lock release-list takes no arguments\n" + lockUsage}
+	}
+	l, err := readLock(*file)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	if err := lock.ListOf(l).Write(&b); err != nil {
+		return err
+	}
+	if *out == "-" {
+		_, err = io.WriteString(stdout, b.String())
+		return err
+	}
+	return os.WriteFile(*out, []byte(b.String()), 0o644)
 }
 
 func readLock(file string) (*spec.Lock, error) {

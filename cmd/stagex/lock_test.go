@@ -177,3 +177,78 @@ func TestApplyProductsWithoutFile(t *testing.T) {
 	err := applyProducts(&stderr, filepath.Join(dir, "missing.yaml"), "-", l)
 	locktest.WantErr(t, err, "missing.yaml", "the products file")
 }
+
+// TestLockReleaseListAfterRenovate is the Renovate flow of renovate.json and
+// hack/renovate-lock: Renovate moves a package's version and linux/amd64
+// digest (and the release) in the lock text; `lock release-list` turns that
+// lock into a release list and `lock update` re-locks every platform and
+// verifies the signatures. A digest the registry does not serve for the
+// version fails the update and leaves the lock.
+func TestLockReleaseListAfterRenovate(t *testing.T) {
+	dir := t.TempDir()
+	reg := locktest.Registry(t)
+	old := locktest.PushPackage(t, reg, "core-musl", "1.2.5", "linux/amd64", "linux/arm64")
+	next := locktest.PushPackage(t, reg, "core-musl", "1.2.6", "linux/amd64", "linux/arm64")
+	a, b := locktest.NewKey(t, "a", false), locktest.NewKey(t, "b", false)
+	keyring := locktest.WriteKeyring(t, dir, a, b)
+	side := locktest.NewLookaside(t)
+	for _, d := range old {
+		side.SignBy("stagex/core-musl:1.2.5", d, a, b)
+	}
+	for _, d := range next {
+		side.SignBy("stagex/core-musl:1.2.6", d, a, b)
+	}
+	common := []string{"--keyring", keyring, "--lookaside", side.Serve(), "--signed-identity", "docker.io/stagex"}
+	list := writeFile(t, filepath.Join(dir, "release.tsv"), "# StageX release 2026.03.0\n"+
+		"image\tversion\tlicense\tsource_package\tdigest\n"+
+		"core-musl\t1.2.5\tMIT\tcore/musl\t\n")
+	out := filepath.Join(dir, "stagex.lock.yaml")
+	if _, stderr, err := runCmd(t, append([]string{"lock", "--release-list", list, "--registry", reg, "--platform", "linux/amd64,linux/arm64", "-o", out, "core-musl"}, common...)...); err != nil {
+		t.Fatalf("lock: %v\n%s", err, stderr)
+	}
+	locked, _ := os.ReadFile(out)
+
+	// What Renovate's regex managers change: release, version, amd64 digest.
+	renovate := func(amd64 string) {
+		t.Helper()
+		text := strings.NewReplacer("release: 2026.03.0", "release: 2026.04.0", "version: 1.2.5", "version: 1.2.6",
+			"linux/amd64: "+old["linux/amd64"], "linux/amd64: "+amd64).Replace(string(locked))
+		if text == string(locked) {
+			t.Fatal("the lock text has none of what Renovate replaces")
+		}
+		writeFile(t, out, text)
+	}
+	relist := func() string {
+		t.Helper()
+		p := filepath.Join(dir, "renovated.tsv")
+		if _, stderr, err := runCmd(t, "lock", "release-list", "--lock", out, "-o", p); err != nil {
+			t.Fatalf("lock release-list: %v\n%s", err, stderr)
+		}
+		return p
+	}
+
+	renovate(next["linux/amd64"])
+	stdout, stderr, err := runCmd(t, append([]string{"lock", "update", "--lock", out, "--release-list", relist()}, common...)...)
+	if err != nil {
+		t.Fatalf("lock update: %v\n%s%s", err, stdout, stderr)
+	}
+	data, _ := os.ReadFile(out)
+	l, err := spec.ParseLock(out, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	musl := l.Packages["core-musl"]
+	if l.Release != "2026.04.0" || musl.Version != "1.2.6" || musl.Digests["linux/amd64"] != next["linux/amd64"] ||
+		musl.Digests["linux/arm64"] != next["linux/arm64"] || len(musl.Signers["linux/arm64"]) != 2 {
+		t.Errorf("lock after Renovate and update:\n%s", data)
+	}
+	if _, _, err := runCmd(t, append([]string{"lock", "verify", "--lock", out}, common...)...); err != nil {
+		t.Errorf("lock verify after update: %v", err)
+	}
+
+	// A digest that is not the version's (here the old one) is refused.
+	locked = data
+	writeFile(t, out, strings.Replace(string(locked), "linux/amd64: "+next["linux/amd64"], "linux/amd64: "+old["linux/amd64"], 1))
+	_, _, err = runCmd(t, append([]string{"lock", "update", "--lock", out, "--release-list", relist()}, common...)...)
+	locktest.WantErr(t, err, "update failed", "left as it was")
+}
