@@ -305,9 +305,9 @@ func TestPrefetch(t *testing.T) {
 		"version: 1\npackages: [core-musl]\naccounts:\n  users: [{name: app, uid: 10, gid: 10}]\n" +
 			"paths:\n  - {path: /usr/local/bin/app, type: file}\ncopy:\n  - {src: app, dst: /srv/app}\n": {{
 			{"/", "/etc", "/srv", "/usr", "/usr/local", "/usr/local/bin"}, {"/etc/group", "/etc/passwd"}}},
-		"version: 1\npackages: [core-musl]\nconfig: {user: nobody}\n":                      {{nil, {"/etc/group", "/etc/passwd"}}},
+		"version: 1\npackages: [core-musl]\nconfig: {user: nobody}\n":                    {{nil, {"/etc/group", "/etc/passwd"}}},
 		"version: 1\npackages: [core-musl]\npaths:\n  - {path: /opt, type: directory}\n": {{{"/"}, nil}},
-		"version: 1\npackages: [core-musl]\nconfig: {user: \"10:10\"}\n":                   nil,
+		"version: 1\npackages: [core-musl]\nconfig: {user: \"10:10\"}\n":                 nil,
 	} {
 		s, r := resolve(t, y)
 		var calls [][2][]string
