@@ -17,7 +17,7 @@ import (
 // in a BUILDX_CONFIG folder of its own.
 const bakeBuilder = "stagex-bench"
 
-// benchBake is part 4: `buildx bake` of the whole image set against the
+// benchBake measures `buildx bake` of the whole image set against the
 // fixtures, the way `make demo` runs it (hack/imageset's offline mode:
 // fixture packages and archives, a fixture lock, the frontend packed from a
 // local binary), runs times cold (cache pruned) and warm (again right after).
