@@ -77,18 +77,14 @@ bed-down:
 fixtures:
 	hack/bed fixtures $(BED) --lock $(LOCK)
 
-## bench: hack/bench on a bed of its own (BENCH_BED, ports from 5700), taken
-## down again whatever happens; not part of `make test`.
+## bench: cmd/bench (package internal/bench) on a bed of its own (BENCH_BED;
+## registry ports from BED_PORT_BASE, default 5700), taken down again
+## whatever happens; not part of `make test`.
 ## BENCH_FLAGS="-markdown docs/benchmarks.md" also rewrites the recorded run.
 BENCH_BED   ?= bench1
 BENCH_FLAGS ?=
 bench:
-	@set -euo pipefail; \
-	STAGEX_TOOLS_BIN=$$(hack/tools.sh); export STAGEX_TOOLS_BIN BED_PORT_BASE=5700; \
-	trap 'hack/bed down $(BENCH_BED)' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
-	hack/bed up $(BENCH_BED); \
-	eval "$$(hack/bed env $(BENCH_BED))"; \
-	$(GO) run ./hack/bench $(BENCH_FLAGS)
+	BED_PORT_BASE=$${BED_PORT_BASE:-5700} $(GO) run ./cmd/bench -bed $(BENCH_BED) $(BENCH_FLAGS)
 
 ## images: build the image set with docker-bake.hcl on your buildx builder
 ## (PUSH=1 pushes to $REGISTRY), else on the embedded BuildKit (bed "images");

@@ -31,11 +31,43 @@ type baseFS struct {
 	solved client.Reference
 	err    error
 
-	mu   sync.Mutex
-	dirs map[string]map[string]*llb.FileInfo // directory → name → entry
+	mu    sync.Mutex
+	dirs  map[string]map[string]*llb.FileInfo // directory → name → entry
+	files map[string][]byte                   // prefetched files (nil: missing)
 }
 
-var _ llb.LayerFS = (*baseFS)(nil)
+var (
+	_ llb.LayerFS    = (*baseFS)(nil)
+	_ llb.Prefetcher = (*baseFS)(nil)
+)
+
+// Prefetch lists the folders and reads the files all at once, each request
+// in a goroutine of its own: one round trip's wait instead of one per path.
+func (b *baseFS) Prefetch(ctx context.Context, dirs, files []string) {
+	ref, err := b.solve(ctx)
+	if err != nil {
+		return // the reads that follow report it
+	}
+	var wg sync.WaitGroup
+	for _, d := range dirs {
+		wg.Go(func() { b.list(ctx, ref, path.Clean(d)) })
+	}
+	for _, f := range files {
+		wg.Go(func() {
+			dt, err := b.readFile(ctx, ref, f)
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if b.files == nil {
+				b.files = map[string][]byte{}
+			}
+			b.files[f] = dt
+		})
+	}
+	wg.Wait()
+}
 
 func (b *baseFS) solve(ctx context.Context) (client.Reference, error) {
 	b.once.Do(func() {
@@ -78,21 +110,25 @@ func (b *baseFS) ReadDir(ctx context.Context, p string) ([]string, error) {
 	return slices.Sorted(maps.Keys(entries)), nil
 }
 
-// list returns the entries of folder dir by name, listing it once.
+// list returns the entries of folder dir by name, listing it once (the
+// lock is not held while listing, so that a prefetch lists in parallel).
 func (b *baseFS) list(ctx context.Context, ref client.Reference, dir string) (map[string]*llb.FileInfo, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if entries, ok := b.dirs[dir]; ok {
+	entries, ok := b.dirs[dir]
+	b.mu.Unlock()
+	if ok {
 		return entries, nil
 	}
 	list, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: dir})
 	if err != nil && !isNotExist(err) {
 		return nil, err
 	}
-	entries := map[string]*llb.FileInfo{}
+	entries = map[string]*llb.FileInfo{}
 	for _, st := range list {
 		entries[path.Base(st.Path)] = &llb.FileInfo{Mode: fs.FileMode(st.Mode), UID: st.Uid, GID: st.Gid, Linkname: st.Linkname}
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.dirs == nil {
 		b.dirs = map[string]map[string]*llb.FileInfo{}
 	}
@@ -101,10 +137,21 @@ func (b *baseFS) list(ctx context.Context, ref client.Reference, dir string) (ma
 }
 
 func (b *baseFS) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	b.mu.Lock()
+	dt, ok := b.files[p]
+	b.mu.Unlock()
+	if ok {
+		return dt, nil
+	}
 	ref, err := b.solve(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return b.readFile(ctx, ref, p)
+}
+
+// readFile reads p from the solved ref; nil, nil when it is missing.
+func (b *baseFS) readFile(ctx context.Context, ref client.Reference, p string) ([]byte, error) {
 	dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: p})
 	if err != nil {
 		if isNotExist(err) {

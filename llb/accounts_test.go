@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"maps"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -283,5 +284,40 @@ func TestCheckCopies(t *testing.T) {
 		"/usr/bin/tool": file(0o755, ""), "/etc": dir(0o755), "/etc/passwd": file(0o644, ""), "/lib": link("usr/lib")}
 	if err := res.CheckCopies(context.Background(), base, ok); err != nil {
 		t.Fatalf("same kinds over the packages' entries: %v", err)
+	}
+}
+
+// prefetchFS records what the composition told it it would read.
+type prefetchFS struct {
+	countingFS
+	calls *[][2][]string // dirs, files of each Prefetch call
+}
+
+func (p prefetchFS) Prefetch(_ context.Context, dirs, files []string) {
+	*p.calls = append(*p.calls, [2][]string{dirs, files})
+}
+
+// The composition announces, once and before its first read, the folders
+// above every path it writes and the account files it needs; nothing when
+// it reads nothing, so that the packages are never solved for it.
+func TestPrefetch(t *testing.T) {
+	for y, want := range map[string][][2][]string{
+		"version: 1\npackages: [core-musl]\naccounts:\n  users: [{name: app, uid: 10, gid: 10}]\n" +
+			"paths:\n  - {path: /usr/local/bin/app, type: file}\ncopy:\n  - {src: app, dst: /srv/app}\n": {{
+			{"/", "/etc", "/srv", "/usr", "/usr/local", "/usr/local/bin"}, {"/etc/group", "/etc/passwd"}}},
+		"version: 1\npackages: [core-musl]\nconfig: {user: nobody}\n":                    {{nil, {"/etc/group", "/etc/passwd"}}},
+		"version: 1\npackages: [core-musl]\npaths:\n  - {path: /opt, type: directory}\n": {{{"/"}, nil}},
+		"version: 1\npackages: [core-musl]\nconfig: {user: \"10:10\"}\n":                 nil,
+	} {
+		s, r := resolve(t, y)
+		var calls [][2][]string
+		base := prefetchFS{countingFS: countingFS{mapFS: filesystem, reads: map[string]int{}}, calls: &calls}
+		if _, err := Compose(context.Background(), &Input{Spec: s, Resolved: r, Images: images(t, r), Platform: amd64, BaseFS: base,
+			Contexts: map[string]bkllb.State{"context": bkllb.Local("context")}}); err != nil {
+			t.Fatalf("%q: %v", y, err)
+		}
+		if !reflect.DeepEqual(calls, want) {
+			t.Errorf("%q: prefetch calls = %q, want %q", y, calls, want)
+		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -32,6 +34,58 @@ type LayerFS interface {
 	// ReadDir returns the names in folder p, sorted; none when p does not
 	// exist.
 	ReadDir(ctx context.Context, p string) ([]string, error)
+}
+
+// Prefetcher is a BaseFS that can read ahead. The composition reads the
+// base one path at a time, and in the frontend every read is a round trip
+// to the daemon; told up front what it will ask, a Prefetcher reads it all
+// at once. Errors are left for the reads that follow to report.
+type Prefetcher interface {
+	// Prefetch lists the folders dirs and reads the files, so that the
+	// Lstat and ReadFile calls on them that follow need no round trip.
+	Prefetch(ctx context.Context, dirs, files []string)
+}
+
+// prefetch tells a BaseFS that can read ahead what the composition is about
+// to ask of it: the base's account files when the accounts or config.user
+// need them, and the folders above every path the archives and the
+// generated layer write. It asks nothing when the composition reads nothing,
+// so that such an image never solves the packages in the frontend.
+func prefetch(ctx context.Context, in *Input) {
+	pf, ok := in.BaseFS.(Prefetcher)
+	if !ok {
+		return
+	}
+	s := in.Spec
+	var files, targets []string
+	if hasAccounts(s) || s.CheckUser(nil, nil) != nil {
+		files = []string{"/etc/group", "/etc/passwd"}
+	}
+	if hasAccounts(s) {
+		targets = append(targets, files...)
+	}
+	for _, p := range s.Paths {
+		targets = append(targets, p.Path)
+	}
+	for _, c := range s.Copy {
+		targets = append(targets, c.Dst)
+	}
+	for _, a := range s.Archives {
+		targets = append(targets, a.Dst)
+	}
+	dirs := map[string]bool{}
+	for _, t := range targets {
+		if !path.IsAbs(t) {
+			continue // the spec's validation reports it
+		}
+		for d := path.Dir(path.Clean(t)); !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	if len(files) == 0 && len(dirs) == 0 {
+		return
+	}
+	pf.Prefetch(ctx, slices.Sorted(maps.Keys(dirs)), files)
 }
 
 // maxSymlinkHops bounds symlink resolution, as Linux's ELOOP does.

@@ -17,7 +17,7 @@ import (
 // the spec and lock bytes to the marshalled LLB definition (ParseSpec,
 // ParseLock, Resolve, Compose, Marshal). Registry look-ups are not part of
 // it: the image configs are generated up front, as the frontend would have
-// resolved them. hack/bench runs it and puts the numbers in its report.
+// resolved them. internal/bench runs it and puts the numbers in its report.
 func BenchmarkCompose(b *testing.B) {
 	for _, n := range []int{1, 10, 50} {
 		w := syntheticWorld(b, n)

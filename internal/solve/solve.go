@@ -38,6 +38,12 @@ type DockerfileBuild struct {
 	Push string
 	// Frontend defaults to "dockerfile.v0".
 	Frontend string
+	// ExportAttrs are extra attributes of the image exporter (with Push),
+	// e.g. "rewrite-timestamp": "true".
+	ExportAttrs map[string]string
+	// OnStatus, when set, sees every progress update of the solve (the
+	// vertices with their start and completion times).
+	OnStatus func(*client.SolveStatus)
 }
 
 // Result is what a solve returns.
@@ -95,11 +101,14 @@ func Dockerfile(ctx context.Context, c *client.Client, b DockerfileBuild) (*Resu
 				"oci-mediatypes":    "true",
 			},
 		}}
+		for k, v := range b.ExportAttrs {
+			opt.Exports[0].Attrs[k] = v
+		}
 	}
 	var log bytes.Buffer
 	ch := make(chan *client.SolveStatus)
 	done := make(chan struct{})
-	go func() { defer close(done); collectLog(&log, ch) }()
+	go func() { defer close(done); collectLog(&log, ch, b.OnStatus) }()
 	resp, err := c.Solve(ctx, nil, opt, ch)
 	<-done
 	res := &Result{Log: log.String()}
@@ -116,9 +125,12 @@ func Dockerfile(ctx context.Context, c *client.Client, b DockerfileBuild) (*Resu
 	return res, nil
 }
 
-func collectLog(w io.Writer, ch chan *client.SolveStatus) {
+func collectLog(w io.Writer, ch chan *client.SolveStatus, onStatus func(*client.SolveStatus)) {
 	names := map[string]string{}
 	for s := range ch {
+		if onStatus != nil {
+			onStatus(s)
+		}
 		for _, v := range s.Vertexes {
 			if _, ok := names[v.Digest.String()]; !ok && v.Name != "" {
 				names[v.Digest.String()] = v.Name

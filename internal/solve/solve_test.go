@@ -30,9 +30,14 @@ func TestCollectLog(t *testing.T) {
 	}
 	close(ch)
 	var buf bytes.Buffer
-	collectLog(&buf, ch)
+	var seen []*client.SolveStatus
+	collectLog(&buf, ch, func(s *client.SolveStatus) { seen = append(seen, s) })
 	want := "#[1/2] RUN x\n#[1/2] RUN x ERROR: exit code: 1\nWARNING: careful\n  out 1\n  out 2\n"
 	if buf.String() != want {
 		t.Errorf("log:\n%q\nwant\n%q", buf.String(), want)
+	}
+	// OnStatus sees every update, in order.
+	if len(seen) != 2 || seen[1].Vertexes[0].Error != "exit code: 1" {
+		t.Errorf("OnStatus saw %d updates: %+v", len(seen), seen)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -14,11 +14,16 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 )
 
-// benchBake is part 4: `buildx bake` of the whole image set against the
-// fixtures, the way `make demo` runs it (package offline:
-// fixture packages and archives, a fixture lock, the frontend packed from a
-// local binary), runs times cold (cache pruned) and warm (again right after).
-func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*BakeReport, error) {
+// benchBake measures `buildx bake` of the whole image set against the
+// fixtures, the way `make demo` runs it (package offline: fixture packages
+// and archives, a fixture lock, the frontend packed from a local binary),
+// on the bed's own buildx builder, runs times cold (cache pruned) and warm
+// (again right after).
+//
+// The last warm bake's progress stream (buildx --progress=rawjson, every
+// vertex and sub-step with its times) is kept in progressFile, the trace
+// behind the bake's timeline table.
+func benchBake(ctx context.Context, env *benchEnv, root string, runs int, progressFile string) (*BakeReport, error) {
 	bin, err := imageset.Buildx(ctx, root, os.Stderr)
 	if err != nil {
 		return nil, err
@@ -58,11 +63,26 @@ func benchBake(ctx context.Context, env *benchEnv, root string, runs int) (*Bake
 			bk.Vars["TAG"] = fmt.Sprintf("%s-%d", cache, i)
 			var out bytes.Buffer
 			bk.Output = &out
+			last := cache == cacheWarm && i == runs
+			if last {
+				bk.Progress = "rawjson" // for the timeline
+			}
 			start := time.Now()
 			res, err := b.Run(ctx, bk)
 			d := time.Since(start)
 			if err != nil {
 				return nil, fmt.Errorf("bake, %s run %d: %w\n--- buildx output (tail) ---\n%s", cache, i, err, solve.TailLines(out.String(), 40))
+			}
+			if last {
+				if err := os.WriteFile(progressFile, out.Bytes(), 0o644); err != nil {
+					return nil, err
+				}
+				logf("bake: the last warm bake's progress stream is in %s", progressFile)
+				rec := &recorder{start: start}
+				if err := rec.readJSON(&out); err != nil {
+					return nil, fmt.Errorf("bake progress: %w", err)
+				}
+				rep.WarmTimeline = rec.timeline(d, env.bed.RegistryAddr)
 			}
 			targets := make([]string, 0, len(res))
 			for t := range res {

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -56,4 +56,22 @@ func parseMemTotal(v string) int64 {
 		return 0
 	}
 	return n * 1024
+}
+
+// loadAverage is the first field of /proc/loadavg (the 1-minute load), or
+// -1 when it cannot be read: on a shared machine the numbers depend on it.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }

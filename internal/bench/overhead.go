@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -13,12 +13,8 @@ import (
 // benchOverhead runs llb's BenchmarkCompose (no daemon) and reads its
 // results: the frontend's own time per request, by spec size.
 func benchOverhead(ctx context.Context, root string) ([]Overhead, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = "/usr/local/go/bin/go"
-	}
 	logf("go test -bench BenchmarkCompose ./llb")
-	cmd := exec.CommandContext(ctx, goBin, "test", "-run", "^$", "-bench", "^BenchmarkCompose$", "-benchmem", "-count", "1", "./llb")
+	cmd := exec.CommandContext(ctx, goBinary(), "test", "-run", "^$", "-bench", "^BenchmarkCompose$", "-benchmem", "-count", "1", "./llb")
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout = &out

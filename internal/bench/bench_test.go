@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"os"
@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/fixtures"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
@@ -133,7 +135,7 @@ func flagsAndArgs(n *parser.Node) []string {
 // shape (fresh blobs) is not, and neither is the right blobs in another order.
 func TestClassify(t *testing.T) {
 	set := fixtureSet(t)
-	want, err := upstreamLayers(set, composition)
+	want, err := upstreamLayers(registry, set, composition)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func TestClassify(t *testing.T) {
 	if !slices.Equal(want, expect) {
 		t.Fatalf("upstream layers = %v, want %v", want, expect)
 	}
-	pallet, err := upstreamLayers(set, []string{fixtures.PalletTools})
+	pallet, err := upstreamLayers(registry, set, []string{fixtures.PalletTools})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,48 +213,55 @@ func sampleReport() *Report {
 		Date:            "2026-01-02T03:04:05Z",
 		Machine:         Machine{Cores: 2, CPU: "Test CPU", MemoryBytes: 24 << 30, Kernel: "Linux 6.1"},
 		BuildKitVersion: "v0.34.2",
+		LoadStart:       1.5,
+		LoadEnd:         2.25,
 		Runs:            3,
-		Compose:         &ComposeReport{Packages: []string{"core-filesystem", "core-large"}, UpstreamLayerBytes: 200 << 20},
+		Compose:         &ComposeReport{},
 	}
+	size := SizeReport{LargeBytes: 200 << 20, Packages: []string{"core-filesystem", "core-large"}, UpstreamLayerBytes: 200 << 20}
 	add := func(cache, variant, label string, secs []float64, l imageLayers, stored int64) {
 		res := Result{Cache: cache, Variant: variant, Label: label}
 		for _, s := range secs {
 			res.add(time.Duration(s*float64(time.Second)), l, stored)
 		}
 		res.summarize()
-		r.Compose.Results = append(r.Compose.Results, res)
+		size.Results = append(size.Results, res)
 	}
 	up := imageLayers{Count: 2, Bytes: 200 << 20, IsUpstream: true, Digests: []string{"sha256:f", "sha256:l"}}
 	chain := imageLayers{Count: 2, Bytes: 201 << 20, NewBytes: 201 << 20, Digests: []string{"sha256:c1", "sha256:c2"}}
 	add(cacheCold, variantFrontend, "a", []float64{2, 1, 3}, up, 25<<20)
-	add(cacheCold, variantChain, "b", []float64{10, 30, 20}, chain, 800<<20)
-	add(cacheCold, variantChecked, "c", []float64{3, 3, 4}, up, 30<<20)
+	add(cacheCold, variantRepro, "b", []float64{10, 30, 20}, chain, 800<<20)
+	add(cacheCold, variantChecked, "e", []float64{3, 3, 4}, up, 30<<20)
 	add(cacheWarm, variantFrontend, "a", []float64{0.5, 0.5, 0.4}, up, 25<<20)
-	add(cacheWarm, variantChain, "b", []float64{1, 1, 1}, chain, 800<<20)
-	add(cacheWarm, variantChecked, "c", []float64{0.5, 0.5, 0.5}, up, 30<<20)
-	r.Compose.ratios()
+	add(cacheWarm, variantRepro, "b", []float64{1, 1, 1}, chain, 800<<20)
+	add(cacheWarm, variantChecked, "e", []float64{0.5, 0.5, 0.5}, up, 30<<20)
+	size.ratios()
+	r.Compose.Sizes = append(r.Compose.Sizes, size)
 	r.Overhead = []Overhead{{Packages: 1, NsPerOp: 266496, BytesPerOp: 119113, AllocsPerOp: 1330, LLBOps: 7}}
 	return r
 }
 
 func TestReport(t *testing.T) {
 	r := sampleReport()
-	c := r.Compose
+	c := &r.Compose.Sizes[0]
 	if a := c.result(cacheCold, variantFrontend); a.MedianSeconds != 2 || a.MinSeconds != 1 || a.MaxSeconds != 3 {
 		t.Errorf("cold frontend: %+v", a)
 	}
-	if c.Ratios[cacheCold] != 10 || c.Ratios[cacheWarm] != 2 {
-		t.Errorf("ratios = %v, want cold 10, warm 2", c.Ratios)
+	if c.Ratios[variantRepro][cacheCold] != 10 || c.Ratios[variantRepro][cacheWarm] != 2 {
+		t.Errorf("chain ratios = %v, want cold 10, warm 2", c.Ratios[variantRepro])
 	}
-	if c.CheckRatios[cacheCold] != 1.5 || c.CheckRatios[cacheWarm] != 1 {
-		t.Errorf("check ratios = %v, want cold 1.5, warm 1", c.CheckRatios)
+	if c.Ratios[variantChecked][cacheCold] != 1.5 || c.Ratios[variantChecked][cacheWarm] != 1 {
+		t.Errorf("check ratios = %v, want cold 1.5, warm 1", c.Ratios[variantChecked])
 	}
-	if !c.frontendUpstream() {
+	if _, ok := c.Ratios[variantFrontend]; ok {
+		t.Errorf("the frontend has a ratio over itself: %v", c.Ratios)
+	}
+	if !r.Compose.frontendUpstream() {
 		t.Error("frontendUpstream() = false for upstream results")
 	}
 	// One run that is not upstream spoils the variant.
 	c.Results[0].add(time.Second, imageLayers{Count: 3, NewBytes: 1, Digests: []string{"sha256:x"}}, 0)
-	if c.Results[0].LayersAreUpstream || c.frontendUpstream() {
+	if c.Results[0].LayersAreUpstream || r.Compose.frontendUpstream() {
 		t.Error("a frontend run with a new layer still counts as upstream")
 	}
 	if c.Results[0].SameLayersEveryRun {
@@ -270,8 +279,8 @@ func TestReport(t *testing.T) {
 	r = sampleReport()
 	text := r.Text()
 	for _, want := range []string{
-		"2 cores (Test CPU), 24.0 GiB memory, Linux 6.1, BuildKit v0.34.2, 2026-01-02T03:04:05Z",
-		"core-filesystem + core-large (200.0 MiB upstream layers): median of 3 runs",
+		"2 cores (Test CPU), 24.0 GiB memory, Linux 6.1, BuildKit v0.34.2, 2026-01-02T03:04:05Z; load average 1.50 at the start, 2.25 at the end",
+		"core-filesystem + core-large, core-large 200.0 MiB (200.0 MiB upstream layers): median of 3 runs",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text lacks %q:\n%s", want, text)
@@ -279,32 +288,123 @@ func TestReport(t *testing.T) {
 	}
 	md := r.Markdown()
 	for _, want := range []string{
+		"| core-large | upstream layers | cold: frontend | cold: chain | cold: chain ÷ frontend | warm: frontend | warm: chain | warm: chain ÷ frontend |\n",
+		"| 200.0 MiB | 200.0 MiB | 2.00 s | 20.00 s | 10.0× | 0.50 s | 1.00 s | 2.00× |\n",
 		"| cache | variant | median | min | max | ÷ a | layers | new layer bytes | layers = upstream | daemon cache |\n|---|---|---|---|---|---|---|---|---|---|\n",
 		"| cold | a | 2.00 s | 1.00 s | 3.00 s |  | 2 | 0 B | true | 25.0 MiB |\n",
 		"| cold | b | 20.00 s | 10.00 s | 30.00 s | 10.0× | 2 | 201.0 MiB | false | 800.0 MiB |\n",
-		"| warm | b | 1.00 s | 1.00 s | 1.00 s | 2.0× | 2 | 201.0 MiB | false | 800.0 MiB |\n",
-		"| cold | c | 3.00 s | 3.00 s | 4.00 s | 1.50× | 2 | 0 B | true | 30.0 MiB |\n",
+		"| warm | b | 1.00 s | 1.00 s | 1.00 s | 2.00× | 2 | 201.0 MiB | false | 800.0 MiB |\n",
+		"| cold | e | 3.00 s | 3.00 s | 4.00 s | 1.50× | 2 | 0 B | true | 30.0 MiB |\n",
 		"| 1 | 266.5 µs | 1330 | 116.3 KiB | 7 |\n",
-		"The same layer blobs in every run: cold frontend true, cold dockerfile-chain true, cold frontend-check true, warm frontend true, warm dockerfile-chain true, warm frontend-check true.\n",
+		"The same layer blobs in every run: cold frontend true, cold chain-reproducible true, cold frontend-check true, warm frontend true, warm chain-reproducible true, warm frontend-check true.\n",
+		"| warm no-change build of one image (frontend, 200.0 MiB) | ≤ 0.15 s | 0.50 s | no, 0.35 s over |\n",
+		"| frontend's cold build, 200.0 MiB package | ≤ 0.50 s | 2.00 s | no, 1.50 s over |\n",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
-	if strings.Contains(md, "buildx bake of") {
-		t.Errorf("a report without a bake has a bake table:\n%s", md)
+	if strings.Contains(md, "buildx bake of") || strings.Contains(md, "bake of all images") {
+		t.Errorf("a report without a bake has a bake table or target:\n%s", md)
+	}
+	if strings.Contains(md, "No `# syntax=`") {
+		t.Errorf("a note on a missing syntax row without a reason:\n%s", md)
 	}
 
-	r.Bake = &BakeReport{Targets: []string{"base", "frontend"}, Cold: []float64{30, 10, 20}, Warm: []float64{2, 1, 3}}
+	r.Bake = &BakeReport{Targets: []string{"base", "frontend"}, Cold: []float64{30, 10, 20}, Warm: []float64{2, 1, 1.25}}
 	r.Bake.summarize()
+	r.NoSyntaxRow = "go build failed"
 	md = r.Markdown()
 	for _, want := range []string{
 		"All images: buildx bake of docker-bake.hcl against the fixtures (base, frontend), median of 3 runs, push included\n",
-		"| cold | 20.00 s | 10.00 s | 30.00 s |\n| warm | 2.00 s | 1.00 s | 3.00 s |\n",
+		"| cold | 20.00 s | 10.00 s | 30.00 s |\n| warm | 1.25 s | 1.00 s | 2.00 s |\n",
+		"| warm no-change bake of all images | ≤ 1.50 s | 1.25 s | yes |\n",
+		"No `# syntax=` Dockerfile row: go build failed\n",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// TestTimeline: vertices are ordered by start, stretches of 5 ms or more
+// without a running vertex become gaps (overlapping vertices leave none),
+// digests are cut and the registry address hidden.
+func TestTimeline(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) *time.Time { x := t0.Add(time.Duration(ms) * time.Millisecond); return &x }
+	dg := "sha256:" + strings.Repeat("ab", 32)
+	vs := []*client.Vertex{
+		{Name: "resolve 127.0.0.1:5999/stagex/x@" + dg, Started: at(40), Completed: at(60)},
+		{Name: "load spec", Started: at(0), Completed: at(30)},
+		{Name: "merge", Started: at(50), Completed: at(70), Cached: true},
+		{Name: "never started"},
+		{Name: "export", Started: at(72), Completed: at(90)},
+	}
+	tl := newTimeline(t0, 100*time.Millisecond, vs, registry)
+	want := []Step{
+		{Name: "load spec", StartMS: 0, EndMS: 30},
+		{Name: "(no vertex running)", StartMS: 30, EndMS: 40, Gap: true},
+		{Name: "resolve <registry>/stagex/x@sha256:abababababab", StartMS: 40, EndMS: 60},
+		{Name: "merge", StartMS: 50, EndMS: 70, Cached: true},
+		{Name: "export", StartMS: 72, EndMS: 90},
+		{Name: "(no vertex running: the solve returns)", StartMS: 90, EndMS: 100, Gap: true},
+	}
+	if tl.TotalMS != 100 || !reflect.DeepEqual(tl.Steps, want) {
+		t.Errorf("timeline = %v %+v\nwant %+v", tl.TotalMS, tl.Steps, want)
+	}
+	md := timelineTable(tl, cacheWarm, 10<<20)
+	if !strings.HasPrefix(md.title, "Warm path: the last warm frontend build (core-large 10.0 MiB), 100 ms in all") {
+		t.Errorf("title = %q", md.title)
+	}
+	if got := md.rows[1]; !slices.Equal(got, []string{"30 ms", "40 ms", "10 ms", "(no vertex running)"}) {
+		t.Errorf("gap row = %q", got)
+	}
+	if got := md.rows[3]; !slices.Equal(got, []string{"50 ms", "70 ms", "20 ms", "`merge (cached)`"}) {
+		t.Errorf("cached row = %q", got)
+	}
+}
+
+// TestVariants: the reproducible chain carries the epoch and the
+// exporter's rewrite-timestamp; the plain chain neither; the syntax row is
+// the reproducible chain behind the Dockerfile frontend image's syntax
+// line, and exists only with that image.
+func TestVariants(t *testing.T) {
+	set := fixtureSet(t)
+	env := &benchEnv{bed: &bed.Bed{RegistryAddr: registry}, frontend: registry + "/stagex-frontend@sha256:" + strings.Repeat("a", 64)}
+	dir := t.TempDir()
+	vs, err := variants(env, set, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, v := range vs {
+		names = append(names, v.name)
+	}
+	if want := []string{variantFrontend, variantRepro, variantChain, variantChecked}; !slices.Equal(names, want) {
+		t.Fatalf("variants without a Dockerfile frontend image = %v, want %v", names, want)
+	}
+	if b := vs[1].build; b.BuildArgs["SOURCE_DATE_EPOCH"] != Epoch || b.ExportAttrs["rewrite-timestamp"] != "true" {
+		t.Errorf("reproducible chain: %+v", b)
+	}
+	if b := vs[2].build; len(b.BuildArgs) != 0 || len(b.ExportAttrs) != 0 {
+		t.Errorf("plain chain: %+v", b)
+	}
+	env.dockerfileFrontend = registry + "/dockerfile@sha256:" + strings.Repeat("b", 64)
+	vs, err = variants(env, set, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 5 || vs[3].name != variantSyntax || vs[3].build.ExportAttrs["rewrite-timestamp"] != "true" {
+		t.Fatalf("variants with a Dockerfile frontend image: %+v", vs)
+	}
+	got, err := os.ReadFile(filepath.Join(vs[3].build.DockerfileDir, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, _ := os.ReadFile(filepath.Join(vs[1].build.DockerfileDir, "Dockerfile"))
+	if string(got) != "# syntax="+env.dockerfileFrontend+"\n"+string(chain) {
+		t.Errorf("syntax Dockerfile =\n%s", got)
 	}
 }
 
@@ -358,5 +458,38 @@ func TestParseMemTotal(t *testing.T) {
 	}
 	if got := parseMemTotal("junk"); got != 0 {
 		t.Errorf("parseMemTotal(junk) = %d", got)
+	}
+}
+
+// TestReadRawJSON: buildx's rawjson progress (one status a line, a vertex
+// repeated as it starts and completes) becomes the vertices with their
+// times; the long steps are those of a twentieth of the whole or more.
+func TestReadRawJSON(t *testing.T) {
+	d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
+	in := `#0 building with "stagex-bench" instance using remote driver
+{"vertexes":[{"digest":"` + d1 + `","name":"[base] load spec","started":"2026-01-01T00:00:00.010Z"}]}
+{"vertexes":[{"digest":"` + d1 + `","name":"[base] load spec","started":"2026-01-01T00:00:00.010Z","completed":"2026-01-01T00:00:00.400Z"}]}
+{"vertexes":[{"digest":"` + d2 + `","name":"[base] merge","started":"2026-01-01T00:00:00.500Z","completed":"2026-01-01T00:00:00.510Z","cached":true}]}
+`
+	rec := &recorder{start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if err := rec.readJSON(strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	tl := rec.timeline(time.Second, "")
+	want := []Step{
+		{Name: "(no vertex running)", StartMS: 0, EndMS: 10, Gap: true},
+		{Name: "[base] load spec", StartMS: 10, EndMS: 400},
+		{Name: "(no vertex running)", StartMS: 400, EndMS: 500, Gap: true},
+		{Name: "[base] merge", StartMS: 500, EndMS: 510, Cached: true},
+		{Name: "(no vertex running: the solve returns)", StartMS: 510, EndMS: 1000, Gap: true},
+	}
+	if !reflect.DeepEqual(tl.Steps, want) {
+		t.Errorf("steps = %+v\nwant %+v", tl.Steps, want)
+	}
+	if got := tl.longSteps(); len(got) != 3 || got[0].Name != "[base] load spec" || got[1].StartMS != 400 || !got[2].Gap {
+		t.Errorf("long steps = %+v", got)
+	}
+	if err := rec.readJSON(strings.NewReader("{not json\n")); err == nil {
+		t.Error("a broken status line was read")
 	}
 }
