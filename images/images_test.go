@@ -367,6 +367,15 @@ func TestLockMatchesReleaseList(t *testing.T) {
 // its spec and the same release list.
 func TestLockIsLockCopyOutput(t *testing.T) {
 	lock, _ := loadLock(t)
+	// A lock that records signers was written by `stagex lock update` (what
+	// hack/renovate-lock runs after a Renovate bump), which checked the
+	// maintainers' signatures; `stagex lock verify` is its check, not this
+	// copy. Only the offline copy, which records none, must be copy output.
+	for name, p := range lock.Packages {
+		if len(p.Signers) > 0 {
+			t.Skipf("%s records signers for %s: written by stagex lock update, checked by stagex lock verify", lockFile, name)
+		}
+	}
 	list := findReleaseList(t, lock.Release)
 	gobin, err := exec.LookPath("go") // go test puts its own GOROOT/bin first on PATH
 	if err != nil {
