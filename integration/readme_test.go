@@ -17,8 +17,11 @@ import (
 )
 
 // readmeBedMarker precedes the README's "build your own image on a bed"
-// block.
-const readmeBedMarker = "<!-- readme-bed-test:"
+// block, readmeBuildctlMarker its buildctl alternative, run after it.
+const (
+	readmeBedMarker      = "<!-- readme-bed-test:"
+	readmeBuildctlMarker = "<!-- readme-bed-buildctl-test:"
+)
 
 // readmeBlock is the first ```sh block after marker in the README.
 func readmeBlock(t *testing.T, readme, marker string) string {
@@ -54,6 +57,7 @@ func TestReadmeBuildOnABed(t *testing.T) {
 		t.Fatal(err)
 	}
 	block := readmeBlock(t, string(readme), readmeBedMarker)
+	buildctlBlock := readmeBlock(t, string(readme), readmeBuildctlMarker)
 	m := regexp.MustCompile(`hack/bed up (\S+)`).FindStringSubmatch(block)
 	if m == nil {
 		t.Fatalf("the README block starts no bed:\n%s", block)
@@ -91,7 +95,7 @@ func TestReadmeBuildOnABed(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", block)
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", block+buildctlBlock)
 	cmd.Dir, cmd.Env = work, env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -124,6 +128,23 @@ func TestReadmeBuildOnABed(t *testing.T) {
 	lock, err := os.ReadFile(filepath.Join(work, "hello", "stagex.lock.yaml"))
 	if err != nil || !strings.Contains(string(lock), "registry: "+b.RegistryAddr+"/stagex") {
 		t.Errorf("hello/stagex.lock.yaml: %v\n%s", err, lock)
+	}
+	// buildctl's build of the same spec is the same image: buildx adds an
+	// attestation manifest beside it, so the platform manifests are compared.
+	img, err := remoteImage(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaBuildctl, err := remoteImage(b.Ref("hello:buildctl"))
+	if err != nil {
+		t.Fatalf("the README's buildctl block pushed nothing: %v\n%s", err, solve.TailLines(string(out), 30))
+	}
+	want, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := viaBuildctl.Digest(); err != nil || got != want {
+		t.Errorf("buildctl built %v (%v), buildx %v: the README says they are the same image", got, err, want)
 	}
 	t.Logf("README block built %s@%s", ref, d.Digest)
 }
