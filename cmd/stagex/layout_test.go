@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -72,4 +75,38 @@ func layoutRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// TestMakeHelpListsEveryTarget: `make help` (the README's pointer to every
+// target) names each target the Makefile defines, but for the internal
+// ones named here.
+func TestMakeHelpListsEveryTarget(t *testing.T) {
+	internal := []string{"pipeline-stagex"} // builds the stagex binary the pipeline targets call
+	root := layoutRoot(t)
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make:", err)
+	}
+	cmd := exec.Command("make", "--no-print-directory", "help")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make help: %v", err)
+	}
+	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := regexp.MustCompile(`(?m)^([a-z][a-z0-9-]*):`).FindAllStringSubmatch(string(makefile), -1)
+	if len(targets) < 10 {
+		t.Fatalf("found only %d targets in the Makefile", len(targets))
+	}
+	for _, m := range targets {
+		if slices.Contains(internal, m[1]) {
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^\s+`+regexp.QuoteMeta(m[1])+`\b`).Match(out) &&
+			!regexp.MustCompile(`/ `+regexp.QuoteMeta(m[1])+`\b`).Match(out) {
+			t.Errorf("make help does not list %s (give it a ## line)", m[1])
+		}
+	}
 }
