@@ -14,6 +14,7 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/bed"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/repo"
 	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
+	"edp.buildth.ing/devfw-cicd/stagex/spec"
 )
 
 // readmeBedMarker precedes the README's "build your own image on a bed"
@@ -147,4 +148,50 @@ func TestReadmeBuildOnABed(t *testing.T) {
 		t.Errorf("buildctl built %v (%v), buildx %v: the README says they are the same image", got, err, want)
 	}
 	t.Logf("README block built %s@%s", ref, d.Digest)
+}
+
+// TestReadmeOwnSpec holds the README's "Your own image" spec to what the
+// frontend accepts: it parses strictly, its short names resolve through the
+// repository's lock, and its syntax line names the frontend the images use.
+func TestReadmeOwnSpec(t *testing.T) {
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "## Your own image")
+	if !ok {
+		t.Fatal(`README.md has no "## Your own image" section`)
+	}
+	_, block, ok := strings.Cut(after, "```yaml\n")
+	if !ok {
+		t.Fatal(`no yaml block in README.md's "Your own image"`)
+	}
+	block, _, _ = strings.Cut(block, "```\n")
+	s, err := spec.ParseSpec("README.md", []byte(block))
+	if err != nil {
+		t.Fatalf("the README's spec does not parse: %v", err)
+	}
+	lockData, err := os.ReadFile(filepath.Join(root, "images", "stagex.lock.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := spec.ParseLock("images/stagex.lock.yaml", lockData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spec.Resolve(s, lock, spec.ResolveOptions{Platform: "linux/amd64"}); err != nil {
+		t.Errorf("the README's packages do not resolve through images/stagex.lock.yaml: %v", err)
+	}
+	base, err := os.ReadFile(filepath.Join(root, "images", "base.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syntax, _, _ := strings.Cut(string(base), "\n")
+	if !strings.HasPrefix(block, syntax+"\n") {
+		t.Errorf("the README's spec starts %q, images/base.yaml %q", strings.SplitN(block, "\n", 2)[0], syntax)
+	}
 }
