@@ -26,18 +26,23 @@ const (
 
 // readmeBlock is the first ```sh block after marker in the README.
 func readmeBlock(t *testing.T, readme, marker string) string {
+	return readmeFenced(t, readme, marker, "sh")
+}
+
+// readmeFenced is the first block fenced as ```lang after marker in the README.
+func readmeFenced(t *testing.T, readme, marker, lang string) string {
 	t.Helper()
 	_, after, ok := strings.Cut(readme, marker)
 	if !ok {
 		t.Fatalf("README.md has no %q marker", marker)
 	}
-	_, block, ok := strings.Cut(after, "```sh\n")
+	_, block, ok := strings.Cut(after, "```"+lang+"\n")
 	if !ok {
-		t.Fatalf("no ```sh block after %q in README.md", marker)
+		t.Fatalf("no ```%s block after %q in README.md", lang, marker)
 	}
 	block, _, ok = strings.Cut(block, "```\n")
 	if !ok {
-		t.Fatalf("the ```sh block after %q in README.md does not end", marker)
+		t.Fatalf("the ```%s block after %q in README.md does not end", lang, marker)
 	}
 	return block
 }
@@ -162,15 +167,7 @@ func TestReadmeOwnSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut(string(readme), "## Your own image")
-	if !ok {
-		t.Fatal(`README.md has no "## Your own image" section`)
-	}
-	_, block, ok := strings.Cut(after, "```yaml\n")
-	if !ok {
-		t.Fatal(`no yaml block in README.md's "Your own image"`)
-	}
-	block, _, _ = strings.Cut(block, "```\n")
+	block := readmeFenced(t, string(readme), "## Your own image", "yaml")
 	s, err := spec.ParseSpec("README.md", []byte(block))
 	if err != nil {
 		t.Fatalf("the README's spec does not parse: %v", err)
