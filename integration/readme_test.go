@@ -24,6 +24,20 @@ const (
 	readmeBuildctlMarker = "<!-- readme-bed-buildctl-test:"
 )
 
+// readmeText is the repository root and its README.md.
+func readmeText(t *testing.T) (string, string) {
+	t.Helper()
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, string(readme)
+}
+
 // readmeBlock is the first ```sh block after marker in the README.
 func readmeBlock(t *testing.T, readme, marker string) string {
 	return readmeFenced(t, readme, marker, "sh")
@@ -54,16 +68,9 @@ func readmeFenced(t *testing.T, readme, marker, lang string) string {
 // digest buildx printed, with the spec's file and the package's program.
 func TestReadmeBuildOnABed(t *testing.T) {
 	harness := requireBed(t) // root, the pinned tools and the CI rule
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := readmeBlock(t, string(readme), readmeBedMarker)
-	buildctlBlock := readmeBlock(t, string(readme), readmeBuildctlMarker)
+	root, readme := readmeText(t)
+	block := readmeBlock(t, readme, readmeBedMarker)
+	buildctlBlock := readmeBlock(t, readme, readmeBuildctlMarker)
 	m := regexp.MustCompile(`hack/bed up (\S+)`).FindStringSubmatch(block)
 	if m == nil {
 		t.Fatalf("the README block starts no bed:\n%s", block)
@@ -159,15 +166,8 @@ func TestReadmeBuildOnABed(t *testing.T) {
 // frontend accepts: it parses strictly, its short names resolve through the
 // repository's lock, and its syntax line names the frontend the images use.
 func TestReadmeOwnSpec(t *testing.T) {
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := readmeFenced(t, string(readme), "## Your own image", "yaml")
+	root, readme := readmeText(t)
+	block := readmeFenced(t, readme, "## Your own image", "yaml")
 	s, err := spec.ParseSpec("README.md", []byte(block))
 	if err != nil {
 		t.Fatalf("the README's spec does not parse: %v", err)
