@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +148,29 @@ func TestCountFindings(t *testing.T) {
 	}
 	if _, err := threshold("severe"); err == nil {
 		t.Error("fail severity severe accepted")
+	}
+}
+
+// TestRunScannerIgnoresAStaleReport: a scanner that exits 0 without
+// writing its report does not pass on the report an earlier run left in
+// the reports folder (under the same target and scanner name).
+func TestRunScannerIgnoresAStaleReport(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, Grype), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	out := t.TempDir()
+	file := filepath.Join(out, "base.image.grype.json")
+	if err := os.WriteFile(file, []byte(`{"matches":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := (&Image{Repo: "reg.test/a", Digest: "sha256:" + strings.Repeat("a", 64)}).Ref()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := ScanOptions{VEX: "vex.json", Out: out, Log: io.Discard}
+	if c, err := runScanner(context.Background(), Grype, scanInput{name: "image"}, d, file, o); err == nil {
+		t.Errorf("a stale report passed as this scan's: %+v", c)
 	}
 }

@@ -228,6 +228,10 @@ func runScanner(ctx context.Context, scanner string, in scanInput, d name.Digest
 			args = append(args, "--insecure")
 		}
 	}
+	// A report an earlier run left must not stand in for this one.
+	if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return counts{}, err
+	}
 	fmt.Fprintf(o.Log, "== %s %s: %s %s\n", filepath.Base(file), in.name, scanner, strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, scanner, args...)
 	cmd.Env = append(os.Environ(), env...)

@@ -28,6 +28,9 @@ func Check(ctx context.Context, s *State, root string, w io.Writer, opts ...remo
 		if img.Spec != "" {
 			req.SpecFile = filepath.Join(root, filepath.FromSlash(img.Spec))
 		}
+		if err := onlyPlatform(ctx, img, req.Platform, opts); err != nil {
+			return "", err
+		}
 		r, err := check.CheckImage(ctx, req, opts...)
 		if err != nil {
 			return "", err
@@ -41,6 +44,43 @@ func Check(ctx context.Context, s *State, root string, w io.Writer, opts ...remo
 		}
 		return fmt.Sprintf("%d warnings, %d accepted", r.Summary["warning"], r.Summary["accepted"]), nil
 	})
+}
+
+// onlyPlatform refuses an index holding a platform image other than p: the
+// check reads one platform image, and Tag would publish the others
+// unchecked. BuildKit's attestation manifests (unknown/unknown) are not
+// images.
+func onlyPlatform(ctx context.Context, img *Image, p v1.Platform, opts []remote.Option) error {
+	d, err := img.Ref()
+	if err != nil {
+		return err
+	}
+	desc, err := remote.Get(d, append([]remote.Option{remote.WithContext(ctx)}, opts...)...)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", d, err)
+	}
+	if !desc.MediaType.IsIndex() {
+		return nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	var other []string
+	for _, mf := range m.Manifests {
+		if mf.Platform == nil || mf.Platform.OS == "unknown" || (mf.Platform.OS == p.OS && mf.Platform.Architecture == p.Architecture) {
+			continue
+		}
+		other = append(other, mf.Platform.String())
+	}
+	if len(other) > 0 {
+		return fmt.Errorf("the index holds %s, which the check (of %s only) does not read\nhint: run the check step on a runner of each platform, or build %s only", strings.Join(other, ", "), p.String(), p.String())
+	}
+	return nil
 }
 
 // Key is a signing key with the name it is known by in messages.
