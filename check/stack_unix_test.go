@@ -17,8 +17,8 @@ func whiteout(t *testing.T, dir, p string) {
 		t.Fatal(err)
 	}
 	if err := syscall.Mknod(full, syscall.S_IFCHR|0o000, 0); err != nil {
-		if os.Geteuid() != 0 {
-			t.Skip("mknod needs root:", err)
+		if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
+			t.Skip("mknod needs root:", err) // CI runs as root
 		}
 		t.Fatal(err)
 	}
