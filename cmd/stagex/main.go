@@ -1,6 +1,9 @@
-// Command stagex signs image digests and their BuildKit provenance,
-// verifies N-of-M signatures on them and writes the Kyverno policy that
-// enforces the same rule at admission.
+// Command stagex is the project's tool beside the frontend: it signs image
+// digests and their BuildKit provenance, verifies N-of-M signatures on them,
+// writes the Kyverno policy that enforces the same rule at admission, locks
+// StageX packages, checks and rebuilds images, runs the CI pipeline's steps,
+// and builds the image set on a test bed. Each subcommand is flags and
+// wiring; the logic lives in the packages it names.
 //
 //	stagex sign   --key cosign.key IMAGE@DIGEST
 //	stagex attest --key cosign.key IMAGE@DIGEST
@@ -11,6 +14,8 @@
 //	stagex images [TARGET…]
 //	stagex demo
 //	stagex reproduce
+//	stagex lock [verify|update|copy|release-list] …
+//	stagex pipeline build|check|sign|attest|verify|scan|tag|digests …
 //	stagex bed up|down|env|status|fixtures NAME
 //
 // Signatures are cosign's (Sigstore bundles by default, or the legacy
