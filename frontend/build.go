@@ -34,6 +34,9 @@ type request struct {
 	files map[string][]byte // file name → content, for error sources
 	// lockSrc is the lock as a source, for lint errors located in it.
 	lockSrc *bkllb.SourceMap
+	// read are the files the spec's transfer sent along with the spec
+	// (entrypointPaths), nil when the spec came from elsewhere.
+	read []string
 	// loadErr is why the spec, options or lock did not load; the fields
 	// after the first that failed are zero.
 	loadErr error
@@ -109,11 +112,16 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 // not load leave the request with loadErr set (and spec or lock nil), for
 // the subrequests to report.
 func load(ctx context.Context, bc *dockerui.Client, c client.Client) (*request, error) {
-	src, err := bc.ReadEntrypoint(ctx, specLanguage)
+	name := specFilename(c.BuildOpts().Opts)
+	read := entrypointPaths(name, bc.BuildArgs[ArgLock])
+	src, err := bc.ReadEntrypoint(ctx, specLanguage, bkllb.FollowPaths(read))
 	if err != nil {
 		return nil, err
 	}
 	r := &request{bc: bc, src: src, files: map[string][]byte{src.Filename: src.Data}}
+	if src.Filename == name {
+		r.read = read
+	}
 	r.loadErr = r.loadRest(ctx, c)
 	return r, r.loadErr
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path"
+	"slices"
 	"strings"
 
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
@@ -37,16 +38,46 @@ func lockPath(s *spec.Spec, o Options) (string, error) {
 	return p, nil
 }
 
+// specFilename is the spec's path in its context as dockerui reads it: the
+// filename option (buildx -f, bake's dockerfile), else dockerui's default.
+func specFilename(opts map[string]string) string {
+	if v, ok := opts["filename"]; ok {
+		return v
+	}
+	return dockerui.DefaultDockerfileName
+}
+
+// entrypointPaths are the files to send with the spec in its one transfer:
+// the spec, its ignore file (which dockerui reads from the same transfer)
+// and the lock, as far as it is known before the spec is parsed: the
+// STAGEX_LOCK build arg, else spec.DefaultLockFile beside the spec. A spec
+// whose lock field names another file costs a second read (readLock).
+func entrypointPaths(name, lockArg string) []string {
+	paths := []string{name, name + ".dockerignore"}
+	guess := &spec.Spec{File: name, Lock: spec.DefaultLockFile}
+	if p, err := lockPath(guess, Options{Lock: lockArg}); err == nil {
+		paths = append(paths, p)
+	}
+	return paths
+}
+
 // readLock reads the lock from the same context as the spec, as dockerui
 // finds it: the local folder, the "dockerfile" input when the caller passed
-// one (dockerfile.v0 forwarding, bake), or a git or HTTP context. It asks
-// dockerui for the spec's context again with the lock among the files to
-// send (only a local folder sends just the named files), and returns the
-// lock and the source it was read from.
+// one (dockerfile.v0 forwarding, bake), or a git or HTTP context. When the
+// spec's transfer sent the lock along (entrypointPaths), it solves the
+// spec's own definition again, which BuildKit answers from the same
+// snapshot without a second transfer; a git context is then read at one
+// commit for both files. Otherwise it asks dockerui for the spec's context
+// again with the lock among the files to send (only a local folder sends
+// just the named files). It returns the lock and the source it was read
+// from.
 func (r *request) readLock(ctx context.Context, c client.Client, p string) ([]byte, *bkllb.SourceMap, error) {
-	src, err := r.bc.ReadEntrypoint(ctx, specLanguage, bkllb.FollowPaths([]string{r.src.Filename, p}))
-	if err != nil {
-		return nil, nil, err
+	src := r.src
+	if !slices.Contains(r.read, p) {
+		var err error
+		if src, err = r.bc.ReadEntrypoint(ctx, specLanguage, bkllb.FollowPaths([]string{r.src.Filename, p})); err != nil {
+			return nil, nil, err
+		}
 	}
 	res, err := c.Solve(ctx, client.SolveRequest{Definition: src.Definition.ToPB()})
 	if err != nil {

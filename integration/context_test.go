@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/cgi"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,51 @@ func TestSpecFromGitContext(t *testing.T) {
 	fx := pushedFixtures(t)
 	if len(layers) != 4 || layers[0] != fx["core-filesystem"].Layers[0] || layers[1] != fx["core-musl"].Layers[1] {
 		t.Fatalf("layers = %v, want the fixtures' then the generated one", layers)
+	}
+}
+
+// TestLockLocations: the frontend reads the lock with the spec in one
+// transfer when it is where the spec's lock lives by default, or where
+// STAGEX_LOCK names it, and with a second read when the spec's lock field
+// names another file. All three give the image the default place gives.
+func TestLockLocations(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	b := requireBed(t)
+	c := client1(ctx, t)
+	const body = "version: 1\nname: lockloc\npackages: [core-musl, core-busybox]\n"
+	epoch := map[string]string{"SOURCE_DATE_EPOCH": "1700000000"}
+	build := func(dir, tag string, args map[string]string) string {
+		t.Helper()
+		res, err := buildSpec(ctx, t, c, dir, b.Ref("it/lockloc:"+tag), args)
+		if err != nil {
+			t.Fatalf("%s: %v", tag, err)
+		}
+		return res.Digest
+	}
+	dir := specDir(t, frontendImage(t), body)
+	want := build(dir, "default", epoch)
+
+	// The same lock under another name: STAGEX_LOCK names it.
+	moved := specDir(t, frontendImage(t), body)
+	if err := os.Rename(filepath.Join(moved, "stagex.lock.yaml"), filepath.Join(moved, "other.lock.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if got := build(moved, "arg", map[string]string{"SOURCE_DATE_EPOCH": "1700000000", "STAGEX_LOCK": "other.lock.yaml"}); got != want {
+		t.Errorf("with STAGEX_LOCK: %s, want %s", got, want)
+	}
+	// Without the arg the default lock is missing: the build fails at the
+	// spec, not with another image.
+	if _, err := buildSpec(ctx, t, c, moved, "", epoch); err == nil || !strings.Contains(err.Error(), "cannot read the lock file") {
+		t.Errorf("without the default lock: err = %v, want cannot read the lock file", err)
+	}
+	// The spec's lock field names it: read in a second transfer.
+	named := specDir(t, frontendImage(t), body+"lock: other.lock.yaml\n")
+	if err := os.Rename(filepath.Join(named, "stagex.lock.yaml"), filepath.Join(named, "other.lock.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if got := build(named, "field", epoch); got != want {
+		t.Errorf("with the lock field: %s, want %s", got, want)
 	}
 }
 
