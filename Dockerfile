@@ -7,6 +7,14 @@
 #   frontend           (default) builds the binary from source in StageX's pallet-go
 #   frontend-prebuilt  packs a binary built outside, taken from the build context
 #                      (the test bed and offline CI use it; see internal/frontendimage)
+#
+# Reproducible without the exporter's rewrite-timestamp (which would re-tar the
+# layer on every build, even a cached one): the layer is bin/ and bin/frontend,
+# copied as a tree (COPY <dir>/ /) so that both keep the times they have in
+# the source, set to SOURCE_DATE_EPOCH there (by the build stage's touch, or
+# by the packer of the prebuilt context). A COPY to /bin/frontend would create
+# /bin at the wall-clock time: BuildKit (v0.34.2) gives the parent folders a
+# COPY creates no SOURCE_DATE_EPOCH time, nor does COPY --parents.
 
 # pallet-go 1.26.0 (its linux/amd64 image manifest digest; renovate.json keeps
 # version and digest current, with docker-bake.hcl's PALLET_GO_DIGEST).
@@ -18,21 +26,29 @@ ENV CGO_ENABLED=0 GOFLAGS=-trimpath GOTOOLCHAIN=local
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN go build -ldflags="-s -w -buildid=" -o /out/frontend ./cmd/frontend
+RUN go build -ldflags="-s -w -buildid=" -o /out/bin/frontend ./cmd/frontend
+# After the build, so that another epoch reuses the compiled binary. The
+# default is the bake file's; it also overrides pallet-go's own
+# SOURCE_DATE_EPOCH environment variable.
+ARG SOURCE_DATE_EPOCH=0
+RUN touch -d "@${SOURCE_DATE_EPOCH}" /out/bin/frontend /out/bin
 
 # The binary is /bin/frontend in both targets: with STAGEX_CHECK on, the
 # frontend runs its own image's /bin/frontend inside the build (the check and
 # the smoke tests; frontend/check.go), so the path is part of the contract.
 
-# frontend-prebuilt expects the build context to hold the binary as ./frontend.
+# frontend-prebuilt expects the build context to hold the binary as
+# ./bin/frontend and nothing else, bin/ and bin/frontend with their times set
+# (frontendimage.BuildContext sets them to the epoch 0, the bake file's
+# default SOURCE_DATE_EPOCH).
 FROM scratch AS frontend-prebuilt
 LABEL moby.buildkit.frontend.network.none="true"
 LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts"
-COPY --chmod=0755 frontend /bin/frontend
+COPY --chmod=0755 . /
 ENTRYPOINT ["/bin/frontend"]
 
 FROM scratch AS frontend
 LABEL moby.buildkit.frontend.network.none="true"
 LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts"
-COPY --from=build /out/frontend /bin/frontend
+COPY --from=build --chmod=0755 /out/ /
 ENTRYPOINT ["/bin/frontend"]
