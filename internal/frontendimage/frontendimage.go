@@ -6,6 +6,8 @@
 package frontendimage
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -26,48 +28,72 @@ const Repo = "stagex-frontend"
 // PrebuiltTarget is the Dockerfile target that packs a prebuilt binary.
 const PrebuiltTarget = "frontend-prebuilt"
 
-// ContextBinary is where the frontend-prebuilt target finds the binary in its
-// build context; it copies the context as a tree to /, so this is also the
-// binary's path in the image.
-const ContextBinary = "bin/frontend"
+// ContextArchive is the file of the frontend-prebuilt target's build
+// context: a tar of bin/ and bin/frontend, which the target unpacks to /
+// (ADD), so the layer holds exactly those entries with the tar's metadata.
+const ContextArchive = "frontend.tar"
 
-// Epoch is the time BuildContext gives the binary and its folder: the bake
-// file's default SOURCE_DATE_EPOCH, so that the packed image's layer is the
-// one the frontend target makes from the same binary.
+// Epoch is the time of the archive's entries: the bake file's default
+// SOURCE_DATE_EPOCH, so that the packed image's layer is the one the
+// frontend target makes from the same binary.
 var Epoch = time.Unix(0, 0).UTC()
 
 // BuildContext compiles ./cmd/frontend of the checkout at root (CGO_ENABLED=0,
-// static, linux/amd64, no build id) into dir/bin/frontend and sets the times
-// of dir/bin and the binary to Epoch: dir is then the build context of the
-// frontend-prebuilt target, whose layer (bin/, bin/frontend) keeps those
-// times, so packing the same binary twice gives the same image without the
-// exporter's rewrite-timestamp. dir is emptied first: the target copies all
-// of it.
+// static, linux/amd64, no build id) and writes dir/frontend.tar: bin/ and
+// bin/frontend, root's, mode 0755, at Epoch. dir is then the build context
+// of the frontend-prebuilt target, and packing the same binary twice gives
+// the same image without the exporter's rewrite-timestamp. The times travel
+// in the archive's content, not as the context's file times: BuildKit's
+// cache key of a context file leaves its time out, and its incremental
+// context transfer (v0.34.2) keeps a folder's time from an earlier build on
+// the same daemon (checked on the bed). dir is emptied first.
 func BuildContext(ctx context.Context, root, dir string) error {
-	if err := os.RemoveAll(dir); err != nil {
+	tmp, err := os.MkdirTemp("", "stagex-frontend-build-")
+	if err != nil {
 		return err
 	}
-	out := filepath.Join(dir, filepath.FromSlash(ContextBinary))
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "frontend")
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = "/usr/local/go/bin/go"
 	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "./cmd/frontend")
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, "./cmd/frontend")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/frontend: %w\n%s", err, b)
 	}
-	// The binary first: writing it changed its folder's time.
-	for _, p := range []string{out, filepath.Dir(out)} {
-		if err := os.Chtimes(p, Epoch, Epoch); err != nil {
-			return err
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ContextArchive), Archive(data), 0o644)
+}
+
+// Archive is the frontend-prebuilt context's tar for binary: bin/ and
+// bin/frontend, uid and gid 0, mode 0755, at Epoch.
+func Archive(binary []byte) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Typeflag: tar.TypeDir, Name: "bin/", Mode: 0o755, ModTime: Epoch, Format: tar.FormatPAX},
+		{Typeflag: tar.TypeReg, Name: "bin/frontend", Mode: 0o755, Size: int64(len(binary)), ModTime: Epoch, Format: tar.FormatPAX},
+	} {
+		// A bytes.Buffer does not fail, and the headers are valid.
+		_ = tw.WriteHeader(h)
+		if h.Typeflag == tar.TypeReg {
+			_, _ = tw.Write(binary)
 		}
 	}
-	return nil
+	_ = tw.Close()
+	return buf.Bytes()
 }
 
 // Push packs the frontend context in dir (see BuildContext) into the
