@@ -31,16 +31,7 @@ import (
 func TestFrontendImageReproducible(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b, second := requireBed(t), requireSecondBed(t)
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := second.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	b, c2, root := bothBeds(ctx, t)
 	tmp := t.TempDir()
 	dirA, dirB := filepath.Join(tmp, "a"), filepath.Join(tmp, "b")
 
@@ -67,14 +58,7 @@ func TestFrontendImageReproducible(t *testing.T) {
 	}
 	t.Logf("both daemons: %s", digest(refA))
 
-	entries, err := layerEntries(refA, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var listing []string
-	for _, e := range entries {
-		listing = append(listing, fmt.Sprintf("%s %c %o %d:%d %s", e.Name, e.Type, e.Mode, e.UID, e.GID, e.ModTime.UTC().Format(time.RFC3339)))
-	}
+	listing := layerListing(t, refA)
 	want := []string{
 		"/bin 5 755 0:0 1970-01-01T00:00:00Z",
 		"/bin/frontend 0 755 0:0 1970-01-01T00:00:00Z",
@@ -142,17 +126,8 @@ ENV PATH=/usr/bin:/bin SOURCE_DATE_EPOCH=1
 func TestFrontendTargetReproducible(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b, second := requireBed(t), requireSecondBed(t)
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, c2, root := bothBeds(ctx, t)
 	c1 := client1(ctx, t)
-	c2, err := second.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
 
 	pallet := t.TempDir()
 	busybox, err := os.ReadFile(fixtures.DefaultBusyboxPath)
@@ -187,19 +162,6 @@ func TestFrontendTargetReproducible(t *testing.T) {
 		}
 		return b.Ref("it/frontend-target") + "@" + res.Digest
 	}
-	layer := func(ref string) []string {
-		t.Helper()
-		entries, err := layerEntries(ref, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var listing []string
-		for _, e := range entries {
-			listing = append(listing, fmt.Sprintf("%s %c %o %d:%d %s", e.Name, e.Type, e.Mode, e.UID, e.GID, e.ModTime.UTC().Format(time.RFC3339)))
-		}
-		return listing
-	}
-
 	refA := build(c1, "1700000000", "a")
 	time.Sleep(1100 * time.Millisecond) // a wall-clock time would now show
 	if err := c2.Prune(ctx, nil, client.PruneAll); err != nil {
@@ -207,17 +169,17 @@ func TestFrontendTargetReproducible(t *testing.T) {
 	}
 	refB := build(c2, "1700000000", "b")
 	if digest(refA) != digest(refB) {
-		t.Fatalf("daemon a built %s, daemon b %s: the frontend target is not reproducible\na: %q\nb: %q", refA, refB, layer(refA), layer(refB))
+		t.Fatalf("daemon a built %s, daemon b %s: the frontend target is not reproducible\na: %q\nb: %q", refA, refB, layerListing(t, refA), layerListing(t, refB))
 	}
 	t.Logf("both daemons: %s", digest(refA))
 	want := []string{
 		"/bin 5 755 0:0 2023-11-14T22:13:20Z",
 		"/bin/frontend 0 755 0:0 2023-11-14T22:13:20Z",
 	}
-	if got := layer(refA); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := layerListing(t, refA); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("the frontend target's layer:\n%q\nwant\n%q", got, want)
 	}
-	if got := layer(build(c2, "1700000001", "c")); len(got) != 2 || !strings.HasSuffix(got[1], " 2023-11-14T22:13:21Z") {
+	if got := layerListing(t, build(c2, "1700000001", "c")); len(got) != 2 || !strings.HasSuffix(got[1], " 2023-11-14T22:13:21Z") {
 		t.Errorf("with SOURCE_DATE_EPOCH=1700000001 the layer is\n%q\nwant its times at 2023-11-14T22:13:21Z", got)
 	}
 }
@@ -226,4 +188,36 @@ func TestFrontendTargetReproducible(t *testing.T) {
 func digest(ref string) string {
 	_, d, _ := strings.Cut(ref, "@")
 	return d
+}
+
+// bothBeds are bed a, a client of bed b (closed at the test's end) and the
+// repository root.
+func bothBeds(ctx context.Context, t *testing.T) (*bed.Bed, *client.Client, string) {
+	t.Helper()
+	b, second := requireBed(t), requireSecondBed(t)
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := second.Client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c2.Close() })
+	return b, c2, root
+}
+
+// layerListing is the image's last layer, one line per entry: path, tar
+// type, mode, owner and time.
+func layerListing(t *testing.T, ref string) []string {
+	t.Helper()
+	entries, err := layerEntries(ref, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listing []string
+	for _, e := range entries {
+		listing = append(listing, fmt.Sprintf("%s %c %o %d:%d %s", e.Name, e.Type, e.Mode, e.UID, e.GID, e.ModTime.UTC().Format(time.RFC3339)))
+	}
+	return listing
 }
