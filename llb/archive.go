@@ -70,7 +70,7 @@ func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []spec.Resolv
 			bkllb.WithCustomName(fmt.Sprintf("[stagex] place archive %s at %s", a.Name, dst)), loc)
 		epoch := in.Epoch
 		layers = append(layers, bkllb.Scratch().File(
-			bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
+			foldReads(bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}), in.BaseFS),
 			bkllb.WithCustomName(fmt.Sprintf("[stagex] archive layer %s (%s)", a.Name, spec.NotFromStageX)),
 		))
 		a.Dst = dst // where it is in the image, the base's symlinks followed

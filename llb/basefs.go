@@ -8,6 +8,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	bkllb "github.com/moby/buildkit/client/llb"
 )
 
 // FileInfo is what the composition needs to know about one path of the base.
@@ -44,6 +46,42 @@ type Prefetcher interface {
 	// Prefetch lists the folders dirs and reads the files, so that the
 	// Lstat and ReadFile calls on them that follow need no round trip.
 	Prefetch(ctx context.Context, dirs, files []string)
+}
+
+// ReadOps is a BaseFS whose answers come from LLB ops of its own: the
+// frontend reads the packages' files with an exec (`frontend facts`) rather
+// than through the gateway, so that BuildKit caches the reading like any op
+// and a registry cache carries it to another daemon. A cache export only
+// walks the ops the image is built from, so Compose makes these ops inputs
+// of every layer it writes from their answers (foldReads), without changing
+// what the layers hold.
+type ReadOps interface {
+	// ReadOps returns the ops the answers came from so far. Their outputs
+	// must hold nothing that foldPattern matches.
+	ReadOps() []bkllb.State
+}
+
+// foldPattern is the copy source foldReads uses: a name the read ops never
+// write, so that the copy matches nothing.
+const foldPattern = "/*.stagex-matches-nothing"
+
+// foldReads adds to fa, the action that makes a layer the composition wrote
+// from what base answered, a copy from each of base's read ops that copies
+// nothing: a wildcard with AllowEmptyWildcard that matches no file returns
+// before it touches the destination (BuildKit's file backend, docopy). The
+// layer's content, its blob and every image digest stay as they are; the op
+// becomes an input of the layer, which is all a cache export (mode=max)
+// needs to include it, since it walks only the ancestors of the build's
+// result.
+func foldReads(fa *bkllb.FileAction, base BaseFS) *bkllb.FileAction {
+	ro, ok := base.(ReadOps)
+	if !ok {
+		return fa
+	}
+	for _, st := range ro.ReadOps() {
+		fa = fa.Copy(st, foldPattern, "/", &bkllb.CopyInfo{AllowWildcard: true, AllowEmptyWildcard: true})
+	}
+	return fa
 }
 
 // prefetch tells a BaseFS that can read ahead what the composition is about
@@ -105,6 +143,13 @@ func resolveParent(ctx context.Context, base BaseFS, p string) (string, error) {
 		return "", err
 	}
 	return path.Join(resolved, name), nil
+}
+
+// ResolvePath resolves every component of the absolute path p through the
+// symlinks of base, scoped to its root, as the composition does; the
+// frontend's facts job uses it to read what the composition will ask.
+func ResolvePath(ctx context.Context, base BaseFS, p string) (string, error) {
+	return resolvePath(ctx, base, p)
 }
 
 // resolvePath resolves all components of an absolute path through symlinks in

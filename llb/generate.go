@@ -86,7 +86,7 @@ func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte
 	staged := bkllb.Scratch().File(fa, append(plan.locs, bkllb.WithCustomName("[stagex] write accounts, paths and copies"))...)
 	epoch := in.Epoch
 	layer := bkllb.Scratch().File(
-		bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
+		foldReads(bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}), in.BaseFS),
 		bkllb.WithCustomName("[stagex] generated layer"),
 	)
 	return &layer, plan, nil
