@@ -73,7 +73,7 @@ func RunFacts(root, out string, dirs, files []string) error {
 		}
 		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(resolved)))
 		switch {
-		case notExist(err):
+		case missingOnDisk(err):
 			facts.Missing = append(facts.Missing, p)
 		case err != nil:
 			return err
@@ -127,7 +127,7 @@ func (d *diskFS) list(dir string) (map[string]*llb.FileInfo, error) {
 	entries := map[string]*llb.FileInfo{}
 	full := filepath.Join(d.root, filepath.FromSlash(dir))
 	list, err := os.ReadDir(full)
-	if err != nil && !notExist(err) {
+	if err != nil && !missingOnDisk(err) {
 		return nil, err
 	}
 	for _, e := range list {
@@ -160,8 +160,8 @@ func lstatInfo(p string) (*llb.FileInfo, error) {
 	return fi, nil
 }
 
-// notExist recognises a path that is not there: missing, or below a file.
-func notExist(err error) bool {
+// missingOnDisk recognises a path that is not there: missing, or below a file.
+func missingOnDisk(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 

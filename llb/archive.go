@@ -24,7 +24,8 @@ const archiveFile = "archive"
 // Like the generated layer it is built in steps, and the last one copies the
 // tree onto scratch with every time at the epoch: unpacking keeps the
 // archive's own times, and creating entries moves directory times to the
-// wall clock.
+// wall clock. That last step also takes the base's read ops as inputs
+// (foldReads), which adds nothing to the layer.
 func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []spec.ResolvedArchive, error) {
 	var layers []bkllb.State
 	var placed []spec.ResolvedArchive

@@ -54,7 +54,9 @@ type Prefetcher interface {
 // and a registry cache carries it to another daemon. A cache export only
 // walks the ops the image is built from, so Compose makes these ops inputs
 // of every layer it writes from their answers (foldReads), without changing
-// what the layers hold.
+// what the layers hold. An image that writes no layer (only a config.user
+// name looked up) has nothing to fold them into: its reads stay outside
+// the export.
 type ReadOps interface {
 	// ReadOps returns the ops the answers came from so far. Their outputs
 	// must hold nothing that foldPattern matches.
