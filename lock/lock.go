@@ -231,8 +231,7 @@ func Verify(ctx context.Context, o Options, l *spec.Lock) (*Result, error) {
 	}
 	var problems spec.ErrorList
 	at := func(s Subject, hint, format string, args ...any) {
-		pos := l.Pos("packages." + s.Package + ".digests." + s.Platform)
-		problems = append(problems, spec.Errorf(l.File, pos, hint, format, args...))
+		problems = append(problems, spec.Errorf(l.File, DigestPos(l, s.Package, s.Platform), hint, format, args...))
 	}
 	var subjects []Subject
 	for _, name := range sortedKeys(l.Packages) {
@@ -254,7 +253,7 @@ func Verify(ctx context.Context, o Options, l *spec.Lock) (*Result, error) {
 		hint := "check the keyring and the lookaside; stagex lock update resolves and verifies the entry again"
 		var other *VersionError
 		if errors.As(err, &other) {
-			hint = fmt.Sprintf("every platform of %s must be a digest of version %s; run stagex lock update (after Renovate: hack/renovate-lock), which resolves every platform of the version again", s.Package, s.Version)
+			hint = other.Hint()
 		}
 		at(s, hint, "%v", err)
 	})
@@ -275,6 +274,12 @@ func Verify(ctx context.Context, o Options, l *spec.Lock) (*Result, error) {
 		return nil, problems
 	}
 	return &Result{Checked: checked}, nil
+}
+
+// DigestPos is where a lock writes a package's digest for a platform, for
+// locating a problem with it.
+func DigestPos(l *spec.Lock, pkg, platform string) spec.Pos {
+	return l.Pos("packages." + pkg + ".digests." + platform)
 }
 
 // Update moves a lock to another release: the same packages (plus add) at

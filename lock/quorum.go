@@ -114,6 +114,12 @@ func (e *VersionError) Error() string {
 		e.Subject, strings.Join(signed, " and "), e.Subject.Identity, e.Subject.Version, strings.Join(e.Details, "\n  "))
 }
 
+// Hint says how to mend the lock entry.
+func (e *VersionError) Hint() string {
+	return fmt.Sprintf("every platform of %s must be a digest of version %s; run stagex lock update (after Renovate: hack/renovate-lock), which resolves every platform of the version again",
+		e.Subject.Package, e.Subject.Version)
+}
+
 // QuorumError is a digest whose signatures are all sound but too few.
 type QuorumError struct {
 	Subject Subject
