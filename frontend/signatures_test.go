@@ -158,6 +158,13 @@ func TestSignatureSubjectsCarryTheLockedVersion(t *testing.T) {
 		t.Errorf("signed as another repository: err = %v", err)
 	}
 
+	// A lock entry without a version cannot be matched to a signature.
+	unversioned := subjects[0]
+	unversioned.Version = ""
+	if err := checkSubject(context.Background(), policy, sign("stagex/core-musl:1.2.6"), unversioned, 2); err == nil || !strings.Contains(err.Error(), "no version to check the signatures against") {
+		t.Errorf("no version locked: err = %v", err)
+	}
+
 	// A written tag must be the lock's version.
 	tagged := pkg
 	tagged.Ref = "docker.io/stagex/core-musl:1.2.5@" + d

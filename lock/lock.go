@@ -242,7 +242,11 @@ func Verify(ctx context.Context, o Options, l *spec.Lock) (*Result, error) {
 		}
 		for _, platform := range sortedKeys(p.Digests) {
 			s := Subject{Package: name, Version: p.Version, Platform: platform, Digest: p.Digests[platform], Identity: identity}
-			if len(p.Signers[platform]) == 0 {
+			switch {
+			case p.Version == "":
+				at(s, "write the lock with stagex lock, which records the version each digest is signed as", "%s: the lock records no version, and the signatures name one", s)
+				continue
+			case len(p.Signers[platform]) == 0:
 				at(s, "write the lock with stagex lock, which verifies and records them", "%s: the lock records no signers", s)
 				continue
 			}

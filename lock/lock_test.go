@@ -399,6 +399,15 @@ func TestVerify(t *testing.T) {
 	bare.Packages = map[string]spec.LockPackage{"core-musl": {Version: "1.2.5", Digests: f.musl}}
 	_, err = Verify(ctx, o, &bare)
 	locktest.WantErr(t, err, "core-musl (linux/amd64)", "the lock records no signers")
+
+	// Nor a lock entry without a version: the signatures name one.
+	unversioned := *l
+	p := l.Packages["core-musl"]
+	p.Version = ""
+	unversioned.Packages = map[string]spec.LockPackage{"core-musl": p}
+	_, err = Verify(ctx, o, &unversioned)
+	locktest.WantErr(t, err, "core-musl (linux/amd64) "+f.musl["linux/amd64"]+": the lock records no version, and the signatures name one",
+		"core-musl (linux/arm64) "+f.musl["linux/arm64"]+": the lock records no version", "hint: write the lock with stagex lock")
 }
 
 // TestVerifyRefusesMixedVersions: a lock whose core-musl entry says 1.2.6
