@@ -64,6 +64,16 @@ func (f *fixture) signAll() {
 	f.side.SignBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.a, f.b)
 }
 
+// pushNext pushes core-musl 1.2.6 for amd64 and arm64, both signed by A
+// and B as 1.2.6, and returns its digests.
+func (f *fixture) pushNext(t *testing.T) map[string]string {
+	next := locktest.PushPackage(t, f.registry, "core-musl", "1.2.6", "linux/amd64", "linux/arm64")
+	for _, d := range next {
+		f.side.SignBy("stagex/core-musl:1.2.6", d, f.a, f.b)
+	}
+	return next
+}
+
 func (f *fixture) options(lookasideLoc string) Options {
 	side, err := OpenLookaside(lookasideLoc, nil)
 	if err != nil {
@@ -262,10 +272,7 @@ func TestBuildFailsClosed(t *testing.T) {
 func TestBuildRefusesAnotherVersionsDigest(t *testing.T) {
 	f := newFixture(t)
 	f.signAll()
-	next := locktest.PushPackage(t, f.registry, "core-musl", "1.2.6", "linux/amd64", "linux/arm64")
-	for _, d := range next {
-		f.side.SignBy("stagex/core-musl:1.2.6", d, f.a, f.b)
-	}
+	next := f.pushNext(t)
 	old, _, err := Build(ctx, f.options(f.side.Dir), "2026.03.0", f.rows)
 	if err != nil {
 		t.Fatal(err)
@@ -419,10 +426,7 @@ func TestVerify(t *testing.T) {
 func TestVerifyRefusesMixedVersions(t *testing.T) {
 	f := newFixture(t)
 	f.signAll()
-	next := locktest.PushPackage(t, f.registry, "core-musl", "1.2.6", "linux/amd64", "linux/arm64")
-	for _, d := range next {
-		f.side.SignBy("stagex/core-musl:1.2.6", d, f.a, f.b)
-	}
+	next := f.pushNext(t)
 	o := f.options(f.side.Dir)
 	l, _, err := Build(ctx, o, "2026.03.0", f.rows)
 	if err != nil {
@@ -506,10 +510,7 @@ func TestUpdateAndDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	old.Archives = map[string]spec.LockArchive{"temurin-jre": {URL: "https://example.com/jre.tar.gz", SHA256: strings.Repeat("a", 64)}}
-	next := locktest.PushPackage(t, f.registry, "core-musl", "1.2.6", "linux/amd64", "linux/arm64")
-	for _, d := range next {
-		f.side.SignBy("stagex/core-musl:1.2.6", d, f.a, f.b)
-	}
+	next := f.pushNext(t)
 	list, err := ParseReleaseList("next.tsv", strings.NewReader(locktest.ReleaseList(
 		"core-musl\t1.2.6\tMIT\tcore/musl\t"+next["linux/amd64"],
 		"core-busybox\t1.37.0\tGPL-2.0-only\tcore/busybox\t",
