@@ -40,10 +40,10 @@ func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []spec.Resolv
 			return nil, nil, err
 		}
 
-		fetched := bkllb.HTTP(a.URL,
+		fetched := bkllb.HTTP(a.FetchURL(),
 			bkllb.Checksum(digest.Digest(a.Digest())),
 			bkllb.Filename(archiveFile),
-			bkllb.WithCustomName(fmt.Sprintf("[stagex] fetch archive %s %s (%s)", a.Name, a.URL, spec.NotFromStageX)),
+			bkllb.WithCustomName(fmt.Sprintf("[stagex] fetch archive %s %s (%s)", a.Name, a.FetchURL(), spec.NotFromStageX)),
 			loc,
 		)
 		unpacked := bkllb.Scratch().File(
