@@ -52,6 +52,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = withCacheImports(c, bc.CacheImports)
 	req, err := load(ctx, bc, c)
 	if req == nil {
 		return nil, err

@@ -63,27 +63,33 @@ type ReadOps interface {
 	ReadOps() []bkllb.State
 }
 
-// foldPattern is the copy source foldReads uses: a name the read ops never
-// write, so that the copy matches nothing.
+// foldPattern is the copy source Fold uses: a name no folded op writes, so
+// that the copy matches nothing.
 const foldPattern = "/*.stagex-matches-nothing"
 
-// foldReads adds to fa, the action that makes a layer the composition wrote
-// from what base answered, a copy from each of base's read ops that copies
-// nothing: a wildcard with AllowEmptyWildcard that matches no file returns
-// before it touches the destination (BuildKit's file backend, docopy). The
-// layer's content, its blob and every image digest stay as they are; the op
-// becomes an input of the layer, which is all a cache export (mode=max)
-// needs to include it, since it walks only the ancestors of the build's
-// result.
+// Fold adds to fa a copy from each of states that copies nothing: a
+// wildcard with AllowEmptyWildcard that matches no file returns before it
+// touches the destination (BuildKit's file backend, docopy). What fa makes
+// stays as it is, byte for byte; the states become its inputs, which is all
+// a cache export (mode=max) needs to include them, since it walks only the
+// ancestors of the build's result refs (the image and its attestations).
+// The outputs of states must hold nothing that foldPattern matches.
+func Fold(fa *bkllb.FileAction, states ...bkllb.State) *bkllb.FileAction {
+	for _, st := range states {
+		fa = fa.Copy(st, foldPattern, "/", &bkllb.CopyInfo{AllowWildcard: true, AllowEmptyWildcard: true})
+	}
+	return fa
+}
+
+// foldReads folds base's read ops (ReadOps) into fa, the action that makes
+// a layer the composition wrote from what base answered, so that a registry
+// cache carries the reads with the layer.
 func foldReads(fa *bkllb.FileAction, base BaseFS) *bkllb.FileAction {
 	ro, ok := base.(ReadOps)
 	if !ok {
 		return fa
 	}
-	for _, st := range ro.ReadOps() {
-		fa = fa.Copy(st, foldPattern, "/", &bkllb.CopyInfo{AllowWildcard: true, AllowEmptyWildcard: true})
-	}
-	return fa
+	return Fold(fa, ro.ReadOps()...)
 }
 
 // prefetch tells a BaseFS that can read ahead what the composition is about
