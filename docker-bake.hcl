@@ -75,8 +75,9 @@ variable "FRONTEND_IMAGE" {
 # registry cache, mode=max: every intermediate step, not only the result's
 # layers; stored as an OCI image manifest). Empty, the default: no cache is
 # read or written, and local builds are as before. The cache changes no
-# digest (integration/cache_test.go bakes with CACHE_TO on one daemon and
-# CACHE_FROM on a fresh one and compares). What it saves, and what not yet:
+# digest, and a fresh daemon with CACHE_FROM unpacks no package layer
+# (integration/cache_test.go bakes with CACHE_TO on one daemon and
+# CACHE_FROM on an emptied one, and checks both). What it saves, and what not:
 # docs/ci.md.
 variable "CACHE_FROM" {
   default     = ""

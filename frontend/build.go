@@ -52,6 +52,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = withCacheImports(c, bc.CacheImports)
 	req, err := load(ctx, bc, c)
 	if req == nil {
 		return nil, err
@@ -200,7 +201,7 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	if err != nil {
 		return nil, err
 	}
-	in.BaseFS = &baseFS{c: c, st: llb.Packages(parts, p), p: p}
+	in.BaseFS = r.packagesFS(c, llb.Packages(parts, p), p)
 	out, err := llb.Compose(ctx, in)
 	if err != nil {
 		return nil, withSource(err, r.files)
@@ -298,6 +299,20 @@ func (r *request) sbomAttestations(ctx context.Context, c client.Client, p ocisp
 		atts = append(atts, *att)
 	}
 	return atts, nil
+}
+
+// packagesFS reads the packages merged: with the facts exec when the
+// daemon can run it and the frontend can name its own image, else through
+// the gateway only. Either answers the same; only the exec is cached.
+func (r *request) packagesFS(c client.Client, st bkllb.State, p ocispecs.Platform) *baseFS {
+	fsys := &baseFS{c: c, st: st, p: p, cacheImports: r.bc.CacheImports}
+	if !factsSupported(c.BuildOpts().LLBCaps) {
+		return fsys
+	}
+	if self, err := currentFrontend(c); err == nil {
+		fsys.self = &self
+	}
+	return fsys
 }
 
 // sbomFor returns the SBOM attestations built for platform p, if any.
