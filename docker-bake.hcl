@@ -75,8 +75,9 @@ variable "FRONTEND_IMAGE" {
 # registry cache, mode=max: every intermediate step, not only the result's
 # layers; stored as an OCI image manifest). Empty, the default: no cache is
 # read or written, and local builds are as before. The cache changes no
-# digest (integration/cache_test.go bakes with CACHE_TO on one daemon and
-# CACHE_FROM on a fresh one and compares). What it saves, and what not yet:
+# digest, and a fresh daemon with CACHE_FROM unpacks no package layer
+# (integration/cache_test.go bakes with CACHE_TO on one daemon and
+# CACHE_FROM on an emptied one, and checks both). What it saves, and what not:
 # docs/ci.md.
 variable "CACHE_FROM" {
   default     = ""
@@ -112,10 +113,12 @@ group "default" {
 # The frontend image (Dockerfile target "frontend": the static binary, built
 # in StageX's pallet-go). No SBOM attestation: for a Dockerfile build BuildKit
 # makes one by running its scanner image, pulled from docker.io.
-# rewrite-timestamp sets the layer's file times to SOURCE_DATE_EPOCH: COPY
-# creates /bin at the wall-clock time. (Never for the images: it would
-# rewrite the StageX blobs, which must stay byte for byte upstream's; their
-# own layer is written at the epoch by the frontend.)
+# Reproducible without the exporter's rewrite-timestamp: the Dockerfile
+# gives bin/ and bin/frontend the SOURCE_DATE_EPOCH time and copies them as a
+# tree, so a cached build exports the cached layer as it is instead of
+# re-tarring it on every bake. (rewrite-timestamp never for the images either:
+# it would rewrite the StageX blobs, which must stay byte for byte upstream's;
+# their own layer is written at the epoch by the frontend.)
 target "frontend" {
   cache-from = cache_from("frontend")
   cache-to   = cache_to("frontend")
@@ -124,7 +127,7 @@ target "frontend" {
   target     = "frontend"
   platforms  = ["linux/amd64"]
   attest     = ["type=provenance,mode=max"]
-  output     = ["type=image,oci-mediatypes=true,rewrite-timestamp=true"]
+  output     = ["type=image,oci-mediatypes=true"]
   tags       = ["${REGISTRY}/stagex-frontend:${TAG}", "${REGISTRY}/stagex-frontend:1"]
   args = {
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH

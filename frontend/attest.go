@@ -70,10 +70,12 @@ func sbomAttestation(ctx context.Context, c client.Client, f sbomFormat, doc []b
 
 // fileAttestation writes doc to file in a one-file state, solves it and
 // returns it as an in-toto attestation of predicate type predicate about the
-// image itself.
-func fileAttestation(ctx context.Context, c client.Client, predicate, file string, doc []byte, epoch time.Time, name string, meta map[string][]byte) (*result.Attestation[client.Reference], error) {
+// image itself. The states in keep become inputs of that file without adding
+// to it (llb.Fold), so that a cache export, which walks the attestation's
+// ref, includes them.
+func fileAttestation(ctx context.Context, c client.Client, predicate, file string, doc []byte, epoch time.Time, name string, meta map[string][]byte, keep ...bkllb.State) (*result.Attestation[client.Reference], error) {
 	st := bkllb.Scratch().File(
-		bkllb.Mkfile(file, 0o644, doc, bkllb.WithCreatedTime(epoch)),
+		llb.Fold(bkllb.Mkfile(file, 0o644, doc, bkllb.WithCreatedTime(epoch)), keep...),
 		bkllb.WithCustomName(name),
 	)
 	ref, err := solveRef(ctx, c, st)

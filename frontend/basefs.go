@@ -2,6 +2,8 @@ package frontend
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"maps"
 	"path"
@@ -22,10 +24,18 @@ import (
 // a build context, for the copies' sources. It is solved on first use only, so an image that
 // llb.Compose needs nothing of it for (no generated layer, no archive, no
 // config.user name to look up) never pulls the packages into the frontend.
+//
+// For the packages (self set), Prefetch reads instead with an exec of the
+// frontend's own image (factsState), which a cache records; what Prefetch
+// did not name is still read through the gateway.
 type baseFS struct {
 	c  client.Client
 	st bkllb.State
 	p  ocispecs.Platform
+	// self is the frontend's own image, when the facts exec may read st;
+	// cacheImports are the build's, for the exec's solve.
+	self         *bkllb.State
+	cacheImports []client.CacheOptionsEntry
 
 	once   sync.Once
 	solved client.Reference
@@ -34,16 +44,23 @@ type baseFS struct {
 	mu    sync.Mutex
 	dirs  map[string]map[string]*llb.FileInfo // directory → name → entry
 	files map[string][]byte                   // prefetched files (nil: missing)
+	ops   []bkllb.State                       // the facts execs answers came from
 }
 
 var (
 	_ llb.LayerFS    = (*baseFS)(nil)
 	_ llb.Prefetcher = (*baseFS)(nil)
+	_ llb.ReadOps    = (*baseFS)(nil)
 )
 
-// Prefetch lists the folders and reads the files all at once, each request
-// in a goroutine of its own: one round trip's wait instead of one per path.
+// Prefetch reads the folders and files at once: with one facts exec when
+// self is set, else each request in a goroutine of its own through the
+// gateway (one round trip's wait instead of one per path). When the exec
+// fails, the gateway reads, which report their own errors.
 func (b *baseFS) Prefetch(ctx context.Context, dirs, files []string) {
+	if b.self != nil && b.prefetchFacts(ctx, dirs, files) == nil {
+		return
+	}
 	ref, err := b.solve(ctx)
 	if err != nil {
 		return // the reads that follow report it
@@ -58,15 +75,77 @@ func (b *baseFS) Prefetch(ctx context.Context, dirs, files []string) {
 			if err != nil {
 				return
 			}
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if b.files == nil {
-				b.files = map[string][]byte{}
-			}
-			b.files[f] = dt
+			b.keepFile(f, dt)
 		})
 	}
 	wg.Wait()
+}
+
+// prefetchFacts solves the facts exec for dirs and files and keeps what it
+// read, and the exec, for ReadOps.
+func (b *baseFS) prefetchFacts(ctx context.Context, dirs, files []string) error {
+	st := factsState(*b.self, b.st, dirs, files)
+	def, err := marshal(ctx, b.c, st, bkllb.Platform(b.p))
+	if err != nil {
+		return err
+	}
+	res, err := b.c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: b.cacheImports})
+	if err != nil {
+		return err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return err
+	}
+	data, err := ref.ReadFile(ctx, client.ReadRequest{Filename: factsFile})
+	if err != nil {
+		return err
+	}
+	var facts baseFacts
+	if err := json.Unmarshal(data, &facts); err != nil {
+		return fmt.Errorf("the base facts: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dirs == nil {
+		b.dirs = map[string]map[string]*llb.FileInfo{}
+	}
+	for d, entries := range facts.Dirs {
+		if entries == nil {
+			entries = map[string]*llb.FileInfo{}
+		}
+		b.dirs[d] = entries
+	}
+	if b.files == nil {
+		b.files = map[string][]byte{}
+	}
+	for f, dt := range facts.Files {
+		if dt == nil {
+			dt = []byte{}
+		}
+		b.files[f] = dt
+	}
+	for _, f := range facts.Missing {
+		b.files[f] = nil
+	}
+	b.ops = append(b.ops, st)
+	return nil
+}
+
+// ReadOps returns the facts execs the answers came from (llb.ReadOps).
+func (b *baseFS) ReadOps() []bkllb.State {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.ops)
+}
+
+func (b *baseFS) keepFile(f string, dt []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.files == nil {
+		b.files = map[string][]byte{}
+	}
+	b.files[f] = dt
 }
 
 func (b *baseFS) solve(ctx context.Context) (client.Reference, error) {
@@ -81,16 +160,12 @@ func (b *baseFS) solve(ctx context.Context) (client.Reference, error) {
 // included, and the composition needs to see the links themselves (/bin ->
 // usr/bin). Listings are cached per directory.
 func (b *baseFS) Lstat(ctx context.Context, p string) (*llb.FileInfo, error) {
-	ref, err := b.solve(ctx)
-	if err != nil {
-		return nil, err
-	}
 	p = path.Clean(p)
 	dir, name := path.Dir(p), path.Base(p)
 	if p == "/" {
 		return &llb.FileInfo{Mode: fs.ModeDir | 0o755}, nil
 	}
-	entries, err := b.list(ctx, ref, dir)
+	entries, err := b.listing(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -99,15 +174,27 @@ func (b *baseFS) Lstat(ctx context.Context, p string) (*llb.FileInfo, error) {
 
 // ReadDir returns the names in folder p, sorted.
 func (b *baseFS) ReadDir(ctx context.Context, p string) ([]string, error) {
-	ref, err := b.solve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := b.list(ctx, ref, path.Clean(p))
+	entries, err := b.listing(ctx, path.Clean(p))
 	if err != nil {
 		return nil, err
 	}
 	return slices.Sorted(maps.Keys(entries)), nil
+}
+
+// listing returns the entries of folder dir: as prefetched, else listed
+// through the gateway (solving the state first).
+func (b *baseFS) listing(ctx context.Context, dir string) (map[string]*llb.FileInfo, error) {
+	b.mu.Lock()
+	entries, ok := b.dirs[dir]
+	b.mu.Unlock()
+	if ok {
+		return entries, nil
+	}
+	ref, err := b.solve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return b.list(ctx, ref, dir)
 }
 
 // list returns the entries of folder dir by name, listing it once (the

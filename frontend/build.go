@@ -55,6 +55,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = withCacheImports(c, bc.CacheImports)
 	req, err := load(ctx, bc, c)
 	if req == nil {
 		return nil, err
@@ -208,7 +209,7 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	if err != nil {
 		return nil, err
 	}
-	in.BaseFS = &baseFS{c: c, st: llb.Packages(parts, p), p: p}
+	in.BaseFS = r.packagesFS(c, llb.Packages(parts, p), p)
 	out, err := llb.Compose(ctx, in)
 	if err != nil {
 		return nil, withSource(err, r.files)
@@ -223,53 +224,103 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: r.bc.CacheImports})
-	if err != nil {
-		return nil, err
-	}
-	ref, err := res.SingleRef()
-	if err != nil {
-		return nil, err
-	}
+	// The image, its check and its SBOM are three independent solves, all
+	// from out: run at once, a warm build waits for the slowest round trip
+	// instead of their sum. Each runs to its end (no cancelling the others),
+	// and the errors are reported in the order the steps had when they ran
+	// one after the other: the image's, the check's, the SBOM's. Nothing is
+	// returned (or exported) before all three are done, so a failing check
+	// still stops the build.
+	var (
+		ref                         client.Reference
+		solveErr, checkErr, sbomErr error
+		wg                          sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var res *client.Result
+		if res, solveErr = c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: r.bc.CacheImports}); solveErr == nil {
+			ref, solveErr = res.SingleRef()
+		}
+	}()
 	if r.opts.Check != CheckOff {
-		att, err := r.checkImage(ctx, c, p, out)
-		if err != nil {
-			return nil, err
-		}
-		r.mu.Lock()
-		if r.checks == nil {
-			r.checks = map[string]result.Attestation[client.Reference]{}
-		}
-		r.checks[platforms.Format(p)] = *att
-		r.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var att *result.Attestation[client.Reference]
+			if att, checkErr = r.checkImage(ctx, c, p, out); checkErr != nil {
+				return
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.checks == nil {
+				r.checks = map[string]result.Attestation[client.Reference]{}
+			}
+			r.checks[platforms.Format(p)] = *att
+		}()
 	}
 	if r.bc.SBOM != nil {
-		formats, err := sbomFormats(r.bc.SBOM.Parameters)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var atts []result.Attestation[client.Reference]
+			if atts, sbomErr = r.sbomAttestations(ctx, c, p, out); sbomErr != nil {
+				return
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.sbom == nil {
+				r.sbom = map[string][]result.Attestation[client.Reference]{}
+			}
+			r.sbom[platforms.Format(p)] = atts
+		}()
+	}
+	wg.Wait()
+	for _, err := range []error{solveErr, checkErr, sbomErr} {
 		if err != nil {
 			return nil, err
 		}
-		img := sbomImage(r.spec, r.opts, p, out)
-		var atts []result.Attestation[client.Reference]
-		for _, f := range formats {
-			doc, err := f.write(img)
-			if err != nil {
-				return nil, err
-			}
-			att, err := sbomAttestation(ctx, c, f, doc, r.opts.Epoch)
-			if err != nil {
-				return nil, err
-			}
-			atts = append(atts, *att)
-		}
-		r.mu.Lock()
-		if r.sbom == nil {
-			r.sbom = map[string][]result.Attestation[client.Reference]{}
-		}
-		r.sbom[platforms.Format(p)] = atts
-		r.mu.Unlock()
 	}
 	epoch := r.opts.Epoch
 	return &dockerui.BuildResult{Reference: ref, Image: &out.Image, Epoch: &epoch}, nil
+}
+
+// sbomAttestations writes the SBOM of out in every format the client asked
+// for and returns them as attestations.
+func (r *request) sbomAttestations(ctx context.Context, c client.Client, p ocispecs.Platform, out *llb.Result) ([]result.Attestation[client.Reference], error) {
+	formats, err := sbomFormats(r.bc.SBOM.Parameters)
+	if err != nil {
+		return nil, err
+	}
+	img := sbomImage(r.spec, r.opts, p, out)
+	var atts []result.Attestation[client.Reference]
+	for _, f := range formats {
+		doc, err := f.write(img)
+		if err != nil {
+			return nil, err
+		}
+		att, err := sbomAttestation(ctx, c, f, doc, r.opts.Epoch)
+		if err != nil {
+			return nil, err
+		}
+		atts = append(atts, *att)
+	}
+	return atts, nil
+}
+
+// packagesFS reads the packages merged: with the facts exec when the
+// daemon can run it and the frontend can name its own image, else through
+// the gateway only. Either answers the same; only the exec is cached.
+func (r *request) packagesFS(c client.Client, st bkllb.State, p ocispecs.Platform) *baseFS {
+	fsys := &baseFS{c: c, st: st, p: p, cacheImports: r.bc.CacheImports}
+	if !factsSupported(c.BuildOpts().LLBCaps) {
+		return fsys
+	}
+	if self, err := currentFrontend(c); err == nil {
+		fsys.self = &self
+	}
+	return fsys
 }
 
 // sbomFor returns the SBOM attestations built for platform p, if any.

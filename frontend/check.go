@@ -71,6 +71,9 @@ const (
 // mounts its definition into the frontend's container (frontend.bin), and
 // the gateway client reads it back. The check runs that image's binary.
 func currentFrontend(c client.Client) (bkllb.State, error) {
+	if w, ok := c.(cacheImportingClient); ok {
+		c = w.Client
+	}
 	cf, ok := c.(interface {
 		CurrentFrontend() (*bkllb.State, error)
 	})
@@ -97,15 +100,17 @@ func (r *request) checkImage(ctx context.Context, c client.Client, p ocispecs.Pl
 		return nil, err
 	}
 	pred := CheckPredicate{Mode: r.opts.Check}
+	var checkRun bkllb.State
+	var testRuns []bkllb.State
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		rep, err := r.runCheck(gctx, c, self, p, out)
-		pred.Report = rep
+		rep, run, err := r.runCheck(gctx, c, self, p, out)
+		pred.Report, checkRun = rep, run
 		return err
 	})
 	g.Go(func() error {
-		tests, err := r.runTests(gctx, c, self, p, out)
-		pred.Tests = tests
+		tests, runs, err := r.runTests(gctx, c, self, p, out)
+		pred.Tests, testRuns = tests, runs
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -118,7 +123,13 @@ func (r *request) checkImage(ctx context.Context, c client.Client, p ocispecs.Pl
 	if err != nil {
 		return nil, err
 	}
-	return fileAttestation(ctx, c, CheckPredicateType, "/stagex-check.json", doc, r.opts.Epoch, "[stagex] write the check report", nil)
+	// The runs are folded into the attestation's file (llb.Fold: its bytes
+	// stay the same): a cache export walks the attestations' refs too, so the
+	// registry cache then holds the check and the tests, and a runner that
+	// imports it takes them from there instead of unpacking every package to
+	// run them again.
+	return fileAttestation(ctx, c, CheckPredicateType, "/stagex-check.json", doc, r.opts.Epoch, "[stagex] write the check report", nil,
+		append([]bkllb.State{checkRun}, testRuns...)...)
 }
 
 // checkOptions are the check's options for the composed image: its config,
@@ -148,11 +159,19 @@ func checkOptions(s *spec.Spec, p ocispecs.Platform, out *llb.Result) check.Opti
 }
 
 // runCheck runs `frontend check` on the merged image with every merge
-// input mounted beside it, network none, and reads its report back.
-func (r *request) runCheck(ctx context.Context, c client.Client, self bkllb.State, p ocispecs.Platform, out *llb.Result) (*check.Report, error) {
+// input mounted beside it, network none, and reads its report back. It
+// returns the run's output too, for the attestation to keep (checkImage).
+//
+// The image and the layers are mounted read-only with BuildKit's
+// content-based cache key off: by default a read-only mount adds a checksum
+// of its content to the run's cache key (solver/llbsolver/ops/exec.go), and
+// computing it means unpacking every package, even where the run itself is
+// in an imported cache. The definition-based key suffices: the mounts are
+// pinned LLB (package digests, the generated layer's definition).
+func (r *request) runCheck(ctx context.Context, c client.Client, self bkllb.State, p ocispecs.Platform, out *llb.Result) (*check.Report, bkllb.State, error) {
 	job, err := json.Marshal(checkJob{Options: checkOptions(r.spec, p, out), Layers: len(out.Inputs)})
 	if err != nil {
-		return nil, err
+		return nil, bkllb.State{}, err
 	}
 	jobState := bkllb.Scratch().File(bkllb.Mkfile("/"+checkJobFile, 0o644, job, bkllb.WithCreatedTime(r.opts.Epoch)),
 		bkllb.WithCustomName("[stagex] write the check job"))
@@ -161,29 +180,30 @@ func (r *request) runCheck(ctx context.Context, c client.Client, self bkllb.Stat
 			"--root", checkRoot, "--layers", checkLayers,
 			"--job", checkJobDir + "/" + checkJobFile, "--out", checkOutDir + "/" + reportFile}),
 		bkllb.Network(bkllb.NetModeNone),
-		bkllb.AddMount(checkRoot, out.State, bkllb.Readonly),
+		bkllb.AddMount(checkRoot, out.State, bkllb.Readonly, bkllb.ContentCache(bkllb.MountContentCacheOff)),
 		bkllb.AddMount(checkJobDir, jobState, bkllb.Readonly),
 		bkllb.WithCustomName(fmt.Sprintf("[stagex] check the composed image (%s)", r.opts.Check)),
 	}
 	for i, in := range out.Inputs {
-		opts = append(opts, bkllb.AddMount(checkLayers+"/"+strconv.Itoa(i), in.State, bkllb.Readonly))
+		opts = append(opts, bkllb.AddMount(checkLayers+"/"+strconv.Itoa(i), in.State, bkllb.Readonly, bkllb.ContentCache(bkllb.MountContentCacheOff)))
 	}
 	run := self.Run(opts...)
 	// No platform: the check is analysis, so it runs the frontend's own
 	// binary on the frontend's platform whatever the image's is.
-	ref, err := solveRef(ctx, c, run.AddMount(checkOutDir, bkllb.Scratch()))
+	outState := run.AddMount(checkOutDir, bkllb.Scratch())
+	ref, err := solveRef(ctx, c, outState)
 	if err != nil {
-		return nil, err
+		return nil, bkllb.State{}, err
 	}
 	data, err := ref.ReadFile(ctx, client.ReadRequest{Filename: "/" + reportFile})
 	if err != nil {
-		return nil, fmt.Errorf("reading the check report: %w", err)
+		return nil, bkllb.State{}, fmt.Errorf("reading the check report: %w", err)
 	}
 	var rep check.Report
 	if err := json.Unmarshal(data, &rep); err != nil {
-		return nil, fmt.Errorf("the check report: %w", err)
+		return nil, bkllb.State{}, fmt.Errorf("the check report: %w", err)
 	}
-	return &rep, nil
+	return &rep, outState, nil
 }
 
 // judge fails a strict build on any failing finding, and shows the
@@ -247,8 +267,9 @@ func describeFinding(f check.Finding) string {
 }
 
 // runTests runs the spec's smoke tests, each in its own container on the
-// composed image, and fails on the first test that does not pass.
-func (r *request) runTests(ctx context.Context, c client.Client, self bkllb.State, p ocispecs.Platform, out *llb.Result) ([]TestResult, error) {
+// composed image, and fails on the first test that does not pass. It
+// returns the runs' outputs too, in spec order, for the attestation to keep.
+func (r *request) runTests(ctx context.Context, c client.Client, self bkllb.State, p ocispecs.Platform, out *llb.Result) ([]TestResult, []bkllb.State, error) {
 	results := make([]TestResult, len(r.spec.Check.Tests))
 	for i, t := range r.spec.Check.Tests {
 		results[i] = TestResult{Name: t.Name, Run: t.Run, Status: TestNotRun}
@@ -258,12 +279,14 @@ func (r *request) runTests(ctx context.Context, c client.Client, self bkllb.Stat
 			results[i].Reason = string(TestsFixture)
 			r.src.Warn(ctx, fmt.Sprintf("smoke test %s: not run: fixture (%s=%s)", results[i].Name, ArgTests, TestsFixture), client.WarnOpts{})
 		}
-		return results, nil
+		return results, nil, nil
 	}
+	runs := make([]bkllb.State, len(r.spec.Check.Tests))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, t := range r.spec.Check.Tests {
 		g.Go(func() error {
-			run, err := r.runTest(gctx, c, self, p, out, t)
+			run, st, err := r.runTest(gctx, c, self, p, out, t)
+			runs[i] = st
 			if err != nil {
 				return err
 			}
@@ -277,11 +300,16 @@ func (r *request) runTests(ctx context.Context, c client.Client, self bkllb.Stat
 			return nil
 		})
 	}
-	return results, g.Wait()
+	if err := g.Wait(); err != nil {
+		return results, nil, err
+	}
+	return results, runs, nil
 }
 
-// runTest runs one smoke test and reads back how it ended.
-func (r *request) runTest(ctx context.Context, c client.Client, self bkllb.State, p ocispecs.Platform, out *llb.Result, t spec.Test) (*testRun, error) {
+// runTest runs one smoke test and reads back how it ended, and returns
+// the run's output. The image is the run's root mount, which BuildKit never
+// gives a content-based cache key.
+func (r *request) runTest(ctx context.Context, c client.Client, self bkllb.State, p ocispecs.Platform, out *llb.Result, t spec.Test) (*testRun, bkllb.State, error) {
 	cfg := out.Image.Config
 	args := append([]string{testFrontend + selfBinary, "test-run", "--user", cfg.User, "--out", testOutDir + "/" + testResult, "--"}, t.Run...)
 	opts := []bkllb.RunOption{
@@ -300,19 +328,20 @@ func (r *request) runTest(ctx context.Context, c client.Client, self bkllb.State
 		opts = append(opts, bkllb.AddEnv(k, v))
 	}
 	run := out.State.Run(opts...)
-	ref, err := solveRef(ctx, c, run.AddMount(testOutDir, bkllb.Scratch()), bkllb.Platform(p))
+	outState := run.AddMount(testOutDir, bkllb.Scratch())
+	ref, err := solveRef(ctx, c, outState, bkllb.Platform(p))
 	if err != nil {
-		return nil, fmt.Errorf("smoke test %s: %w", t.Name, err)
+		return nil, bkllb.State{}, fmt.Errorf("smoke test %s: %w", t.Name, err)
 	}
 	data, err := ref.ReadFile(ctx, client.ReadRequest{Filename: "/" + testResult})
 	if err != nil {
-		return nil, fmt.Errorf("smoke test %s: reading its result: %w", t.Name, err)
+		return nil, bkllb.State{}, fmt.Errorf("smoke test %s: reading its result: %w", t.Name, err)
 	}
 	var res testRun
 	if err := json.Unmarshal(data, &res); err != nil {
-		return nil, fmt.Errorf("smoke test %s: its result: %w", t.Name, err)
+		return nil, bkllb.State{}, fmt.Errorf("smoke test %s: its result: %w", t.Name, err)
 	}
-	return &res, nil
+	return &res, outState, nil
 }
 
 // testFailure says why a test run does not pass, or "" when it does.

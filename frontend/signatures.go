@@ -13,6 +13,7 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/lock"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
 	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
 	bkllb "github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
@@ -59,13 +60,9 @@ func (r *request) verifySignatures(ctx context.Context, c client.Client, p ocisp
 		pkgs = append(pkgs, *res.Base)
 	}
 	pkgs = append(pkgs, res.Packages...)
-	var subjects []lock.Subject
-	for _, pkg := range pkgs {
-		if !pkg.FromLock || pkg.Digest == "" {
-			return &spec.Error{File: r.spec.File, Pos: pkg.Pos, Msg: fmt.Sprintf("%s=1, but %s is not pinned through the lock, so its signatures cannot be checked", ArgVerifySignatures, pkg.Ref),
-				Hint: "name it by its short name from the lock, or build without " + ArgVerifySignatures}
-		}
-		subjects = append(subjects, lock.Subject{Package: pkg.Name, Platform: platforms.Format(p), Digest: pkg.Digest, Identity: lock.SignedIdentity(prefix, pkg.Name)})
+	subjects, err := signatureSubjects(r.spec.File, prefix, platforms.Format(p), pkgs)
+	if err != nil {
+		return err
 	}
 	keyring, err := r.sigCheck.loadKeyring(ctx, r, c)
 	if err != nil {
@@ -78,7 +75,13 @@ func (r *request) verifySignatures(ctx context.Context, c client.Client, p ocisp
 	}
 	var problems []string
 	for _, s := range subjects {
-		if err := checkSubject(ctx, policy, src, s, len(r.lock.Packages[s.Package].Signers[s.Platform])); err != nil {
+		err := checkSubject(ctx, policy, src, s, len(r.lock.Packages[s.Package].Signers[s.Platform]))
+		var other *lock.VersionError
+		if errors.As(err, &other) {
+			// The lock's entry is at fault: locate it there.
+			err = spec.Errorf(r.lock.File, lock.DigestPos(r.lock, s.Package, s.Platform), other.Hint(), "%v", err)
+		}
+		if err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
@@ -86,6 +89,36 @@ func (r *request) verifySignatures(ctx context.Context, c client.Client, p ocisp
 		return fmt.Errorf("%s=1: signature check failed, nothing composed:\n%s", ArgVerifySignatures, strings.Join(problems, "\n"))
 	}
 	return nil
+}
+
+// signatureSubjects is what the signatures of each package must name: the
+// repository <prefix>/<name> (where StageX signed it, whichever registry
+// the digest is pulled from) and the version the lock records, the tag
+// StageX signs. A package not pinned through the lock is refused, and so is
+// a full reference whose written tag is not the lock's version for its
+// digest: the signatures vouch for one version, and the spec would claim
+// another.
+func signatureSubjects(file, prefix, platform string, pkgs []spec.Package) ([]lock.Subject, error) {
+	var subjects []lock.Subject
+	for _, pkg := range pkgs {
+		if !pkg.FromLock || pkg.Digest == "" {
+			return nil, &spec.Error{File: file, Pos: pkg.Pos, Msg: fmt.Sprintf("%s=1, but %s is not pinned through the lock, so its signatures cannot be checked", ArgVerifySignatures, pkg.Ref),
+				Hint: "name it by its short name from the lock, or build without " + ArgVerifySignatures}
+		}
+		if named, err := reference.ParseNormalizedNamed(pkg.Ref); err == nil {
+			if tagged, ok := named.(reference.Tagged); ok && tagged.Tag() != pkg.Version {
+				locked := pkg.Version
+				if locked == "" {
+					locked = "(none)"
+				}
+				return nil, &spec.Error{File: file, Pos: pkg.Pos,
+					Msg:  fmt.Sprintf("%s=1, but %s names tag %s, and the lock pins %s as version %s of %s: the signatures name one version", ArgVerifySignatures, pkg.Ref, tagged.Tag(), pkg.Digest, locked, pkg.Name),
+					Hint: "write the lock's version as the tag, or name the package by its short name"}
+			}
+		}
+		subjects = append(subjects, lock.Subject{Package: pkg.Name, Version: pkg.Version, Platform: platform, Digest: pkg.Digest, Identity: lock.SignedIdentity(prefix, pkg.Name)})
+	}
+	return subjects, nil
 }
 
 // checkSubject fetches a digest's signatures and checks them. From a

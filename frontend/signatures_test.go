@@ -71,7 +71,7 @@ func TestCheckSubjectFetchesOnlyWhatItNeeds(t *testing.T) {
 	const d = "sha256:4a756058c3e1afd5104ff86a2c57f71c36fce07b3110dbaf2591371cfc47c799"
 	a, b, c := locktest.NewKey(t, "a", false), locktest.NewKey(t, "b", false), locktest.NewKey(t, "c", false)
 	policy := lock.Policy{Keyring: locktest.Keyring(t, a, b)}
-	s := lock.Subject{Package: "core-musl", Platform: "linux/amd64", Digest: d, Identity: "docker.io/stagex/core-musl"}
+	s := lock.Subject{Package: "core-musl", Version: "1.2.5", Platform: "linux/amd64", Digest: d, Identity: "docker.io/stagex/core-musl"}
 	payload := locktest.Payload("stagex/core-musl:1.2.5", d)
 	sa, sb, sc := locktest.Sign(a, payload), locktest.Sign(b, payload), locktest.Sign(c, payload)
 
@@ -118,5 +118,64 @@ func TestVerifySignaturesRefusesImagesOutsideTheLock(t *testing.T) {
 	r.opts.VerifySignatures = false
 	if err := r.verifySignatures(context.Background(), nil, p, res); err != nil {
 		t.Errorf("with the check off: %v", err)
+	}
+}
+
+// TestSignatureSubjectsCarryTheLockedVersion: the subjects name the
+// repository StageX signed and the version the lock records, so that a
+// digest signed as another version (the lock's entry mixes versions, or
+// pins an older digest) fails the build; a full reference whose tag is not
+// the lock's version is refused at its spec line.
+func TestSignatureSubjectsCarryTheLockedVersion(t *testing.T) {
+	const d = "sha256:4a756058c3e1afd5104ff86a2c57f71c36fce07b3110dbaf2591371cfc47c799"
+	pkg := spec.Package{Name: "core-musl", Ref: "mirror.example/stagex/core-musl@" + d, Digest: d, Version: "1.2.6", FromLock: true, Pos: spec.Pos{Line: 3, Column: 5}}
+	subjects, err := signatureSubjects("stagex.yaml", "docker.io/stagex", "linux/amd64", []spec.Package{pkg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lock.Subject{Package: "core-musl", Version: "1.2.6", Platform: "linux/amd64", Digest: d, Identity: "docker.io/stagex/core-musl"}
+	if len(subjects) != 1 || subjects[0] != want {
+		t.Fatalf("subjects = %+v, want [%+v]", subjects, want)
+	}
+
+	a, b := locktest.NewKey(t, "a", false), locktest.NewKey(t, "b", false)
+	policy := lock.Policy{Keyring: locktest.Keyring(t, a, b)}
+	sign := func(ref string) *fakeSource {
+		p := locktest.Payload(ref, d)
+		return &fakeSource{sigs: [][]byte{locktest.Sign(a, p), locktest.Sign(b, p)}}
+	}
+	if err := checkSubject(context.Background(), policy, sign("stagex/core-musl:1.2.6"), subjects[0], 2); err != nil {
+		t.Errorf("signed as the locked version: %v", err)
+	}
+	err = checkSubject(context.Background(), policy, sign("stagex/core-musl:1.2.5"), subjects[0], 2)
+	var other *lock.VersionError
+	if !errors.As(err, &other) || !strings.Contains(err.Error(), "core-musl (linux/amd64) "+d+" is signed as version 1.2.5 of docker.io/stagex/core-musl, not as 1.2.6") {
+		t.Errorf("signed as 1.2.5: err = %v, want a version error", err)
+	}
+	t.Logf("error (as expected): %v", err)
+	err = checkSubject(context.Background(), policy, sign("stagex/core-busybox:1.2.6"), subjects[0], 2)
+	if err == nil || !strings.Contains(err.Error(), "signature is for another image: docker.io/stagex/core-busybox, want docker.io/stagex/core-musl") {
+		t.Errorf("signed as another repository: err = %v", err)
+	}
+
+	// A lock entry without a version cannot be matched to a signature.
+	unversioned := subjects[0]
+	unversioned.Version = ""
+	if err := checkSubject(context.Background(), policy, sign("stagex/core-musl:1.2.6"), unversioned, 2); err == nil || !strings.Contains(err.Error(), "no version to check the signatures against") {
+		t.Errorf("no version locked: err = %v", err)
+	}
+
+	// A written tag must be the lock's version.
+	tagged := pkg
+	tagged.Ref = "docker.io/stagex/core-musl:1.2.5@" + d
+	_, err = signatureSubjects("stagex.yaml", "docker.io/stagex", "linux/amd64", []spec.Package{tagged})
+	var se *spec.Error
+	if !errors.As(err, &se) || se.Pos != pkg.Pos || !strings.Contains(se.Msg, "names tag 1.2.5, and the lock pins "+d+" as version 1.2.6 of core-musl") {
+		t.Errorf("err = %v, want a spec error at 3:5", err)
+	}
+	t.Logf("error (as expected): %v", err)
+	tagged.Ref = "docker.io/stagex/core-musl:1.2.6@" + d
+	if _, err := signatureSubjects("stagex.yaml", "docker.io/stagex", "linux/amd64", []spec.Package{tagged}); err != nil {
+		t.Errorf("the lock's version as the tag: %v", err)
 	}
 }

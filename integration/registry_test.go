@@ -182,6 +182,7 @@ type layerEntry struct {
 	UID, GID int
 	Linkname string
 	SHA256   string // hex digest of a regular file's content
+	ModTime  time.Time
 }
 
 // layerEntries lists the entries of the image's layer at index (negative
@@ -223,6 +224,7 @@ func layerEntries(ref string, index int) ([]layerEntry, error) {
 			UID:      h.Uid,
 			GID:      h.Gid,
 			Linkname: h.Linkname,
+			ModTime:  h.ModTime,
 		}
 		if h.Typeflag == tar.TypeReg {
 			sum := sha256.New()

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,6 +106,29 @@ func TestVerifySignaturesAtBuild(t *testing.T) {
 	// No keyring: refused, saying where it goes.
 	_, err = build(b.Ref("it/verified:nokeys"), verify, map[string]string{"stagex-signatures": side.Dir})
 	wantBuildError(t, err, "needs the maintainers' keyring as build context stagex-keyring")
+
+	// A lock entry whose version is not the one its digest was signed as
+	// (a version bumped without its digests, or an older digest kept): the
+	// build refuses it at the lock's line, and so does stagex lock verify.
+	lines := strings.Split(string(data), "\n")
+	vline := written.Pos("packages.core-busybox.version").Line
+	lines[vline-1] = "    version: 9.9.9"
+	if err := os.WriteFile(lockFile, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dpos := written.Pos("packages.core-busybox.digests.linux/amd64")
+	mixed := []string{"core-busybox (linux/amd64) " + fx["core-busybox"].Digest + " is signed as version " + fx["core-busybox"].Version +
+		" of " + registry + "/core-busybox, not as 9.9.9, the version locked",
+		"hint: every platform of core-busybox must be a digest of version 9.9.9; run stagex lock update"}
+	_, err = build(b.Ref("it/verified:mixed"), verify, both)
+	wantBuildError(t, err, append([]string{fmt.Sprintf("stagex.lock.yaml:%d:%d: ", dpos.Line, dpos.Column)}, mixed...)...)
+	out, err = runCLI(append([]string{"lock", "verify", "--lock", lockFile}, trust...)...)
+	if err == nil || !strings.Contains(out, fmt.Sprintf("%s:%d:%d: ", lockFile, dpos.Line, dpos.Column)+mixed[0]) || !strings.Contains(out, mixed[1]) {
+		t.Errorf("stagex lock verify of a version the digest is not signed as: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(lockFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	// One signature gone: the quorum fails, naming the package and digest.
 	gone := filepath.Join(side.Dir, filepath.FromSlash(lock.SignaturePath("stagex/core-busybox", fx["core-busybox"].Digest, 2)))

@@ -24,7 +24,8 @@ const archiveFile = "archive"
 // Like the generated layer it is built in steps, and the last one copies the
 // tree onto scratch with every time at the epoch: unpacking keeps the
 // archive's own times, and creating entries moves directory times to the
-// wall clock.
+// wall clock. That last step also takes the base's read ops as inputs
+// (foldReads), which adds nothing to the layer.
 func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []spec.ResolvedArchive, error) {
 	var layers []bkllb.State
 	var placed []spec.ResolvedArchive
@@ -39,10 +40,10 @@ func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []spec.Resolv
 			return nil, nil, err
 		}
 
-		fetched := bkllb.HTTP(a.URL,
+		fetched := bkllb.HTTP(a.FetchURL(),
 			bkllb.Checksum(digest.Digest(a.Digest())),
 			bkllb.Filename(archiveFile),
-			bkllb.WithCustomName(fmt.Sprintf("[stagex] fetch archive %s %s (%s)", a.Name, a.URL, spec.NotFromStageX)),
+			bkllb.WithCustomName(fmt.Sprintf("[stagex] fetch archive %s %s (%s)", a.Name, a.FetchURL(), spec.NotFromStageX)),
 			loc,
 		)
 		unpacked := bkllb.Scratch().File(
@@ -70,7 +71,7 @@ func archiveLayers(ctx context.Context, in *Input) ([]bkllb.State, []spec.Resolv
 			bkllb.WithCustomName(fmt.Sprintf("[stagex] place archive %s at %s", a.Name, dst)), loc)
 		epoch := in.Epoch
 		layers = append(layers, bkllb.Scratch().File(
-			bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
+			foldReads(bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}), in.BaseFS),
 			bkllb.WithCustomName(fmt.Sprintf("[stagex] archive layer %s (%s)", a.Name, spec.NotFromStageX)),
 		))
 		a.Dst = dst // where it is in the image, the base's symlinks followed

@@ -5,6 +5,7 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/internal/golden"
 	"encoding/json"
 	"io/fs"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -290,5 +291,63 @@ func TestResultInputs(t *testing.T) {
 	want := []string{"core-filesystem", "core-musl", "core-busybox", "temurin-jre", GeneratedName}
 	if !slices.Equal(names, want) {
 		t.Errorf("Inputs = %v, want %v", names, want)
+	}
+}
+
+// A lock that pins the spec's sha256 at another url is a mirror of the same
+// bytes: BuildKit fetches from the mirror, but the history entry and the
+// label name the spec's url, so that the image is the same from any mirror.
+func TestArchiveMirrorKeepsTheImage(t *testing.T) {
+	s, err := spec.ParseSpec("stagex.yaml", []byte(archiveSpecYAML(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose := func(lock string) (*Result, []*pb.SourceOp) {
+		t.Helper()
+		l, err := spec.ParseLock("stagex.lock.yaml", []byte(lock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := spec.Resolve(s, l, spec.ResolveOptions{Platform: "linux/amd64"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Compose(context.Background(), &Input{Spec: s, Resolved: r, Images: images(t, r), Platform: amd64, BaseFS: filesystem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		def, err := res.State.Marshal(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var http []*pb.SourceOp
+		for _, dt := range def.Def {
+			var op pb.Op
+			if err := op.UnmarshalVT(dt); err != nil {
+				t.Fatal(err)
+			}
+			if src := op.GetSource(); src != nil && strings.HasPrefix(src.Identifier, "http") {
+				http = append(http, src)
+			}
+		}
+		return res, http
+	}
+	mirror := "http://127.0.0.1:5000/v2/stagex/temurin-jre/blobs/sha256:" + jreSum
+	plain, _ := compose(lockYAML)
+	mirrored, http := compose(lockYAML + "archives:\n  temurin-jre: {url: \"" + mirror + "\", sha256: " + jreSum + "}\n")
+	if len(http) != 1 || http[0].Identifier != mirror || http[0].Attrs[pb.AttrHTTPChecksum] != "sha256:"+jreSum {
+		t.Errorf("HTTP sources = %v, want one, the mirror with the spec's checksum", http)
+	}
+	a := mirrored.Archives[0]
+	if a.URL != s.Archives[0].URL || a.Mirror != mirror || a.FetchURL() != mirror || !a.FromLock {
+		t.Errorf("archive = %+v, want the spec's url, fetched from the mirror", a)
+	}
+	if !reflect.DeepEqual(mirrored.Image, plain.Image) {
+		t.Errorf("the mirror changed the image config:\n%+v\nwant\n%+v", mirrored.Image, plain.Image)
+	}
+	for _, h := range mirrored.Image.History {
+		if strings.Contains(h.CreatedBy, "127.0.0.1") {
+			t.Errorf("history names the mirror: %q", h.CreatedBy)
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	bkllb "github.com/moby/buildkit/client/llb"
 )
 
 // FileInfo is what the composition needs to know about one path of the base.
@@ -44,6 +46,50 @@ type Prefetcher interface {
 	// Prefetch lists the folders dirs and reads the files, so that the
 	// Lstat and ReadFile calls on them that follow need no round trip.
 	Prefetch(ctx context.Context, dirs, files []string)
+}
+
+// ReadOps is a BaseFS whose answers come from LLB ops of its own: the
+// frontend reads the packages' files with an exec (`frontend facts`) rather
+// than through the gateway, so that BuildKit caches the reading like any op
+// and a registry cache carries it to another daemon. A cache export only
+// walks the ops the image is built from, so Compose makes these ops inputs
+// of every layer it writes from their answers (foldReads), without changing
+// what the layers hold. An image that writes no layer (only a config.user
+// name looked up) has nothing to fold them into: its reads stay outside
+// the export.
+type ReadOps interface {
+	// ReadOps returns the ops the answers came from so far. Their outputs
+	// must hold nothing that foldPattern matches.
+	ReadOps() []bkllb.State
+}
+
+// foldPattern is the copy source Fold uses: a name no folded op writes, so
+// that the copy matches nothing.
+const foldPattern = "/*.stagex-matches-nothing"
+
+// Fold adds to fa a copy from each of states that copies nothing: a
+// wildcard with AllowEmptyWildcard that matches no file returns before it
+// touches the destination (BuildKit's file backend, docopy). What fa makes
+// stays as it is, byte for byte; the states become its inputs, which is all
+// a cache export (mode=max) needs to include them, since it walks only the
+// ancestors of the build's result refs (the image and its attestations).
+// The outputs of states must hold nothing that foldPattern matches.
+func Fold(fa *bkllb.FileAction, states ...bkllb.State) *bkllb.FileAction {
+	for _, st := range states {
+		fa = fa.Copy(st, foldPattern, "/", &bkllb.CopyInfo{AllowWildcard: true, AllowEmptyWildcard: true})
+	}
+	return fa
+}
+
+// foldReads folds base's read ops (ReadOps) into fa, the action that makes
+// a layer the composition wrote from what base answered, so that a registry
+// cache carries the reads with the layer.
+func foldReads(fa *bkllb.FileAction, base BaseFS) *bkllb.FileAction {
+	ro, ok := base.(ReadOps)
+	if !ok {
+		return fa
+	}
+	return Fold(fa, ro.ReadOps()...)
 }
 
 // prefetch tells a BaseFS that can read ahead what the composition is about
@@ -105,6 +151,13 @@ func resolveParent(ctx context.Context, base BaseFS, p string) (string, error) {
 		return "", err
 	}
 	return path.Join(resolved, name), nil
+}
+
+// ResolvePath resolves every component of the absolute path p through the
+// symlinks of base, scoped to its root, as the composition does; the
+// frontend's facts job uses it to read what the composition will ask.
+func ResolvePath(ctx context.Context, base BaseFS, p string) (string, error) {
+	return resolvePath(ctx, base, p)
 }
 
 // resolvePath resolves all components of an absolute path through symlinks in

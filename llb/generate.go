@@ -73,7 +73,8 @@ type layerPlan struct {
 // second copies that tree onto scratch again with every timestamp set to the
 // epoch: creating a file in a directory moves the directory's mtime to the
 // wall clock, and the copy sets a directory's times after its contents, so
-// the second step is what makes the layer bytes reproducible.
+// the second step is what makes the layer bytes reproducible. It also takes
+// the base's read ops as inputs (foldReads), which adds nothing to it.
 func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte) (*bkllb.State, *layerPlan, error) {
 	plan, err := planGenerated(ctx, in, basePasswd, baseGroup)
 	if plan == nil || err != nil {
@@ -86,7 +87,7 @@ func generatedLayer(ctx context.Context, in *Input, basePasswd, baseGroup []byte
 	staged := bkllb.Scratch().File(fa, append(plan.locs, bkllb.WithCustomName("[stagex] write accounts, paths and copies"))...)
 	epoch := in.Epoch
 	layer := bkllb.Scratch().File(
-		bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}),
+		foldReads(bkllb.Copy(staged, "/", "/", &bkllb.CopyInfo{CopyDirContentsOnly: true, CreatedTime: &epoch}), in.BaseFS),
 		bkllb.WithCustomName("[stagex] generated layer"),
 	)
 	return &layer, plan, nil

@@ -121,7 +121,7 @@ func Build(ctx context.Context, o Options, release string, rows []Row) (*spec.Lo
 	}
 	_ = g.Wait()
 	if len(problems) == 0 {
-		res.Checked = o.checkAll(ctx, subjects, fail)
+		res.Checked = o.checkAll(ctx, subjects, func(_ Subject, err error) { fail("%v", err) })
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
@@ -176,7 +176,7 @@ func (o Options) resolveRow(ctx context.Context, row Row) (spec.LockPackage, []S
 			continue
 		}
 		pkg.Digests[p] = d
-		subs = append(subs, Subject{Package: row.Name, Platform: p, Digest: d, Identity: identity})
+		subs = append(subs, Subject{Package: row.Name, Version: row.Version, Platform: p, Digest: d, Identity: identity})
 	}
 	if len(subs) == 0 {
 		return spec.LockPackage{}, nil, nil, fmt.Errorf("%s publishes none of the platforms asked (%s)", ref, strings.Join(o.platforms(), ", "))
@@ -185,8 +185,9 @@ func (o Options) resolveRow(ctx context.Context, row Row) (spec.LockPackage, []S
 }
 
 // checkAll verifies every subject's signatures, reporting each failure
-// through fail, and returns the checked ones sorted.
-func (o Options) checkAll(ctx context.Context, subjects []Subject, fail func(string, ...any)) []Checked {
+// through fail (called from one goroutine at a time), and returns the
+// checked ones sorted.
+func (o Options) checkAll(ctx context.Context, subjects []Subject, fail func(Subject, error)) []Checked {
 	var mu sync.Mutex
 	var out []Checked
 	g, gctx := errgroup.WithContext(ctx)
@@ -194,13 +195,13 @@ func (o Options) checkAll(ctx context.Context, subjects []Subject, fail func(str
 	for _, s := range subjects {
 		g.Go(func() error {
 			signed, err := o.Policy.CheckDigest(gctx, s)
+			mu.Lock()
+			defer mu.Unlock()
 			if err != nil {
-				fail("%v", err)
+				fail(s, err)
 				return nil
 			}
-			mu.Lock()
 			out = append(out, Checked{Subject: s, Signed: *signed})
-			mu.Unlock()
 			return nil
 		})
 	}
@@ -215,9 +216,12 @@ func (o Options) checkAll(ctx context.Context, subjects []Subject, fail func(str
 }
 
 // Verify re-checks a lock: every digest it pins must still carry a quorum
-// of signatures in the lookaside, and every signer the lock recorded must
-// still be among them. Archives are pinned by their own sha256 and are not
-// StageX packages; they are not checked here.
+// of signatures in the lookaside, signed as the entry's version (so that
+// every platform of an entry is the same version, and none an older one),
+// and every signer the lock recorded must still be among them. Each
+// problem is a *spec.Error at the digest's line of the lock. Archives are
+// pinned by their own sha256 and are not StageX packages; they are not
+// checked here.
 func Verify(ctx context.Context, o Options, l *spec.Lock) (*Result, error) {
 	if err := o.Policy.Check(); err != nil {
 		return nil, err
@@ -225,7 +229,10 @@ func Verify(ctx context.Context, o Options, l *spec.Lock) (*Result, error) {
 	if o.Registry == "" {
 		o.Registry = l.Registry
 	}
-	var problems []string
+	var problems spec.ErrorList
+	at := func(s Subject, hint, format string, args ...any) {
+		problems = append(problems, spec.Errorf(l.File, DigestPos(l, s.Package, s.Platform), hint, format, args...))
+	}
 	var subjects []Subject
 	for _, name := range sortedKeys(l.Packages) {
 		p := l.Packages[name]
@@ -234,29 +241,49 @@ func Verify(ctx context.Context, o Options, l *spec.Lock) (*Result, error) {
 			return nil, err
 		}
 		for _, platform := range sortedKeys(p.Digests) {
-			if len(p.Signers[platform]) == 0 {
-				problems = append(problems, fmt.Sprintf("%s (%s) %s: the lock records no signers\nhint: write the lock with stagex lock, which verifies and records them", name, platform, p.Digests[platform]))
+			s := Subject{Package: name, Version: p.Version, Platform: platform, Digest: p.Digests[platform], Identity: identity}
+			switch {
+			case p.Version == "":
+				at(s, "write the lock with stagex lock, which records the version each digest is signed as", "%s: the lock records no version, and the signatures name one", s)
+				continue
+			case len(p.Signers[platform]) == 0:
+				at(s, "write the lock with stagex lock, which verifies and records them", "%s: the lock records no signers", s)
 				continue
 			}
-			subjects = append(subjects, Subject{Package: name, Platform: platform, Digest: p.Digests[platform], Identity: identity})
+			subjects = append(subjects, s)
 		}
 	}
-	var mu sync.Mutex
-	checked := o.checkAll(ctx, subjects, func(format string, args ...any) {
-		mu.Lock()
-		problems = append(problems, fmt.Sprintf(format, args...))
-		mu.Unlock()
+	checked := o.checkAll(ctx, subjects, func(s Subject, err error) {
+		hint := "check the keyring and the lookaside; stagex lock update resolves and verifies the entry again"
+		var other *VersionError
+		if errors.As(err, &other) {
+			hint = other.Hint()
+		}
+		at(s, hint, "%v", err)
 	})
 	for _, c := range checked {
 		if missing := minus(l.Packages[c.Package].Signers[c.Platform], c.Signers); len(missing) > 0 {
-			problems = append(problems, fmt.Sprintf("%s: the lock records signers whose signatures are no longer verified: %s", c.Subject, strings.Join(missing, ", ")))
+			at(c.Subject, "run stagex lock update, which records the signers that verify now",
+				"%s: the lock records signers whose signatures are no longer verified: %s", c.Subject, strings.Join(missing, ", "))
 		}
 	}
 	if len(problems) > 0 {
-		sort.Strings(problems)
-		return nil, errors.New(strings.Join(problems, "\n"))
+		sort.SliceStable(problems, func(i, j int) bool {
+			a, b := problems[i], problems[j]
+			if a.Pos.Line != b.Pos.Line {
+				return a.Pos.Line < b.Pos.Line
+			}
+			return a.Msg < b.Msg
+		})
+		return nil, problems
 	}
 	return &Result{Checked: checked}, nil
+}
+
+// DigestPos is where a lock writes a package's digest for a platform, for
+// locating a problem with it.
+func DigestPos(l *spec.Lock, pkg, platform string) spec.Pos {
+	return l.Pos("packages." + pkg + ".digests." + platform)
 }
 
 // Update moves a lock to another release: the same packages (plus add) at

@@ -3,6 +3,8 @@ package lock_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -60,6 +62,16 @@ func (f *fixture) signAll() {
 		f.side.SignBy("stagex/core-musl:1.2.5", d, f.a, f.b)
 	}
 	f.side.SignBy("stagex/core-busybox:1.37.0", f.bbox["linux/amd64"], f.a, f.b)
+}
+
+// pushNext pushes core-musl 1.2.6 for amd64 and arm64, both signed by A
+// and B as 1.2.6, and returns its digests.
+func (f *fixture) pushNext(t *testing.T) map[string]string {
+	next := locktest.PushPackage(t, f.registry, "core-musl", "1.2.6", "linux/amd64", "linux/arm64")
+	for _, d := range next {
+		f.side.SignBy("stagex/core-musl:1.2.6", d, f.a, f.b)
+	}
+	return next
 }
 
 func (f *fixture) options(lookasideLoc string) Options {
@@ -175,6 +187,27 @@ func TestBuildFailsClosed(t *testing.T) {
 			},
 		},
 		{
+			name: "a signature of another version",
+			sign: func(f *fixture, d string) {
+				f.side.SignBy("stagex/core-musl:1.2.5", d, f.a)
+				f.side.SignBy("stagex/core-musl:1.2.4", d, f.b)
+			},
+			want: func(f *fixture) []string {
+				return []string{"core-musl (linux/amd64) " + f.musl["linux/amd64"] + " is signed as version 1.2.4 of docker.io/stagex/core-musl, not as 1.2.5, the version locked",
+					"signature-2: signature is for version 1.2.4, want 1.2.5 (signed by " + Fingerprint(f.b) + ")"}
+			},
+		},
+		{
+			name: "a signature naming no version",
+			sign: func(f *fixture, d string) {
+				f.side.SignBy("stagex/core-musl:1.2.5", d, f.a)
+				f.side.Put("stagex/core-musl", d, locktest.Sign(f.b, locktest.Payload("stagex/core-musl", d)))
+			},
+			want: func(f *fixture) []string {
+				return []string{"is signed as version (no tag) of docker.io/stagex/core-musl, not as 1.2.5", "signature-2: signature names no version"}
+			},
+		},
+		{
 			name: "a key not in the keyring",
 			sign: func(f *fixture, d string) { f.side.SignBy("stagex/core-musl:1.2.5", d, f.a, f.c) },
 			want: func(f *fixture) []string {
@@ -231,6 +264,70 @@ func TestBuildFailsClosed(t *testing.T) {
 	}
 }
 
+// TestBuildRefusesAnotherVersionsDigest: the registry's 1.2.6 index serves
+// the 1.2.5 image for arm64 (a moved tag, or a mirror that mixes
+// releases). Its signatures are sound but name 1.2.5, so neither lock nor
+// lock update writes a 1.2.6 entry with it: every platform of an entry is
+// signed as the entry's version.
+func TestBuildRefusesAnotherVersionsDigest(t *testing.T) {
+	f := newFixture(t)
+	f.signAll()
+	next := f.pushNext(t)
+	old, _, err := Build(ctx, f.options(f.side.Dir), "2026.03.0", f.rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed := pushMixedIndex(t, f.registry+"/core-musl:1.2.6", f.registry+"/core-musl@"+next["linux/amd64"], f.registry+"/core-musl@"+f.musl["linux/arm64"])
+	if mixed["linux/arm64"] != f.musl["linux/arm64"] {
+		t.Fatalf("the mixed index serves %v", mixed)
+	}
+	list, err := ParseReleaseList("next.tsv", strings.NewReader(locktest.ReleaseList(
+		"core-musl\t1.2.6\tMIT\tcore/musl\t"+next["linux/amd64"],
+		"core-busybox\t1.37.0\tGPL-2.0-only\tcore/busybox\t",
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _, err := Update(ctx, f.options(f.side.Dir), old, "2026.04.0", list, nil)
+	if cur != nil {
+		t.Errorf("update returned a lock: %+v", cur.Packages["core-musl"])
+	}
+	locktest.WantErr(t, err, "core-musl (linux/arm64) "+f.musl["linux/arm64"]+" is signed as version 1.2.5 of docker.io/stagex/core-musl, not as 1.2.6")
+	if err != nil && strings.Contains(err.Error(), next["linux/amd64"]) {
+		t.Errorf("the amd64 digest of 1.2.6 is reported too: %v", err)
+	}
+}
+
+// pushMixedIndex pushes to tag an index of the amd64 and arm64 images at
+// the two digest references, and returns what it serves per platform.
+func pushMixedIndex(t *testing.T, tag, amd64, arm64 string) map[string]string {
+	t.Helper()
+	var adds []mutate.IndexAddendum
+	for _, p := range []struct{ ref, arch string }{{amd64, "amd64"}, {arm64, "arm64"}} {
+		ref, err := name.ParseReference(p.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: p.arch}}})
+	}
+	tagRef, err := name.NewTag(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(tagRef, mutate.AppendManifests(empty.Index, adds...)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Resolve(ctx, tag, []string{"linux/amd64", "linux/arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func TestUnknownKeyDoesNotCountNorFail(t *testing.T) {
 	f := newFixture(t)
 	f.signAll()
@@ -255,7 +352,7 @@ func TestSubkeySignatureCountsForPrimary(t *testing.T) {
 	f.side.SignBy("stagex/core-musl:1.2.5", amd, f.b)
 	keyring := locktest.Keyring(t, f.b)
 	signed, err := Policy{Keyring: keyring, Lookaside: mustOpen(t, f.side.Dir), Quorum: 1}.CheckDigest(ctx,
-		Subject{Package: "core-musl", Platform: "linux/amd64", Digest: amd, Identity: "docker.io/stagex/core-musl"})
+		Subject{Package: "core-musl", Version: "1.2.5", Platform: "linux/amd64", Digest: amd, Identity: "docker.io/stagex/core-musl"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,6 +406,98 @@ func TestVerify(t *testing.T) {
 	bare.Packages = map[string]spec.LockPackage{"core-musl": {Version: "1.2.5", Digests: f.musl}}
 	_, err = Verify(ctx, o, &bare)
 	locktest.WantErr(t, err, "core-musl (linux/amd64)", "the lock records no signers")
+
+	// Nor a lock entry without a version: the signatures name one.
+	unversioned := *l
+	p := l.Packages["core-musl"]
+	p.Version = ""
+	unversioned.Packages = map[string]spec.LockPackage{"core-musl": p}
+	_, err = Verify(ctx, o, &unversioned)
+	locktest.WantErr(t, err, "core-musl (linux/amd64) "+f.musl["linux/amd64"]+": the lock records no version, and the signatures name one",
+		"core-musl (linux/arm64) "+f.musl["linux/arm64"]+": the lock records no version", "hint: write the lock with stagex lock")
+}
+
+// TestVerifyRefusesMixedVersions: a lock whose core-musl entry says 1.2.6
+// but pins the 1.2.5 digest for one platform (what a Renovate edit of
+// version and linux/amd64 digest leaves when hack/renovate-lock does not
+// run), or for every platform (a downgrade to an older, validly signed
+// image), fails verify at the digest's line, with the hint to re-lock. The
+// signers the lock recorded are all still valid: only the version shows it.
+func TestVerifyRefusesMixedVersions(t *testing.T) {
+	f := newFixture(t)
+	f.signAll()
+	next := f.pushNext(t)
+	o := f.options(f.side.Dir)
+	l, _, err := Build(ctx, o, "2026.03.0", f.rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// lineOf is the 1-based line of the first line of text holding s.
+	lineOf := func(text, s string) int {
+		i := strings.Index(text, s)
+		if i < 0 {
+			t.Fatalf("%q not in the lock:\n%s", s, text)
+		}
+		return strings.Count(text[:i], "\n") + 1
+	}
+	fa, fb := Fingerprint(f.a), Fingerprint(f.b)
+	if fb < fa {
+		fa, fb = fb, fa
+	}
+	for _, tc := range []struct {
+		name    string
+		edit    *strings.Replacer
+		bad     []string // platforms whose 1.2.5 digest is left under 1.2.6
+		checked int      // digests that verify
+	}{
+		{"version and amd64 bumped, arm64 left", strings.NewReplacer("version: 1.2.5", "version: 1.2.6",
+			"linux/amd64: "+f.musl["linux/amd64"], "linux/amd64: "+next["linux/amd64"]), []string{"linux/arm64"}, 2},
+		{"version bumped, no digest", strings.NewReplacer("version: 1.2.5", "version: 1.2.6"), []string{"linux/amd64", "linux/arm64"}, 1},
+		{"amd64 downgraded", strings.NewReplacer("version: 1.2.5", "version: 1.2.6",
+			"linux/arm64: "+f.musl["linux/arm64"], "linux/arm64: "+next["linux/arm64"]), []string{"linux/amd64"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := tc.edit.Replace(string(data))
+			edited, err := spec.ParseLock("stagex.lock.yaml", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Verify(ctx, o, edited)
+			t.Logf("verify error (as expected):\n%v", err)
+			var want []string
+			for _, p := range tc.bad {
+				d := f.musl[p]
+				dir := filepath.Join(f.side.Dir, "stagex", "core-musl@sha256="+strings.TrimPrefix(d, "sha256:"))
+				line := lineOf(text, p+": "+d)
+				want = append(want, fmt.Sprintf("stagex.lock.yaml:%d:20: core-musl (%s) %s is signed as version 1.2.5 of docker.io/stagex/core-musl, not as 1.2.6, the version locked: the digest belongs to another version\n"+
+					"  %s/signature-1: signature is for version 1.2.5, want 1.2.6 (signed by %s)\n"+
+					"  %s/signature-2: signature is for version 1.2.5, want 1.2.6 (signed by %s)\n"+
+					"  hint: every platform of core-musl must be a digest of version 1.2.6; run stagex lock update (after Renovate: hack/renovate-lock), which resolves every platform of the version again",
+					line, p, d, dir, Fingerprint(f.a), dir, Fingerprint(f.b)))
+			}
+			if err == nil || err.Error() != strings.Join(want, "\n") {
+				t.Errorf("verify error:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
+			}
+			var list spec.ErrorList
+			if !errors.As(err, &list) || len(list) != len(tc.bad) {
+				t.Errorf("err is %T with %d errors, want a spec.ErrorList of %d", err, len(list), len(tc.bad))
+			}
+		})
+	}
+
+	// The consistent lock of 1.2.6, as lock update writes it, verifies.
+	rows := []Row{f.rows[0], {Name: "core-musl", Version: "1.2.6", License: "MIT", Source: "core/musl", Line: 5}}
+	cur, _, err := Build(ctx, o, "2026.04.0", rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Verify(ctx, o, cur); err != nil || len(res.Checked) != 3 {
+		t.Errorf("the 1.2.6 lock: %v", err)
+	}
 }
 
 func TestUpdateAndDiff(t *testing.T) {
@@ -321,10 +510,7 @@ func TestUpdateAndDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	old.Archives = map[string]spec.LockArchive{"temurin-jre": {URL: "https://example.com/jre.tar.gz", SHA256: strings.Repeat("a", 64)}}
-	next := locktest.PushPackage(t, f.registry, "core-musl", "1.2.6", "linux/amd64", "linux/arm64")
-	for _, d := range next {
-		f.side.SignBy("stagex/core-musl:1.2.6", d, f.a, f.b)
-	}
+	next := f.pushNext(t)
 	list, err := ParseReleaseList("next.tsv", strings.NewReader(locktest.ReleaseList(
 		"core-musl\t1.2.6\tMIT\tcore/musl\t"+next["linux/amd64"],
 		"core-busybox\t1.37.0\tGPL-2.0-only\tcore/busybox\t",
@@ -463,7 +649,7 @@ func TestArmoredSignature(t *testing.T) {
 	f.side.Put("stagex/core-musl", amd, locktest.Sign(f.a, payload))
 	f.side.Put("stagex/core-musl", amd, armored.Bytes())
 	signed, err := Policy{Keyring: f.keyring, Lookaside: mustOpen(t, f.side.Dir)}.CheckDigest(ctx,
-		Subject{Package: "core-musl", Platform: "linux/amd64", Digest: amd, Identity: "docker.io/stagex/core-musl"})
+		Subject{Package: "core-musl", Version: "1.2.5", Platform: "linux/amd64", Digest: amd, Identity: "docker.io/stagex/core-musl"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,9 +52,10 @@ type Signed struct {
 }
 
 // Subject names what is checked: a package's digest for one platform, and
-// the repository the signatures must name.
+// the repository and version the signatures must name.
 type Subject struct {
 	Package  string // short name, e.g. core-musl
+	Version  string // the version it is locked at: the tag the signatures must name
 	Platform string
 	Digest   string
 	// Identity is the repository the signatures name, normalized, e.g.
@@ -93,6 +94,32 @@ func (s Subject) RepoPath() (string, error) {
 	return reference.Path(named), nil
 }
 
+// VersionError is a digest whose signatures are sound, by keyring keys,
+// for the digest and repository, but name another version (tag) than the
+// one it is locked at: it is another version's image. A lock entry whose
+// version was bumped without this platform's digest, or that pins an older
+// signed digest (a downgrade), fails this way.
+type VersionError struct {
+	Subject Subject
+	Signed  []string // the versions the signatures name, sorted; "" for a reference without tag
+	Details []string // one line per signature
+}
+
+func (e *VersionError) Error() string {
+	signed := make([]string, len(e.Signed))
+	for i, v := range e.Signed {
+		signed[i] = quoteOr(v, "(no tag)")
+	}
+	return fmt.Sprintf("%s is signed as version %s of %s, not as %s, the version locked: the digest belongs to another version\n  %s",
+		e.Subject, strings.Join(signed, " and "), e.Subject.Identity, e.Subject.Version, strings.Join(e.Details, "\n  "))
+}
+
+// Hint says how to mend the lock entry.
+func (e *VersionError) Hint() string {
+	return fmt.Sprintf("every platform of %s must be a digest of version %s; run stagex lock update (after Renovate: hack/renovate-lock), which resolves every platform of the version again",
+		e.Subject.Package, e.Subject.Version)
+}
+
 // QuorumError is a digest whose signatures are all sound but too few.
 type QuorumError struct {
 	Subject Subject
@@ -114,7 +141,8 @@ func (e *QuorumError) Error() string {
 // CheckSignatures verifies a digest's signatures (where names the
 // lookaside entry they came from, for messages). It fails closed: any
 // signature that is broken, made by a keyring key but invalid, made twice
-// by one key, or for another digest or image fails the whole digest, even
+// by one key, or for another digest, image or version fails the whole
+// digest (another version alone: a *VersionError), even
 // when the quorum is met without it, since each of those means the
 // lookaside or a signer is not what it should be. A signature by a key
 // outside the keyring does not count, and does not fail. Too few good
@@ -124,12 +152,17 @@ func (p Policy) CheckSignatures(s Subject, where string, sigs []Signature) (*Sig
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid signed identity %q: %v", s, s.Identity, err)
 	}
+	if s.Version == "" {
+		return nil, fmt.Errorf("%s: no version to check the signatures against: StageX signs each digest as <image>:<version>", s)
+	}
 	if len(sigs) == 0 {
 		return nil, fmt.Errorf("%s: no signatures: the lookaside has no %s/signature-1\nhint: check the lookaside, or wait until the release is signed", s, where)
 	}
 	out := &Signed{}
 	firstBy := map[string]string{} // fingerprint -> first signature's source
 	var problems []string
+	versions := map[string]bool{} // versions named by otherwise sound signatures
+	versionOnly := true           // every problem is another version
 	for _, sig := range sigs {
 		fpr, body, err := p.Keyring.openSignature(sig.Data)
 		var unknown *unknownKeyError
@@ -139,20 +172,36 @@ func (p Policy) CheckSignatures(s Subject, where string, sigs []Signature) (*Sig
 			continue
 		case err != nil:
 			problems = append(problems, fmt.Sprintf("%s: %v", sig.Source, err))
+			versionOnly = false
 			continue
 		}
-		if err := checkPayload(body, s.Digest, named.Name()); err != nil {
+		if err := checkPayload(body, s.Digest, named.Name(), s.Version); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v (signed by %s)", sig.Source, err, fpr))
+			var other *versionMismatch
+			if errors.As(err, &other) {
+				versions[other.signed] = true
+			} else {
+				versionOnly = false
+			}
 			continue
 		}
 		if first, dup := firstBy[fpr]; dup {
 			problems = append(problems, fmt.Sprintf("%s: a second signature by %s (first: %s); a key counts once", sig.Source, fpr, first))
+			versionOnly = false
 			continue
 		}
 		firstBy[fpr] = sig.Source
 		out.Signers = append(out.Signers, fpr)
 	}
 	sort.Strings(out.Signers)
+	if len(problems) > 0 && versionOnly {
+		signed := make([]string, 0, len(versions))
+		for v := range versions {
+			signed = append(signed, v)
+		}
+		sort.Strings(signed)
+		return nil, &VersionError{Subject: s, Signed: signed, Details: problems}
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s: %s", s, strings.Join(problems, "\n  "))
 	}

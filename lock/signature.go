@@ -102,9 +102,13 @@ func armorBody(data []byte, blockType string) (io.Reader, error) {
 
 // checkPayload parses a signed payload and checks that it is a
 // containers-signature for digest, naming the repository want (a
-// normalized name, e.g. docker.io/stagex/core-musl; the tag is not
-// compared, as containers-policy.json's matchRepository does not).
-func checkPayload(data []byte, digest, want string) error {
+// normalized name, e.g. docker.io/stagex/core-musl) at the tag version.
+// StageX's sign.sh signs "stagex/<image>:<version>", the tag the release
+// publishes the image under; comparing it binds the digest to the version
+// the lock pins, so that an older, validly signed digest (a downgrade) or a
+// digest left behind when a version was bumped (a mixed entry) is refused.
+// A tag that differs, or none, is a *versionMismatch.
+func checkPayload(data []byte, digest, want, version string) error {
 	var p payload
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -128,7 +132,28 @@ func checkPayload(data []byte, digest, want string) error {
 	if got := reference.TrimNamed(ref).Name(); got != want {
 		return fmt.Errorf("signature is for another image: %s, want %s", got, want)
 	}
+	if d, ok := ref.(reference.Digested); ok && d.Digest().String() != digest {
+		return fmt.Errorf("signature is for another digest: its docker-reference names %s", d.Digest())
+	}
+	tag := ""
+	if t, ok := ref.(reference.Tagged); ok {
+		tag = t.Tag()
+	}
+	if tag == "" || tag != version {
+		return &versionMismatch{signed: tag, want: version}
+	}
 	return nil
+}
+
+// versionMismatch is a payload that names the right digest and repository
+// but another tag than the version locked: the digest is another version's.
+type versionMismatch struct{ signed, want string }
+
+func (e *versionMismatch) Error() string {
+	if e.signed == "" {
+		return fmt.Sprintf("signature names no version (its docker-reference has no tag), want %s", e.want)
+	}
+	return fmt.Sprintf("signature is for version %s, want %s", e.signed, e.want)
 }
 
 func quoteOr(s, none string) string {

@@ -189,11 +189,12 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if err := offline.PushFixtureMirror(ctx, two.Clone, two.StagexRegistry); err != nil {
 		return rep, err
 	}
-	binDir, err := imageset.WorkDir(two.Clone, "reproduce")
+	twoWork, err := imageset.WorkDir(two.Clone, "reproduce")
 	if err != nil {
 		return rep, err
 	}
-	if _, err := frontendimage.BuildBinary(ctx, two.Clone, binDir); err != nil {
+	binDir := filepath.Join(twoWork, "frontend")
+	if err := frontendimage.BuildContext(ctx, two.Clone, binDir); err != nil {
 		return rep, err
 	}
 	overrides, err := imageset.PrebuiltFrontend(two.Clone, binDir)

@@ -46,9 +46,25 @@ type LockArchive struct {
 // ResolvedArchive is one archive of the composition, its pin final: the
 // spec's entry with the lock's url and sha256 (and version and license,
 // when it sets them) in place, and License NoAssertion when unknown.
+//
+// A lock that pins the spec's sha256 at another url is a mirror or an
+// offline copy of the same bytes: BuildKit fetches from Mirror, but URL, which
+// the image's history, label and SBOM name, stays the spec's, so that the
+// image does not depend on where a rebuilder's copy lives. A lock that pins
+// another sha256 pins another archive, and URL is the lock's.
 type ResolvedArchive struct {
 	Archive
-	FromLock bool // url and sha256 come from the lock, not the spec
+	Mirror   string // where BuildKit fetches a mirrored archive from; "" fetches URL
+	FromLock bool   // url and sha256 (or Mirror) come from the lock, not the spec
+}
+
+// FetchURL is where BuildKit fetches the archive from: the mirror, if the
+// lock names one, else URL.
+func (a ResolvedArchive) FetchURL() string {
+	if a.Mirror != "" {
+		return a.Mirror
+	}
+	return a.URL
 }
 
 // Digest is the archive's checksum as a digest string, "sha256:<hex>".
@@ -163,7 +179,12 @@ func (r *resolver) resolveArchives() []ResolvedArchive {
 						"expected for a mirror or an offline copy; otherwise remove archives."+a.Name+" from "+r.lock.File,
 						"archive %s: the lock pins %s (sha256 %s) instead of the spec's %s (sha256 %s)", a.Name, la.URL, la.SHA256, a.URL, a.SHA256))
 				}
-				ra.URL, ra.SHA256, ra.FromLock = la.URL, la.SHA256, true
+				ra.FromLock = true
+				if la.SHA256 == a.SHA256 {
+					ra.Mirror = la.URL
+				} else {
+					ra.URL, ra.SHA256 = la.URL, la.SHA256
+				}
 				if la.Version != "" {
 					ra.Version = la.Version
 				}

@@ -6,6 +6,10 @@
 //
 //	frontend check --root DIR --layers DIR --job FILE --out FILE
 //	frontend test-run --user USER --out FILE -- PROGRAM [ARG...]
+//
+// and, to read the packages' files while it composes, in an exec on them:
+//
+//	frontend facts --root DIR --out FILE [--dir PATH]... [--file PATH]...
 package main
 
 import (
@@ -33,7 +37,8 @@ func main() {
 	}
 }
 
-// runMode runs one of the hidden modes the build-time check uses.
+// runMode runs one of the hidden modes the frontend runs in containers of
+// the build.
 func runMode(ctx context.Context, mode string, args []string) error {
 	fs := flag.NewFlagSet(mode, flag.ContinueOnError)
 	switch mode {
@@ -59,6 +64,19 @@ func runMode(ctx context.Context, mode string, args []string) error {
 			return fmt.Errorf("usage: frontend test-run --user USER --out FILE -- PROGRAM [ARG...]")
 		}
 		return frontend.RunTest(ctx, *user, *out, fs.Args())
+	case "facts":
+		root := fs.String("root", "", "the packages merged")
+		out := fs.String("out", "", "the facts to write (JSON)")
+		var dirs, files []string
+		fs.Func("dir", "a folder to list (repeatable)", func(v string) error { dirs = append(dirs, v); return nil })
+		fs.Func("file", "a file to read (repeatable)", func(v string) error { files = append(files, v); return nil })
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if *root == "" || *out == "" || fs.NArg() > 0 {
+			return fmt.Errorf("usage: frontend facts --root DIR --out FILE [--dir PATH]... [--file PATH]...")
+		}
+		return frontend.RunFacts(*root, *out, dirs, files)
 	}
 	return fmt.Errorf("unknown mode %q (the frontend takes no arguments when BuildKit runs it)", mode)
 }

@@ -29,7 +29,7 @@ lock    resolves <registry>/<package>:<version> of a StageX release for each
         --platform, verifies every digest's maintainer signatures (a quorum of
         distinct keys of the keyring) and writes the lock with the signers
 verify  re-checks every digest of an existing lock against the lookaside and
-        keyring
+        keyring; each must be signed as its entry's version
 update  moves a lock to another release (same packages, new versions) and
         prints what changed
 copy    copies the list's digests into a lock without resolving or verifying
@@ -183,7 +183,7 @@ func runLockVerify(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("%s does not verify:\n%w", *file, timedOut(ctx, err))
 	}
 	report(stdout, stderr, res)
-	fmt.Fprintf(stdout, "verified: %s, %d digests, each signed by at least %d distinct keys of the keyring\n", *file, len(res.Checked), f.quorum)
+	fmt.Fprintf(stdout, "verified: %s, %d digests, each signed as its entry's version by at least %d distinct keys of the keyring\n", *file, len(res.Checked), f.quorum)
 	return nil
 }
 

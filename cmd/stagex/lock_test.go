@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,6 +229,18 @@ func TestLockReleaseListAfterRenovate(t *testing.T) {
 	}
 
 	renovate(next["linux/amd64"])
+	// What a hosted Renovate leaves (no post-upgrade task): 1.2.6 with the
+	// 1.2.5 arm64 digest, whose recorded signers still verify. verify
+	// refuses it at the arm64 digest's line, with the hint to re-lock.
+	edited, _ := os.ReadFile(out)
+	line := strings.Count(string(edited[:bytes.Index(edited, []byte("linux/arm64: "+old["linux/arm64"]))]), "\n") + 1
+	_, _, err := runCmd(t, append([]string{"lock", "verify", "--lock", out}, common...)...)
+	locktest.WantErr(t, err, out+" does not verify",
+		fmt.Sprintf("%s:%d:20: core-musl (linux/arm64) %s is signed as version 1.2.5 of docker.io/stagex/core-musl, not as 1.2.6, the version locked", out, line, old["linux/arm64"]),
+		"hint: every platform of core-musl must be a digest of version 1.2.6; run stagex lock update (after Renovate: hack/renovate-lock)")
+	if err != nil && strings.Contains(err.Error(), next["linux/amd64"]) {
+		t.Errorf("verify reports the amd64 digest Renovate wrote, which is 1.2.6's: %v", err)
+	}
 	stdout, stderr, err := runCmd(t, append([]string{"lock", "update", "--lock", out, "--release-list", relist()}, common...)...)
 	if err != nil {
 		t.Fatalf("lock update: %v\n%s%s", err, stdout, stderr)

@@ -127,10 +127,24 @@ func Up(ctx context.Context, name string, opts Options) (*Bed, error) {
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := b.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := b.up(ctx); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// lock takes the bed's own lock, so that two `up NAME` (or an up and a
+// down) at the same time do not both start, or stop, the same bed: the
+// second waits and then finds the bed up (or gone). It lies beside the state
+// folder, which Down removes. Starting a bed may build the tools first, so
+// the wait is long; ctx ends it.
+func (b *Bed) lock(ctx context.Context) (func(), error) {
+	return lockFile(ctx, filepath.Join(b.opts.Dir, "."+b.Name+".lock"), 30*time.Minute)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -425,6 +439,13 @@ func (b *Bed) Down() error {
 	if err := b.needRoot("down"); err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	unlock, err := b.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	b.stopAll()
 	_ = os.Remove(b.sock())
 	_ = os.Remove(b.otelSock())

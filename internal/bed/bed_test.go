@@ -2,12 +2,16 @@ package bed
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func testBed(t *testing.T, name string) *Bed {
@@ -177,5 +181,61 @@ func TestFromEnv(t *testing.T) {
 	t.Setenv(EnvRegistryAddr+"_2", "")
 	if _, err := SecondFromEnv(); err == nil {
 		t.Error("SecondFromEnv without its registry: no error")
+	}
+}
+
+// A leftover whose pid now belongs to another process (another start time)
+// is not killed; the process seen at stop time is.
+func TestKillLeftoversChecksStartTime(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+	st, err := startTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testBed(t, "k")
+	b.killLeftovers([]process{{pid, st + "1"}})
+	select {
+	case err := <-done:
+		t.Fatalf("a pid with another start time was killed: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	b.killLeftovers([]process{{pid, st}})
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "killed") {
+			t.Errorf("sleep ended with %v, want killed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the leftover seen at stop time was not killed")
+	}
+}
+
+// Up waits for the bed's own lock, which another up or down of the same
+// bed holds, and starts nothing meanwhile.
+func TestUpWaitsForTheBedsLock(t *testing.T) {
+	dir := t.TempDir()
+	b, err := Open("l", Options{Dir: dir, PortBase: 7190, Log: &bytes.Buffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := b.lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := Up(ctx, "l", Options{Dir: dir, PortBase: 7190, Log: &bytes.Buffer{}}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Up while the bed's lock is held = %v, want it to wait until the context ends", err)
+	}
+	if _, err := os.Stat(b.State); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Up started the bed while the lock was held: %v", err)
 	}
 }

@@ -141,9 +141,16 @@ func waitGone(pid int, d time.Duration) bool {
 	return !alive(pid)
 }
 
+// process is a process as it was seen: its pid and its start time, so that
+// a pid the kernel has since given to another process is left alone.
+type process struct {
+	pid   int
+	start string
+}
+
 // descendants are all live descendants of pid (build containers: runc and
 // the processes it started), deepest last.
-func descendants(pid int) []int {
+func descendants(pid int) []process {
 	children := map[int][]int{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -163,11 +170,15 @@ func descendants(pid int) []int {
 			children[ppid] = append(children[ppid], p)
 		}
 	}
-	var out []int
+	var out []process
 	for frontier := []int{pid}; len(frontier) > 0; {
 		var next []int
 		for _, p := range frontier {
-			out = append(out, children[p]...)
+			for _, c := range children[p] {
+				if st, err := startTime(c); err == nil {
+					out = append(out, process{c, st})
+				}
+			}
 			next = append(next, children[p]...)
 		}
 		frontier = next
@@ -175,20 +186,21 @@ func descendants(pid int) []int {
 	return out
 }
 
-// killLeftovers KILLs those of pids still alive (they were children of a
-// daemon that was stopped, e.g. build containers).
-func (b *Bed) killLeftovers(pids []int) {
-	for _, p := range pids {
-		if !alive(p) {
+// killLeftovers KILLs those of procs still alive (they were children of a
+// daemon that was stopped, e.g. build containers). A pid whose start time
+// changed is another process now, and is not touched.
+func (b *Bed) killLeftovers(procs []process) {
+	for _, p := range procs {
+		if st, err := startTime(p.pid); err != nil || st != p.start {
 			continue
 		}
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
 		c := strings.ReplaceAll(string(cmdline), "\x00", " ")
 		if len(c) > 60 {
 			c = c[:60]
 		}
-		b.logf("killing leftover process %d (%s)", p, c)
-		_ = syscall.Kill(p, syscall.SIGKILL)
+		b.logf("killing leftover process %d (%s)", p.pid, c)
+		_ = syscall.Kill(p.pid, syscall.SIGKILL)
 	}
 }
 

@@ -6,13 +6,16 @@
 package frontendimage
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/internal/solve"
 	"github.com/moby/buildkit/client"
@@ -25,42 +28,85 @@ const Repo = "stagex-frontend"
 // PrebuiltTarget is the Dockerfile target that packs a prebuilt binary.
 const PrebuiltTarget = "frontend-prebuilt"
 
-// BuildBinary compiles ./cmd/frontend of the checkout at root
-// (CGO_ENABLED=0, static, linux/amd64, no build id) into outDir/frontend
-// and returns its path.
-func BuildBinary(ctx context.Context, root, outDir string) (string, error) {
+// ContextArchive is the file of the frontend-prebuilt target's build
+// context: a tar of bin/ and bin/frontend, which the target unpacks to /
+// (ADD), so the layer holds exactly those entries with the tar's metadata.
+const ContextArchive = "frontend.tar"
+
+// Epoch is the time of the archive's entries: the bake file's default
+// SOURCE_DATE_EPOCH, so that the packed image's layer is the one the
+// frontend target makes from the same binary.
+var Epoch = time.Unix(0, 0).UTC()
+
+// BuildContext compiles ./cmd/frontend of the checkout at root (CGO_ENABLED=0,
+// static, linux/amd64, no build id) and writes dir/frontend.tar: bin/ and
+// bin/frontend, root's, mode 0755, at Epoch. dir is then the build context
+// of the frontend-prebuilt target, and packing the same binary twice gives
+// the same image without the exporter's rewrite-timestamp. The times travel
+// in the archive's content, not as the context's file times: BuildKit's
+// cache key of a context file leaves its time out, and its incremental
+// context transfer (v0.34.2) keeps a folder's time from an earlier build on
+// the same daemon (checked on the bed). dir is emptied first.
+func BuildContext(ctx context.Context, root, dir string) error {
+	tmp, err := os.MkdirTemp("", "stagex-frontend-build-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "frontend")
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = "/usr/local/go/bin/go"
 	}
-	out := filepath.Join(outDir, "frontend")
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "./cmd/frontend")
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, "./cmd/frontend")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/frontend: %w\n%s", err, b)
+		return fmt.Errorf("go build ./cmd/frontend: %w\n%s", err, b)
 	}
-	return out, nil
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ContextArchive), Archive(data), 0o644)
 }
 
-// Push packs binary into the frontend image by solving root's Dockerfile
-// target frontend-prebuilt on c (local "context" = a temporary folder
-// holding the binary as ./frontend), pushes it as tag (e.g.
-// 127.0.0.1:5000/stagex-frontend:test, plain HTTP) and returns the
-// reference by digest, <repository>@sha256:….
-func Push(ctx context.Context, c *client.Client, root, binary, tag string) (string, error) {
-	ctxDir, err := os.MkdirTemp("", "stagex-frontend-context-")
-	if err != nil {
-		return "", err
+// Archive is the frontend-prebuilt context's tar for binary: bin/ and
+// bin/frontend, uid and gid 0, mode 0755, at Epoch.
+func Archive(binary []byte) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Typeflag: tar.TypeDir, Name: "bin/", Mode: 0o755, ModTime: Epoch, Format: tar.FormatPAX},
+		{Typeflag: tar.TypeReg, Name: "bin/frontend", Mode: 0o755, Size: int64(len(binary)), ModTime: Epoch, Format: tar.FormatPAX},
+	} {
+		// A bytes.Buffer does not fail, and the headers are valid.
+		_ = tw.WriteHeader(h)
+		if h.Typeflag == tar.TypeReg {
+			_, _ = tw.Write(binary)
+		}
 	}
-	defer os.RemoveAll(ctxDir)
-	if err := copyFile(binary, filepath.Join(ctxDir, "frontend"), 0o755); err != nil {
-		return "", err
-	}
+	_ = tw.Close()
+	return buf.Bytes()
+}
+
+// Push packs the frontend context in dir (see BuildContext) into the
+// frontend image by solving root's Dockerfile target frontend-prebuilt on c
+// (SOURCE_DATE_EPOCH Epoch), pushes it as tag (e.g.
+// 127.0.0.1:5000/stagex-frontend:test, plain HTTP) and returns the reference
+// by digest, <repository>@sha256:….
+func Push(ctx context.Context, c *client.Client, root, dir, tag string) (string, error) {
 	res, err := solve.Dockerfile(ctx, c, solve.DockerfileBuild{
 		DockerfileDir: root,
-		ContextDir:    ctxDir,
+		ContextDir:    dir,
 		Target:        PrebuiltTarget,
+		BuildArgs:     map[string]string{"SOURCE_DATE_EPOCH": strconv.FormatInt(Epoch.Unix(), 10)},
 		Push:          tag,
 	})
 	if err != nil {
@@ -78,34 +124,17 @@ func repository(tag string) string {
 	return tag
 }
 
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
 // Tag is the tag the frontend image is pushed under on a test bed.
 const Tag = "bed"
 
-// BuildAndPush builds the binary from the checkout at root into workDir
-// and pushes the frontend image through c to <registry>/stagex-frontend:bed.
-// It returns the reference by digest, the value for `# syntax=` or
-// BUILDKIT_SYNTAX.
+// BuildAndPush builds the frontend context from the checkout at root in
+// workDir/frontend-context and pushes the frontend image through c to
+// <registry>/stagex-frontend:bed. It returns the reference by digest, the
+// value for `# syntax=` or BUILDKIT_SYNTAX.
 func BuildAndPush(ctx context.Context, c *client.Client, root, workDir, registry string) (string, error) {
-	bin, err := BuildBinary(ctx, root, workDir)
-	if err != nil {
+	dir := filepath.Join(workDir, "frontend-context")
+	if err := BuildContext(ctx, root, dir); err != nil {
 		return "", err
 	}
-	return Push(ctx, c, root, bin, registry+"/"+Repo+":"+Tag)
+	return Push(ctx, c, root, dir, registry+"/"+Repo+":"+Tag)
 }

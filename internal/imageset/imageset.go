@@ -162,7 +162,8 @@ func RegistryHost(registry string) string {
 }
 
 // PrebuiltFrontend returns the --set overrides that make the frontend target
-// pack the frontend binary in dir (as ./frontend) instead of compiling it in
+// pack the frontend context in dir (bin/frontend, see
+// frontendimage.BuildContext) instead of compiling the binary in
 // pallet-go, which needs docker.io: Dockerfile target frontend-prebuilt.
 // dir must be inside root (bake reads only below its working directory
 // without extra entitlements).

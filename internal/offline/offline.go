@@ -10,7 +10,6 @@ package offline
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -29,17 +28,14 @@ type Offline struct {
 }
 
 // Prepare pushes the fixtures to registry and builds the frontend binary
-// into workDir/frontend/.
+// into workDir/frontend/, the frontend target's context.
 func Prepare(ctx context.Context, root string, set *imageset.Set, registry, workDir string) (*Offline, error) {
 	fx, err := SetupFixtures(ctx, root, set, registry)
 	if err != nil {
 		return nil, fmt.Errorf("fixtures: %w", err)
 	}
 	binDir := filepath.Join(workDir, "frontend")
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return nil, err
-	}
-	if _, err := frontendimage.BuildBinary(ctx, root, binDir); err != nil {
+	if err := frontendimage.BuildContext(ctx, root, binDir); err != nil {
 		return nil, err
 	}
 	fs, err := imageset.PrebuiltFrontend(root, binDir)
