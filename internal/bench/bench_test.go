@@ -381,7 +381,7 @@ func TestVariants(t *testing.T) {
 	for _, v := range vs {
 		names = append(names, v.name)
 	}
-	if want := []string{variantFrontend, variantRepro, variantChain, variantChecked}; !slices.Equal(names, want) {
+	if want := []string{variantFrontend, variantRepro, variantChain, variantChecked, variantGateway}; !slices.Equal(names, want) {
 		t.Fatalf("variants without a Dockerfile frontend image = %v, want %v", names, want)
 	}
 	if b := vs[1].build; b.BuildArgs["SOURCE_DATE_EPOCH"] != Epoch || b.ExportAttrs["rewrite-timestamp"] != "true" {
@@ -395,8 +395,19 @@ func TestVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vs) != 5 || vs[3].name != variantSyntax || vs[3].build.ExportAttrs["rewrite-timestamp"] != "true" {
+	if len(vs) != 7 || vs[3].name != variantSyntax || vs[3].build.ExportAttrs["rewrite-timestamp"] != "true" {
 		t.Fatalf("variants with a Dockerfile frontend image: %+v", vs)
+	}
+	// f is c through the same image: the same Dockerfile as d, built as c
+	// is built (no epoch, no rewrite).
+	if f := vs[5]; f.name != variantSyntaxFloor || f.build.DockerfileDir != vs[3].build.DockerfileDir ||
+		len(f.build.BuildArgs) != 0 || len(f.build.ExportAttrs) != 0 || f.build.Frontend != "" {
+		t.Errorf("syntax floor: %+v", f)
+	}
+	// g is a's spec, named to the gateway frontend by the client.
+	if g := vs[6]; g.name != variantGateway || g.build.Frontend != "gateway.v0" || g.build.Attrs["source"] != env.frontend ||
+		g.build.DockerfileDir != vs[0].build.DockerfileDir || g.build.Filename != "stagex.yaml" || g.build.BuildArgs["SOURCE_DATE_EPOCH"] != Epoch {
+		t.Errorf("gateway variant: %+v", g)
 	}
 	got, err := os.ReadFile(filepath.Join(vs[3].build.DockerfileDir, "Dockerfile"))
 	if err != nil {
@@ -491,5 +502,37 @@ func TestReadRawJSON(t *testing.T) {
 	}
 	if err := rec.readJSON(strings.NewReader("{not json\n")); err == nil {
 		t.Error("a broken status line was read")
+	}
+}
+
+// The floor table puts a beside f (and g and c where measured), and is
+// left out of a run without row f.
+func TestFloorTable(t *testing.T) {
+	r := sampleReport()
+	if strings.Contains(r.Markdown(), "The floor of a `# syntax=` frontend") {
+		t.Error("a run without row f has a floor table")
+	}
+	s := &r.Compose.Sizes[0]
+	for _, x := range []struct {
+		variant string
+		secs    float64
+	}{{variantSyntaxFloor, 0.3}, {variantGateway, 0.45}} {
+		res := Result{Cache: cacheWarm, Variant: x.variant, Label: x.variant}
+		res.add(time.Duration(x.secs*float64(time.Second)), imageLayers{}, 0)
+		res.summarize()
+		s.Results = append(s.Results, res)
+	}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| core-large | cache | a: frontend | f: # syntax= floor | a − f | g: gateway.v0 | c: plain chain |\n",
+		"| 200.0 MiB | warm | 0.50 s | 0.30 s | 0.20 s | 0.45 s |  |\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// No cold f: no cold row.
+	if strings.Contains(md, "| 200.0 MiB | cold | 2.00 s") {
+		t.Errorf("a cold row without a cold f:\n%s", md)
 	}
 }

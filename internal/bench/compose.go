@@ -52,6 +52,16 @@ const (
 	// tests on, what the bake file does for every image: its time over the
 	// frontend's is the check's overhead.
 	variantChecked = "frontend-check"
+	// variantSyntaxFloor is the plain chain (c) through the same Dockerfile
+	// frontend image: the work of c plus what any `# syntax=` frontend
+	// pays before it does anything (the built-in frontend's read of the
+	// syntax line, the frontend image, its container, the gateway), the
+	// floor of a warm build of the frontend.
+	variantSyntaxFloor = "chain-syntax"
+	// variantGateway is the frontend named by the client
+	// (--frontend gateway.v0 --opt source=<frontend image>), as buildctl
+	// can: no built-in Dockerfile frontend reads the spec first.
+	variantGateway = "frontend-gateway"
 )
 
 // variant is one way to build the composition.
@@ -67,9 +77,10 @@ type variant struct {
 var reproducibleExport = map[string]string{"rewrite-timestamp": "true"}
 
 // variants writes the inputs of every variant into dir: a spec for the
-// frontend, reached through its syntax line, with the lock beside it; the
-// Dockerfile chain, built by BuildKit's own Dockerfile frontend and, when
-// dockerfileFrontend is set, through that frontend image.
+// frontend, reached through its syntax line or named by the client, with
+// the lock beside it; the Dockerfile chain, built by BuildKit's own
+// Dockerfile frontend and, when dockerfileFrontend is set, through that
+// frontend image (reproducible, d, and plain, f).
 func variants(env *benchEnv, set fixtures.Set, dir string) ([]variant, error) {
 	specDir := filepath.Join(dir, "spec")
 	chainDir := filepath.Join(dir, "chain")
@@ -111,9 +122,16 @@ func variants(env *benchEnv, set fixtures.Set, dir string) ([]variant, error) {
 		vs = append(vs, variant{name: variantSyntax, label: "d: b through # syntax=dockerfile", repo: "bench/chain-syntax",
 			build: solve.DockerfileBuild{DockerfileDir: syntaxDir, ContextDir: syntaxDir, BuildArgs: epoch, ExportAttrs: reproducibleExport}})
 	}
-	return append(vs, variant{name: variantChecked, label: "e: frontend, STAGEX_CHECK=strict", repo: "bench/checked",
+	vs = append(vs, variant{name: variantChecked, label: "e: frontend, STAGEX_CHECK=strict", repo: "bench/checked",
 		build: solve.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml",
-			BuildArgs: map[string]string{"SOURCE_DATE_EPOCH": Epoch, frontend.ArgCheck: string(frontend.CheckStrict)}}}), nil
+			BuildArgs: map[string]string{"SOURCE_DATE_EPOCH": Epoch, frontend.ArgCheck: string(frontend.CheckStrict)}}})
+	if env.dockerfileFrontend != "" {
+		vs = append(vs, variant{name: variantSyntaxFloor, label: "f: c through # syntax=dockerfile", repo: "bench/chain-syntax-plain",
+			build: solve.DockerfileBuild{DockerfileDir: syntaxDir, ContextDir: syntaxDir}})
+	}
+	return append(vs, variant{name: variantGateway, label: "g: a through gateway.v0, source=<frontend image>", repo: "bench/frontend-gateway",
+		build: solve.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml", BuildArgs: epoch,
+			Frontend: "gateway.v0", Attrs: map[string]string{"source": env.frontend}}}), nil
 }
 
 // specYAML is the frontend's spec for the packages (core-filesystem is the

@@ -134,7 +134,7 @@ func (c *ComposeReport) frontendUpstream() bool {
 	n := 0
 	for _, s := range c.Sizes {
 		for _, r := range s.Results {
-			if r.Variant == variantFrontend || r.Variant == variantChecked {
+			if r.Variant == variantFrontend || r.Variant == variantChecked || r.Variant == variantGateway {
 				n++
 				if !r.LayersAreUpstream {
 					return false
@@ -238,6 +238,9 @@ func (r *Report) tables() []table {
 	var ts []table
 	if c := r.Compose; c != nil && len(c.Sizes) > 0 {
 		ts = append(ts, headline(c, r.Runs))
+		if t, ok := floorTable(c); ok {
+			ts = append(ts, t)
+		}
 		for _, s := range c.Sizes {
 			ts = append(ts, sizeTable(s, r.Runs))
 		}
@@ -316,6 +319,34 @@ func headline(c *ComposeReport, runs int) table {
 		t.rows = append(t.rows, row)
 	}
 	return t
+}
+
+// floorTable puts the frontend (a) beside the floor of any `# syntax=`
+// frontend (f: the plain chain through upstream's Dockerfile frontend
+// image) and beside the frontend named by the client (g), at every size and
+// cache state; ok is false without row f.
+func floorTable(c *ComposeReport) (table, bool) {
+	t := table{
+		title:  "The floor of a `# syntax=` frontend: a beside f (the plain chain c through upstream's Dockerfile frontend image) and g (a named by the client, gateway.v0), medians",
+		header: []string{"core-large", "cache", "a: frontend", "f: # syntax= floor", "a − f", "g: gateway.v0", "c: plain chain"},
+	}
+	text := func(r *Result) string {
+		if r == nil {
+			return ""
+		}
+		return secondsText(r.MedianSeconds)
+	}
+	for _, s := range c.Sizes {
+		for _, cache := range []string{cacheCold, cacheWarm} {
+			a, f := s.result(cache, variantFrontend), s.result(cache, variantSyntaxFloor)
+			if a == nil || f == nil {
+				continue
+			}
+			t.rows = append(t.rows, []string{bytesText(s.LargeBytes), cache, text(a), text(f),
+				secondsText(a.MedianSeconds - f.MedianSeconds), text(s.result(cache, variantGateway)), text(s.result(cache, variantChain))})
+		}
+	}
+	return t, len(t.rows) > 0
 }
 
 func sizeTable(s SizeReport, runs int) table {
