@@ -129,7 +129,7 @@ func variants(env *benchEnv, set fixtures.Set, dir string) ([]variant, error) {
 		vs = append(vs, variant{name: variantSyntaxFloor, label: "f: c through # syntax=dockerfile", repo: "bench/chain-syntax-plain",
 			build: solve.DockerfileBuild{DockerfileDir: syntaxDir, ContextDir: syntaxDir}})
 	}
-	return append(vs, variant{name: variantGateway, label: "g: a through gateway.v0, source=<frontend image>", repo: "bench/frontend-gateway",
+	return append(vs, variant{name: variantGateway, label: "g: a named by client (gateway.v0)", repo: "bench/frontend-gateway",
 		build: solve.DockerfileBuild{DockerfileDir: specDir, ContextDir: specDir, Filename: "stagex.yaml", BuildArgs: epoch,
 			Frontend: "gateway.v0", Attrs: map[string]string{"source": env.frontend}}}), nil
 }

@@ -8,13 +8,15 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"edp.buildth.ing/devfw-cicd/stagex/internal/frontendimage"
 )
 
 // benchOverhead runs llb's BenchmarkCompose (no daemon) and reads its
 // results: the frontend's own time per request, by spec size.
 func benchOverhead(ctx context.Context, root string) ([]Overhead, error) {
 	logf("go test -bench BenchmarkCompose ./llb")
-	cmd := exec.CommandContext(ctx, goBinary(), "test", "-run", "^$", "-bench", "^BenchmarkCompose$", "-benchmem", "-count", "1", "./llb")
+	cmd := exec.CommandContext(ctx, frontendimage.GoBinary(), "test", "-run", "^$", "-bench", "^BenchmarkCompose$", "-benchmem", "-count", "1", "./llb")
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout = &out

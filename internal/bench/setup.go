@@ -108,7 +108,7 @@ func pushDockerfileFrontend(ctx context.Context, env *benchEnv) (string, error) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, goBinary(), "build", "-trimpath", "-ldflags=-s -w",
+	cmd := exec.CommandContext(ctx, frontendimage.GoBinary(), "build", "-trimpath", "-ldflags=-s -w",
 		"-o", filepath.Join(dir, "dockerfile-frontend"), dockerfileFrontendPkg)
 	cmd.Dir = filepath.Join(root, "hack", "tools")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=readonly")
@@ -126,13 +126,6 @@ func pushDockerfileFrontend(ctx context.Context, env *benchEnv) (string, error) 
 		return "", fmt.Errorf("push the Dockerfile frontend image: %w", err)
 	}
 	return repo + "@" + res.Digest, nil
-}
-
-func goBinary() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "/usr/local/go/bin/go"
 }
 
 func (e *benchEnv) close() {

@@ -38,6 +38,16 @@ const ContextArchive = "frontend.tar"
 // frontend target makes from the same binary.
 var Epoch = time.Unix(0, 0).UTC()
 
+// BuildTags are the frontend binary's build tags, the same in the
+// Dockerfile's build stage. grpcnotrace keeps gRPC from linking
+// golang.org/x/net/trace, whose debug pages link html/template; text/template's
+// calls of methods by name make the linker keep every exported method of
+// every reachable type. Without it the binary is about a third larger
+// (21.0 MB against 15.5 MB, -s -w), which the frontend image's pull, unpack
+// and start pay on every cold build. gRPC's request tracing (off unless a
+// program enables it) is all the tag removes.
+const BuildTags = "grpcnotrace"
+
 // BuildContext compiles ./cmd/frontend of the checkout at root (CGO_ENABLED=0,
 // static, linux/amd64, no build id) and writes dir/frontend.tar: bin/ and
 // bin/frontend, root's, mode 0755, at Epoch. dir is then the build context
@@ -54,11 +64,7 @@ func BuildContext(ctx context.Context, root, dir string) error {
 	}
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, "frontend")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = "/usr/local/go/bin/go"
-	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, "./cmd/frontend")
+	cmd := exec.CommandContext(ctx, GoBinary(), "build", "-trimpath", "-tags="+BuildTags, "-ldflags=-s -w -buildid=", "-o", bin, "./cmd/frontend")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -75,6 +81,14 @@ func BuildContext(ctx context.Context, root, dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, ContextArchive), Archive(data), 0o644)
+}
+
+// GoBinary is the go command: on the PATH, else Go's default install.
+func GoBinary() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
 }
 
 // Archive is the frontend-prebuilt context's tar for binary: bin/ and
