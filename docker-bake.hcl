@@ -118,7 +118,8 @@ group "default" {
 # tree, so a cached build exports the cached layer as it is instead of
 # re-tarring it on every bake. (rewrite-timestamp never for the images either:
 # it would rewrite the StageX blobs, which must stay byte for byte upstream's;
-# their own layer is written at the epoch by the frontend.)
+# their own layer is written at the epoch by the frontend.) The layer is
+# zstd: every cold build unpacks it first (frontendimage.ExportAttrs).
 target "frontend" {
   cache-from = cache_from("frontend")
   cache-to   = cache_to("frontend")
@@ -127,7 +128,7 @@ target "frontend" {
   target     = "frontend"
   platforms  = ["linux/amd64"]
   attest     = ["type=provenance,mode=max"]
-  output     = ["type=image,oci-mediatypes=true"]
+  output     = ["type=image,oci-mediatypes=true,compression=zstd,force-compression=true"]
   tags       = ["${REGISTRY}/stagex-frontend:${TAG}", "${REGISTRY}/stagex-frontend:1"]
   args = {
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH

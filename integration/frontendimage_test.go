@@ -156,6 +156,7 @@ func TestFrontendTargetReproducible(t *testing.T) {
 			Target:        imageset.FrontendTarget,
 			BuildArgs:     map[string]string{"GO_IMAGE": goImage, "SOURCE_DATE_EPOCH": epoch},
 			Push:          b.Ref("it/frontend-target:" + tag),
+			ExportAttrs:   frontendimage.ExportAttrs, // as docker-bake.hcl's output
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -110,6 +110,15 @@ func Archive(binary []byte) []byte {
 	return buf.Bytes()
 }
 
+// ExportAttrs are the image exporter's attributes for the frontend image,
+// the same as docker-bake.hcl's frontend output: its layer zstd-compressed
+// (forced, also when a cached layer exists as gzip). Every cold build pulls
+// and unpacks the frontend image before anything else; zstd unpacks faster
+// than gzip (a cold build of a one-package spec on the bed, median of 5,
+// interleaved: 0.43 s gzip, 0.36 s zstd). BuildKit's zstd output is the same
+// bytes on every daemon of a version (TestFrontendImageReproducible).
+var ExportAttrs = map[string]string{"compression": "zstd", "force-compression": "true"}
+
 // Push packs the frontend context in dir (see BuildContext) into the
 // frontend image by solving root's Dockerfile target frontend-prebuilt on c
 // (SOURCE_DATE_EPOCH Epoch), pushes it as tag (e.g.
@@ -122,6 +131,7 @@ func Push(ctx context.Context, c *client.Client, root, dir, tag string) (string,
 		Target:        PrebuiltTarget,
 		BuildArgs:     map[string]string{"SOURCE_DATE_EPOCH": strconv.FormatInt(Epoch.Unix(), 10)},
 		Push:          tag,
+		ExportAttrs:   ExportAttrs,
 	})
 	if err != nil {
 		return "", fmt.Errorf("push frontend image: %w", err)
