@@ -179,14 +179,16 @@ func TestArchiveOrderHistoryAndLabels(t *testing.T) {
 	}
 }
 
-// The lock's pin replaces the spec's, and the image says so.
-func TestArchiveLockPin(t *testing.T) {
+// composeArchiveWithLock composes the one-archive spec through the test
+// lock plus archives (YAML lines to append), and returns the result and the
+// LLB's HTTP sources.
+func composeArchiveWithLock(t *testing.T, archives string) (*spec.Spec, *Result, []*pb.SourceOp) {
+	t.Helper()
 	s, err := spec.ParseSpec("stagex.yaml", []byte(archiveSpecYAML(1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := strings.Repeat("0f", 32)
-	l, err := spec.ParseLock("stagex.lock.yaml", []byte(lockYAML+"archives:\n  temurin-jre: {url: \"http://127.0.0.1:5000/jre.tgz\", sha256: "+other+"}\n"))
+	l, err := spec.ParseLock("stagex.lock.yaml", []byte(lockYAML+archives))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,25 +200,32 @@ func TestArchiveLockPin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := res.Archives[0]; a.URL != "http://127.0.0.1:5000/jre.tgz" || a.SHA256 != other || !a.FromLock {
-		t.Errorf("archive = %+v, want the lock's pin", a)
-	}
 	def, err := res.State.Marshal(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
+	var http []*pb.SourceOp
 	for _, dt := range def.Def {
 		var op pb.Op
 		if err := op.UnmarshalVT(dt); err != nil {
 			t.Fatal(err)
 		}
-		if src := op.GetSource(); src != nil && src.Identifier == "http://127.0.0.1:5000/jre.tgz" {
-			found = src.Attrs[pb.AttrHTTPChecksum] == "sha256:"+other
+		if src := op.GetSource(); src != nil && strings.HasPrefix(src.Identifier, "http") {
+			http = append(http, src)
 		}
 	}
-	if !found {
-		t.Error("no HTTP source with the lock's url and checksum")
+	return s, res, http
+}
+
+// The lock's pin replaces the spec's, and the image says so.
+func TestArchiveLockPin(t *testing.T) {
+	other := strings.Repeat("0f", 32)
+	_, res, http := composeArchiveWithLock(t, "archives:\n  temurin-jre: {url: \"http://127.0.0.1:5000/jre.tgz\", sha256: "+other+"}\n")
+	if a := res.Archives[0]; a.URL != "http://127.0.0.1:5000/jre.tgz" || a.SHA256 != other || !a.FromLock {
+		t.Errorf("archive = %+v, want the lock's pin", a)
+	}
+	if len(http) != 1 || http[0].Identifier != "http://127.0.0.1:5000/jre.tgz" || http[0].Attrs[pb.AttrHTTPChecksum] != "sha256:"+other {
+		t.Errorf("HTTP sources = %v, want one with the lock's url and checksum", http)
 	}
 }
 
@@ -298,43 +307,9 @@ func TestResultInputs(t *testing.T) {
 // bytes: BuildKit fetches from the mirror, but the history entry and the
 // label name the spec's url, so that the image is the same from any mirror.
 func TestArchiveMirrorKeepsTheImage(t *testing.T) {
-	s, err := spec.ParseSpec("stagex.yaml", []byte(archiveSpecYAML(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	compose := func(lock string) (*Result, []*pb.SourceOp) {
-		t.Helper()
-		l, err := spec.ParseLock("stagex.lock.yaml", []byte(lock))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := spec.Resolve(s, l, spec.ResolveOptions{Platform: "linux/amd64"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := Compose(context.Background(), &Input{Spec: s, Resolved: r, Images: images(t, r), Platform: amd64, BaseFS: filesystem})
-		if err != nil {
-			t.Fatal(err)
-		}
-		def, err := res.State.Marshal(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var http []*pb.SourceOp
-		for _, dt := range def.Def {
-			var op pb.Op
-			if err := op.UnmarshalVT(dt); err != nil {
-				t.Fatal(err)
-			}
-			if src := op.GetSource(); src != nil && strings.HasPrefix(src.Identifier, "http") {
-				http = append(http, src)
-			}
-		}
-		return res, http
-	}
 	mirror := "http://127.0.0.1:5000/v2/stagex/temurin-jre/blobs/sha256:" + jreSum
-	plain, _ := compose(lockYAML)
-	mirrored, http := compose(lockYAML + "archives:\n  temurin-jre: {url: \"" + mirror + "\", sha256: " + jreSum + "}\n")
+	s, plain, _ := composeArchiveWithLock(t, "")
+	_, mirrored, http := composeArchiveWithLock(t, "archives:\n  temurin-jre: {url: \""+mirror+"\", sha256: "+jreSum+"}\n")
 	if len(http) != 1 || http[0].Identifier != mirror || http[0].Attrs[pb.AttrHTTPChecksum] != "sha256:"+jreSum {
 		t.Errorf("HTTP sources = %v, want one, the mirror with the spec's checksum", http)
 	}
