@@ -32,10 +32,8 @@ type baseFS struct {
 	c  client.Client
 	st bkllb.State
 	p  ocispecs.Platform
-	// self is the frontend's own image, when the facts exec may read st;
-	// cacheImports are the build's, for the exec's solve.
-	self         *bkllb.State
-	cacheImports []client.CacheOptionsEntry
+	// self is the frontend's own image, when the facts exec may read st.
+	self *bkllb.State
 
 	once   sync.Once
 	solved client.Reference
@@ -89,7 +87,7 @@ func (b *baseFS) prefetchFacts(ctx context.Context, dirs, files []string) error 
 	if err != nil {
 		return err
 	}
-	res, err := b.c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: b.cacheImports})
+	res, err := b.c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
 	if err != nil {
 		return err
 	}

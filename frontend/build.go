@@ -240,7 +240,7 @@ func (r *request) buildPlatform(ctx context.Context, c client.Client, p ocispecs
 	go func() {
 		defer wg.Done()
 		var res *client.Result
-		if res, solveErr = c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: r.bc.CacheImports}); solveErr == nil {
+		if res, solveErr = c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()}); solveErr == nil {
 			ref, solveErr = res.SingleRef()
 		}
 	}()
@@ -313,7 +313,7 @@ func (r *request) sbomAttestations(ctx context.Context, c client.Client, p ocisp
 // daemon can run it and the frontend can name its own image, else through
 // the gateway only. Either answers the same; only the exec is cached.
 func (r *request) packagesFS(c client.Client, st bkllb.State, p ocispecs.Platform) *baseFS {
-	fsys := &baseFS{c: c, st: st, p: p, cacheImports: r.bc.CacheImports}
+	fsys := &baseFS{c: c, st: st, p: p}
 	if !factsSupported(c.BuildOpts().LLBCaps) {
 		return fsys
 	}

@@ -8,11 +8,11 @@ import (
 
 // cacheImportingClient passes the build's cache imports (buildctl
 // --import-cache, buildx --cache-from, the bake file's CACHE_FROM) with
-// every solve the frontend makes, not only the image's. BuildKit consults
-// an imported cache per solve request (solver/llbsolver/bridge.go), so a
-// side-solve without them — the packages' facts, the check, a smoke test,
-// an attestation file — would run on a runner that has the registry cache,
-// and unpack every package to do so.
+// every solve the frontend makes, the image's and every side-solve's, in
+// one place. BuildKit consults an imported cache per solve request
+// (solver/llbsolver/bridge.go), so a side-solve without them (the packages'
+// facts, the check, a smoke test, an attestation file) would run again on a
+// runner that has the registry cache, and unpack every package to do so.
 type cacheImportingClient struct {
 	client.Client
 	imports []client.CacheOptionsEntry
