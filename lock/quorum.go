@@ -194,7 +194,11 @@ func (p Policy) CheckSignatures(s Subject, where string, sigs []Signature) (*Sig
 		out.Signers = append(out.Signers, fpr)
 	}
 	sort.Strings(out.Signers)
-	if len(problems) > 0 && versionOnly {
+	// Another version alone, and no signature of the locked one: the digest
+	// is another version's, which a lock update mends. With signatures of
+	// both, the lookaside contradicts itself, which no lock change mends:
+	// that fails as any other unsound signature does.
+	if len(problems) > 0 && versionOnly && len(out.Signers) == 0 {
 		signed := make([]string, 0, len(versions))
 		for v := range versions {
 			signed = append(signed, v)
