@@ -341,7 +341,17 @@ func (r *request) runTest(ctx context.Context, c client.Client, self bkllb.State
 	if err := json.Unmarshal(data, &res); err != nil {
 		return nil, bkllb.State{}, fmt.Errorf("smoke test %s: its result: %w", t.Name, err)
 	}
-	return &res, outState, nil
+	return &res, resultOnly(outState), nil
+}
+
+// resultOnly is the test run's result file alone, which is what the check
+// attestation keeps of a run (llb.Fold). The run's result folder is writable
+// by the test's own command, which could leave there a file that the fold's
+// pattern matches; copied by its exact name, only the file `frontend
+// test-run` writes is an ancestor of the attestation.
+func resultOnly(out bkllb.State) bkllb.State {
+	return bkllb.Scratch().File(bkllb.Copy(out, "/"+testResult, "/"+testResult),
+		bkllb.WithCustomName("[stagex] keep the smoke test's result"))
 }
 
 // testFailure says why a test run does not pass, or "" when it does.

@@ -12,6 +12,8 @@ import (
 	"edp.buildth.ing/devfw-cicd/stagex/check"
 	"edp.buildth.ing/devfw-cicd/stagex/llb"
 	"edp.buildth.ing/devfw-cicd/stagex/spec"
+	bkllb "github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -115,5 +117,30 @@ func TestTailBuffer(t *testing.T) {
 	b.Write([]byte("end"))
 	if s := b.String(); !strings.HasPrefix(s, "[…]a") || !strings.HasSuffix(s, "aend") || len(s) != len("[…]")+maxTestOutput {
 		t.Errorf("tail = %d bytes, %q…%q", len(s), s[:8], s[len(s)-8:])
+	}
+}
+
+// A smoke test's command can write into its result folder; what the check
+// attestation keeps of the run is the result file alone, copied by its
+// exact name, so nothing the command wrote can match the fold's pattern.
+func TestResultOnlyKeepsTheResultFile(t *testing.T) {
+	def, err := resultOnly(bkllb.Image("example.org/run")).Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copies []*pb.FileActionCopy
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range op.GetFile().GetActions() {
+			if c := a.GetCopy(); c != nil {
+				copies = append(copies, c)
+			}
+		}
+	}
+	if len(copies) != 1 || copies[0].Src != "/"+testResult || copies[0].AllowWildcard || len(copies[0].IncludePatterns) > 0 {
+		t.Errorf("copies = %+v, want one copy of /%s by its exact name", copies, testResult)
 	}
 }

@@ -71,7 +71,7 @@ func RunFacts(root, out string, dirs, files []string) error {
 		if err != nil {
 			return err
 		}
-		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(resolved)))
+		data, err := readRegular(filepath.Join(root, filepath.FromSlash(resolved)))
 		switch {
 		case missingOnDisk(err):
 			facts.Missing = append(facts.Missing, p)
@@ -91,6 +91,19 @@ func RunFacts(root, out string, dirs, files []string) error {
 		return err
 	}
 	return os.WriteFile(out, data, 0o644)
+}
+
+// readRegular reads a regular file. Anything else (a folder, a FIFO, a
+// device) is an error rather than a read that fails late or never returns.
+func readRegular(p string) ([]byte, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", p, st.Mode().Type())
+	}
+	return os.ReadFile(p)
 }
 
 // diskFS is an llb.BaseFS over a folder, for llb.ResolvePath: it lists the

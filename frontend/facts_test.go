@@ -7,8 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"edp.buildth.ing/devfw-cicd/stagex/llb"
 	bkllb "github.com/moby/buildkit/client/llb"
@@ -227,5 +230,30 @@ func TestBaseFSFromFacts(t *testing.T) {
 	}
 	if c.mergeSolves != 1 || len(c.execs) != 1 {
 		t.Errorf("after an unannounced read: %d solves of the packages, %d execs; want 1 and 1", c.mergeSolves, len(c.execs))
+	}
+}
+
+// A file asked for that is a FIFO or a folder fails the facts run rather
+// than blocking it or reading garbage; the frontend then reads through the
+// gateway, which reports it.
+func TestRunFactsRefusesSpecialFiles(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc", "group"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "etc", "passwd"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"/etc/passwd", "/etc/group"} {
+		done := make(chan error, 1)
+		go func() { done <- RunFacts(root, filepath.Join(t.TempDir(), "facts.json"), nil, []string{f}) }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("RunFacts(%s) = %v, want a not-a-regular-file error", f, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("RunFacts(%s) blocked", f)
+		}
 	}
 }
