@@ -200,8 +200,22 @@ func (r *resolver) resolveImageRef(ref string, pos Pos, prefix string) (Package,
 	// A full reference is "in the lock" when it pins an image the lock
 	// records for that package; then the lock's version and license
 	// describe it. The same name at another digest is another build.
+	// The lock's image of another platform is refused: its programs are for
+	// that platform, and the image would silently be a mix.
 	if r.lock != nil && ir.digest != "" {
 		if lp, ok := r.lock.Packages[ir.name]; ok && slices.Contains(sortedValues(lp.Digests), ir.digest) {
+			if d, ok := lp.Digest(r.opts.Platform); !ok || d != ir.digest {
+				other := ""
+				for _, k := range sortedKeys(lp.Digests) {
+					if lp.Digests[k] == ir.digest {
+						other = k
+						break
+					}
+				}
+				r.errorf(pos, fmt.Sprintf("write the package name alone (%s), and the lock picks the digest for each platform", ir.name),
+					"%simage reference %q is the lock's %s image of %s, not its %s image", prefix, ref, other, ir.name, r.opts.Platform)
+				return Package{}, false
+			}
 			p.Version, p.License, p.CPE, p.PURL, p.FromLock = lp.Version, licenseOrNoAssertion(lp.License), lp.CPE, lp.PURL, true
 		}
 	}

@@ -158,6 +158,8 @@ func TestResolveErrors(t *testing.T) {
 			wantError{"spec.yaml:3:23", "package \"core-busybox\" has no digest for platform linux/arm64 in the lock", "the lock has linux/amd64; regenerate the lock for linux/arm64"}},
 		{"unpinned reference", "version: 1\npackages:\n  - core-musl\n  - registry.example.com/stagex/core-go:1.26.0\n", ResolveOptions{},
 			wantError{"spec.yaml:4:5", "image reference \"registry.example.com/stagex/core-go:1.26.0\" has no digest", "STAGEX_ALLOW_UNPINNED=1"}},
+		{"another platform's digest", "version: 1\nbase: scratch\npackages:\n  - stagex/core-musl@sha256:1111111111111111111111111111111111111111111111111111111111111111\n", ResolveOptions{},
+			wantError{"spec.yaml:4:5", "is the lock's linux/arm64/v8 image of core-musl, not its linux/amd64 image", "write the package name alone (core-musl)"}},
 		{"unpinned base", "version: 1\nbase: registry.example.com/stagex/core-filesystem\npackages: [core-musl]\n", ResolveOptions{},
 			wantError{"spec.yaml:2:7", "base: image reference", "STAGEX_ALLOW_UNPINNED=1"}},
 	}
