@@ -83,15 +83,7 @@ func (b *baseFS) Prefetch(ctx context.Context, dirs, files []string) {
 // read, and the exec, for ReadOps.
 func (b *baseFS) prefetchFacts(ctx context.Context, dirs, files []string) error {
 	st := factsState(*b.self, b.st, dirs, files)
-	def, err := marshal(ctx, b.c, st, bkllb.Platform(b.p))
-	if err != nil {
-		return err
-	}
-	res, err := b.c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
-	if err != nil {
-		return err
-	}
-	ref, err := res.SingleRef()
+	ref, err := solveRef(ctx, b.c, st, bkllb.Platform(b.p))
 	if err != nil {
 		return err
 	}
